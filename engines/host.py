@@ -1,0 +1,311 @@
+"""Run an engine in a spawned child process and talk to it over a pipe.
+
+A model that makes llama.cpp `abort()`, a CUDA error or the out-of-memory killer
+ends the child, not the app: the client sees the pipe close and raises
+`EngineDied` with the reason it can tell. Ending the child on a model switch gives
+its RAM and VRAM back for certain. The child's stdout and stderr go to a log file,
+so nothing llama.cpp prints reaches the terminal.
+
+Requests are tuples `(op, *args)`; replies are `("ok", value)`,
+`("delta", text, n_tokens)`, `("done", stats)` or `("error", kind, *details)`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from llamatui.engines.base import (
+    Delta,
+    EngineError,
+    LoadOptions,
+    MemoryUse,
+    ModelInfo,
+    ReplyStats,
+    SamplingParams,
+)
+from llamatui.engines.gguf import ModelFileError
+from llamatui.engines.templates import ChatMessage
+
+# The child sends what it has at most this often: the UI batches at 30-60 ms
+# anyway, and one pipe message per token would wake the app's process per token.
+FLUSH_S = 0.015
+
+
+class EngineDied(EngineError):
+    """The engine process ended while it was needed."""
+
+    def __init__(self, reason: str, exitcode: int | None) -> None:
+        self.reason = reason
+        self.exitcode = exitcode
+        super().__init__(f"the engine stopped: {reason}")
+
+
+def _make_engine(kind: str) -> Any:
+    if kind == "llama.cpp":
+        from llamatui.engines.llamacpp import LlamaCppEngine
+
+        return LlamaCppEngine()
+    raise EngineError(f"unknown engine {kind!r}")
+
+
+def _redirect_output(log_path: str) -> None:
+    """Point fds 1 and 2 at the log file, before llama.cpp can print anything."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
+    """The engine process: answer requests until the pipe closes."""
+    _redirect_output(log_path)
+    # Ctrl+C in the terminal goes to the whole process group; the app decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    engine = _make_engine(kind)
+    while True:
+        try:
+            op, *args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if op == "stream":
+                _stream(conn, engine, cancel, *args)
+            elif op == "shutdown":
+                engine.unload()
+                conn.send(("ok", None))
+                return
+            else:
+                conn.send(("ok", getattr(engine, op)(*args)))
+        except (BrokenPipeError, EOFError):
+            return
+        except ModelFileError as e:
+            conn.send(("error", "model_file", e.path, e.reason))
+        except EngineError as e:
+            conn.send(("error", "engine", str(e)))
+        except Exception as e:  # anything else is a bug: log it, keep serving
+            traceback.print_exc()
+            sys.stderr.flush()
+            conn.send(("error", "engine", f"{type(e).__name__}: {e}"))
+
+
+def _stream(
+    conn: Connection,
+    engine: Any,
+    cancel: Any,
+    messages: Sequence[ChatMessage],
+    params: SamplingParams,
+) -> None:
+    parts: list[str] = []
+    n = 0
+    last = 0.0
+    for item in engine.stream(messages, params, cancel):
+        if isinstance(item, Delta):
+            parts.append(item.text)
+            n += item.n_tokens
+            now = time.perf_counter()
+            if now - last >= FLUSH_S:
+                conn.send(("delta", "".join(parts), n))
+                parts.clear()
+                n = 0
+                last = now
+        else:
+            if parts:
+                conn.send(("delta", "".join(parts), n))
+            conn.send(("done", item))
+
+
+def _death_reason(exitcode: int | None, log_path: str) -> str:
+    if exitcode is None:
+        reason = "it stopped answering"
+    elif exitcode < 0:
+        sig = signal.Signals(-exitcode)
+        if sig == signal.SIGKILL:
+            # Nothing is logged on SIGKILL; the OOM killer is the usual sender.
+            return "it was killed (SIGKILL); the system may have run out of memory"
+        reason = {
+            signal.SIGABRT: "llama.cpp aborted",
+            signal.SIGSEGV: "it crashed (segmentation fault)",
+            signal.SIGTERM: "it was terminated (SIGTERM)",
+        }.get(sig, f"it was ended by signal {sig.name}")
+    else:
+        reason = f"it exited with code {exitcode}"
+    last = _last_log_line(log_path)
+    if last:
+        reason += f"; the engine log ends with: {last}"
+    return reason
+
+
+def _last_log_line(log_path: str) -> str:
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(log_path) - 4096))
+            lines = f.read().decode("utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    last = lines[-1].strip() if lines else ""
+    return "".join(ch for ch in last if ch.isprintable())[:200]
+
+
+class EngineClient:
+    """The app's handle on one engine process. Safe to call from worker threads."""
+
+    def __init__(self, kind: str = "llama.cpp", log_path: str | Path | None = None) -> None:
+        self.kind = kind
+        self.log_path = str(log_path) if log_path else os.devnull
+        self._ctx = mp.get_context("spawn")
+        self._cancel = self._ctx.Event()
+        self._lock = threading.Lock()
+        self._proc: Any = None
+        self._conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The engine process id, while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the engine process is running."""
+        return self._proc is not None and self._proc.is_alive()
+
+    def start(self) -> None:
+        """Start the engine process (a no-op when it runs)."""
+        if self.alive:
+            return
+        self._discard()
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(
+            target=serve,
+            args=(child, self._cancel, self.kind, self.log_path),
+            name=f"llamatui-engine ({self.kind})",
+            daemon=True,
+        )
+        self._proc.start()
+        child.close()
+        self._conn = parent
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._proc is not None:
+            self._proc.join(timeout=0)
+        self._conn = None
+        self._proc = None
+
+    def _died(self) -> EngineDied:
+        proc = self._proc
+        exitcode = None
+        if proc is not None:
+            proc.join(timeout=2)
+            exitcode = proc.exitcode
+        self._discard()
+        return EngineDied(_death_reason(exitcode, self.log_path), exitcode)
+
+    def _send(self, request: tuple[Any, ...]) -> None:
+        if self._conn is None:
+            raise EngineDied("it is not running", None)
+        try:
+            self._conn.send(request)
+        except (OSError, EOFError):
+            raise self._died() from None
+
+    def _recv(self) -> tuple[Any, ...]:
+        assert self._conn is not None
+        try:
+            reply: tuple[Any, ...] = self._conn.recv()
+        except (OSError, EOFError):
+            raise self._died() from None
+        if reply[0] == "error":
+            if reply[1] == "model_file":
+                raise ModelFileError(reply[2], reply[3])
+            raise EngineError(reply[2])
+        return reply
+
+    def _call(self, op: str, *args: Any) -> Any:
+        with self._lock:
+            self._send((op, *args))
+            return self._recv()[1]
+
+    def load(self, path: str | Path, options: LoadOptions) -> ModelInfo:
+        """Load a model in the engine process, starting it if needed."""
+        self.start()
+        info: ModelInfo = self._call("load", str(path), options)
+        return info
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens of the prompt these messages render to."""
+        n: int = self._call("count_tokens", list(messages))
+        return n
+
+    def memory(self) -> MemoryUse:
+        """Memory of the engine process."""
+        use: MemoryUse = self._call("memory")
+        return use
+
+    def cancel(self) -> None:
+        """Ask the running reply to stop; the engine checks before every token."""
+        self._cancel.set()
+
+    def stream(
+        self, messages: Sequence[ChatMessage], params: SamplingParams
+    ) -> Iterator[Delta | ReplyStats]:
+        """Generate a reply: deltas, then one ReplyStats.
+
+        Raises:
+            EngineDied: the engine process ended; deltas already yielded stand.
+            EngineError: the engine could not generate.
+        """
+        with self._lock:
+            self._cancel.clear()
+            self._send(("stream", list(messages), params))
+            finished = False
+            try:
+                while True:
+                    reply = self._recv()
+                    if reply[0] == "delta":
+                        yield Delta(reply[1], reply[2])
+                    else:
+                        finished = True
+                        yield reply[1]
+                        return
+            except EngineError:
+                finished = True
+                raise
+            finally:
+                if not finished:
+                    # The consumer stopped early: stop the engine and drain the
+                    # stream so the next request starts in step.
+                    self._cancel.set()
+                    while self._conn is not None and self._recv()[0] == "delta":
+                        pass
+
+    def close(self, timeout: float = 3.0) -> None:
+        """End the engine process, politely first; its memory is freed."""
+        proc = self._proc
+        if proc is None:
+            return
+        self._cancel.set()
+        if proc.is_alive() and self._lock.acquire(timeout=timeout):
+            try:
+                self._conn.send(("shutdown",))  # type: ignore[union-attr]
+                if self._conn.poll(timeout):  # type: ignore[union-attr]
+                    self._conn.recv()  # type: ignore[union-attr]
+            except (OSError, EOFError):
+                pass
+            finally:
+                self._lock.release()
+        proc.join(timeout=timeout)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=timeout)
+        self._discard()

@@ -1,0 +1,270 @@
+"""The llama.cpp engine, on llama-cpp-python's low-level API.
+
+The high-level `Llama.generate` loop copies the logits of every step into numpy and
+samples in Python. Here the model and context come from `Llama` (loading,
+tokenizing, metadata), but each step is one `llama_decode` and one call into
+llama.cpp's own sampler chain, so the per-token Python work is a handful of ctypes
+calls. The KV cache is kept between replies and only the part of the prompt after
+the common prefix is decoded, so a long chat does not re-read its history each turn.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from threading import Event
+from typing import TYPE_CHECKING, Any
+
+from llamatui.engines.base import (
+    Delta,
+    EngineError,
+    LoadOptions,
+    MemoryUse,
+    ModelInfo,
+    ReplyStats,
+    SamplingParams,
+)
+from llamatui.engines.gguf import read_header
+from llamatui.engines.templates import ChatMessage, ChatTemplate, choose_template, named_template
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+
+def default_threads() -> int:
+    """One thread per physical core: more only fight over the same FPUs."""
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+class LlamaCppEngine:
+    """GGUF models on llama.cpp. One instance per engine process."""
+
+    name = "llama.cpp"
+
+    def __init__(self) -> None:
+        self._llm: Llama | None = None
+        self._template: ChatTemplate | None = None
+        self._cached: list[int] = []
+        """Tokens whose keys and values are in the KV cache now, in order."""
+        self._info: ModelInfo | None = None
+
+    def load(self, path: str | Path, options: LoadOptions) -> ModelInfo:
+        """Check the file's header, then load it."""
+        header = read_header(path)
+        from llama_cpp import Llama
+
+        self.unload()
+        n_ctx_train = header.get_int(f"{header.architecture}.context_length") or options.n_ctx
+        n_ctx = min(options.n_ctx, n_ctx_train) if options.n_ctx > 0 else n_ctx_train
+        n_threads = options.n_threads or default_threads()
+        try:
+            llm = Llama(
+                str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_gpu_layers=options.n_gpu_layers,
+                flash_attn=True,
+                verbose=True,  # the engine process's stderr is the log file
+            )
+        except (ValueError, RuntimeError) as e:
+            raise EngineError(
+                f"llama.cpp could not load {Path(path).name} ({e}); the engine log has the details"
+            ) from e
+        self._llm = llm
+        self._cached = []
+        bos = self._token_text(llm.token_bos())
+        eos = self._token_text(llm.token_eos())
+        if options.chat_format:
+            self._template = named_template(options.chat_format, bos_token=bos, eos_token=eos)
+        else:
+            self._template = choose_template(
+                header.chat_template, header.architecture, bos_token=bos, eos_token=eos
+            )
+        self._info = ModelInfo(
+            path=str(path),
+            # The file name: what the user chose and recognises (general.name is
+            # often a training-run label).
+            name=Path(path).stem,
+            architecture=header.architecture,
+            n_ctx=llm.n_ctx(),
+            n_ctx_train=n_ctx_train,
+            n_threads=n_threads,
+            template=self._template.name,
+            size_bytes=header.file_size,
+        )
+        return self._info
+
+    def _token_text(self, token: int) -> str:
+        assert self._llm is not None
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    @property
+    def template(self) -> ChatTemplate:
+        """The chat template in use."""
+        if self._template is None:
+            raise EngineError("no model is loaded")
+        return self._template
+
+    def tokenize_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """Render the conversation with the chat template and tokenize it."""
+        llm = self._require()
+        text = self.template.render(messages)
+        # The template writes the BOS token itself when the model wants one; add it
+        # only when the model asks for it and the template did not.
+        bos = self.template.bos_token
+        add_bos = bool(llm._model.add_bos_token()) and not (bos and text.startswith(bos))
+        return llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens of the prompt these messages render to."""
+        return len(self.tokenize_chat(messages))
+
+    def _require(self) -> Llama:
+        if self._llm is None:
+            raise EngineError("no model is loaded")
+        return self._llm
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        cancel: Event,
+    ) -> Iterator[Delta | ReplyStats]:
+        """Generate a reply token by token; see the module docstring."""
+        import llama_cpp as lc
+
+        llm = self._require()
+        t_start = time.perf_counter()
+        prompt = self.tokenize_chat(messages)
+        ctx = llm._ctx.ctx
+        vocab = lc.llama_model_get_vocab(llm._model.model)
+        n_ctx = llm.n_ctx()
+        if len(prompt) >= n_ctx:
+            raise EngineError(
+                f"the conversation is {len(prompt):,} tokens and the context holds "
+                f"{n_ctx:,}: start a new conversation or load with a larger context"
+            )
+        n_past = self._reuse_prefix(lc, ctx, prompt)
+        evaluated = len(prompt) - n_past
+        self._decode(lc, ctx, prompt[n_past:], llm.n_batch)
+        chain = _sampler_chain(lc, params)
+        piece = ctypes.create_string_buffer(256)
+        one = (lc.llama_token * 1)()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        generated = 0
+        finish: str = "length"
+        t_first = 0.0
+        try:
+            while generated < params.max_tokens:
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if len(self._cached) >= n_ctx:
+                    finish = "context"
+                    break
+                token = lc.llama_sampler_sample(chain, ctx, -1)
+                if lc.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                n = lc.llama_token_to_piece(vocab, token, piece, 256, 0, False)
+                generated += 1
+                if generated == 1:
+                    t_first = time.perf_counter()
+                text = decoder.decode(piece.raw[: max(n, 0)])
+                if text:
+                    yield Delta(text, 1)
+                one[0] = token
+                self._cached.append(token)
+                if lc.llama_decode(ctx, lc.llama_batch_get_one(one, 1)) != 0:
+                    self._cached.pop()
+                    finish = "context"
+                    break
+        finally:
+            lc.llama_sampler_free(chain)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield Delta(tail, 0)
+        t_end = time.perf_counter()
+        yield ReplyStats(
+            finish=finish,  # type: ignore[arg-type]
+            prompt_tokens=len(prompt),
+            prompt_evaluated=evaluated,
+            generated_tokens=generated,
+            ttft_s=(t_first or t_end) - t_start,
+            tokens_per_s=(generated - 1) / (t_end - t_first) if generated > 1 else 0.0,
+            context_used=len(self._cached),
+            n_ctx=n_ctx,
+        )
+
+    def _reuse_prefix(self, lc: Any, ctx: Any, prompt: list[int]) -> int:
+        """Keep the cached tokens that match the prompt's start; drop the rest."""
+        n = 0
+        limit = min(len(self._cached), len(prompt) - 1)  # decode at least one token
+        while n < limit and self._cached[n] == prompt[n]:
+            n += 1
+        mem = lc.llama_get_memory(ctx)
+        if not lc.llama_memory_seq_rm(mem, 0, n, -1):
+            # Some caches (recurrent models) cannot drop a suffix: start over.
+            lc.llama_memory_clear(mem, True)
+            n = 0
+        del self._cached[n:]
+        return n
+
+    def _decode(self, lc: Any, ctx: Any, tokens: list[int], n_batch: int) -> None:
+        for i in range(0, len(tokens), n_batch):
+            chunk = tokens[i : i + n_batch]
+            arr = (lc.llama_token * len(chunk))(*chunk)
+            rc = lc.llama_decode(ctx, lc.llama_batch_get_one(arr, len(chunk)))
+            if rc != 0:
+                lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+                self._cached = []
+                raise EngineError(f"llama.cpp could not evaluate the prompt (code {rc})")
+            self._cached.extend(chunk)
+
+    def unload(self) -> None:
+        """Free the model and its context."""
+        if self._llm is not None:
+            self._llm.close()
+        self._llm = None
+        self._cached = []
+        self._template = None
+
+    def memory(self) -> MemoryUse:
+        """Resident memory of this process and the model's weights."""
+        import llama_cpp as lc
+        import psutil
+
+        weights = 0
+        if self._llm is not None:
+            weights = int(lc.llama_model_size(self._llm._model.model))
+        return MemoryUse(rss=psutil.Process().memory_info().rss, weights=weights)
+
+
+def _sampler_chain(lc: Any, params: SamplingParams) -> Any:
+    """llama.cpp's own sampler chain for these settings."""
+    chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+    add = lc.llama_sampler_chain_add
+    if params.repeat_penalty != 1.0:
+        add(chain, lc.llama_sampler_init_penalties(64, params.repeat_penalty, 0.0, 0.0))
+    if params.temperature <= 0:
+        add(chain, lc.llama_sampler_init_greedy())
+        return chain
+    if params.top_k > 0:
+        add(chain, lc.llama_sampler_init_top_k(params.top_k))
+    if params.top_p < 1.0:
+        add(chain, lc.llama_sampler_init_top_p(params.top_p, 1))
+    if params.min_p > 0:
+        add(chain, lc.llama_sampler_init_min_p(params.min_p, 1))
+    add(chain, lc.llama_sampler_init_temp(params.temperature))
+    seed = params.seed if params.seed is not None else 0xFFFFFFFF  # LLAMA_DEFAULT_SEED
+    add(chain, lc.llama_sampler_init_dist(seed))
+    return chain

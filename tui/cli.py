@@ -1,0 +1,84 @@
+"""The `llamatui` command line. Kept light: Textual is imported only to run the app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+from pathlib import Path
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return n
+
+
+def _context(value: str) -> int:
+    n = _positive(value)
+    if n < 128:
+        raise argparse.ArgumentTypeError(f"a context of {n} tokens is too small (128 or more)")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `llamatui`."""
+    parser = argparse.ArgumentParser(
+        prog="llamatui",
+        description="Chat with open language models on your own hardware.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {metadata.version('llamatui')}"
+    )
+    parser.add_argument(
+        "-m",
+        "--model",
+        type=Path,
+        metavar="PATH.gguf",
+        help="the GGUF model file to chat with (default: SmolLM2-135M-Instruct)",
+    )
+    parser.add_argument(
+        "-c",
+        "--ctx",
+        type=_context,
+        default=4096,
+        metavar="N",
+        help="context size in tokens, capped at the model's own (default: 4096)",
+    )
+    parser.add_argument(
+        "-t",
+        "--threads",
+        type=_positive,
+        metavar="N",
+        help="CPU threads for generation (default: one per physical core)",
+    )
+    parser.add_argument("--system", metavar="TEXT", help="a system prompt for the conversation")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `llamatui`."""
+    args = build_parser().parse_args(argv)
+    if args.model is not None and not args.model.is_file():
+        print(f"llamatui: error: no such model file: {args.model}", file=sys.stderr)
+        return 2
+
+    from llamatui.engines.base import LoadOptions
+    from llamatui.tui.app import LlamaTUI
+    from llamatui.tui.settings import Settings
+
+    settings = Settings(
+        model_path=args.model.resolve() if args.model else None,
+        load=LoadOptions(n_ctx=args.ctx, n_threads=args.threads),
+        system_prompt=args.system,
+    )
+    LlamaTUI(settings).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Where llamatui keeps its files, from platformdirs; folders are private (0700)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+_DIRS = PlatformDirs("llamatui", appauthor=False)
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def log_dir() -> Path:
+    """The user log folder, created on first use."""
+    return _private_dir(Path(os.environ.get("LLAMATUI_LOG_DIR") or _DIRS.user_log_dir))
+
+
+def engine_log_path() -> Path:
+    """The log file that the engine process's output (llama.cpp's log) goes to."""
+    return log_dir() / "engine.log"

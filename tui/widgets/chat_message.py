@@ -1,0 +1,97 @@
+"""One message of the conversation: the user's, the model's, or a notice."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from llamatui.tui.sanitize import strip_controls
+
+
+class UserMessage(Static):
+    """What the user sent, shown as typed (never parsed as markup)."""
+
+    DEFAULT_CSS = """
+    UserMessage {
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: thick $role-user;
+        color: $foreground;
+    }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(strip_controls(text), markup=False)
+        self.text = text
+
+
+class Notice(Static):
+    """Something the app tells the user inside the conversation."""
+
+    DEFAULT_CSS = """
+    Notice {
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: thick $role-notice;
+        color: $text-warning;
+        &.-error { border-left: thick $error; color: $text-error; }
+    }
+    """
+
+    def __init__(self, text: str, *, error: bool = False) -> None:
+        super().__init__(strip_controls(text), markup=False, classes="-error" if error else "")
+
+
+class AssistantMessage(Vertical):
+    """The model's reply, rendered as Markdown while it streams."""
+
+    DEFAULT_CSS = """
+    AssistantMessage {
+        height: auto;
+        margin: 1 0 0 0;
+        border-left: thick $role-assistant;
+        & > Markdown { margin: 0; padding: 0 1; background: transparent; }
+        & > .reply-footer { padding: 0 1; color: $text-muted; height: auto; }
+        &.-cut > .reply-footer { color: $text-warning; }
+    }
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.text = strip_controls(text)
+        self._stream: MarkdownStream | None = None
+
+    def compose(self) -> ComposeResult:
+        # Links in model output are shown, never opened on click.
+        yield Markdown(self.text, open_links=False)
+        yield Static("", classes="reply-footer", markup=False)
+
+    @property
+    def markdown(self) -> Markdown:
+        """The Markdown view of the reply."""
+        return self.query_one(Markdown)
+
+    async def append(self, text: str) -> None:
+        """Add streamed text; the stream coalesces fragments it cannot draw yet."""
+        text = strip_controls(text)
+        if not text:
+            return
+        self.text += text
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.markdown)
+        await self._stream.write(text)
+
+    async def finish(self, footer: str, *, cut: bool = False) -> None:
+        """End streaming: one full render of the final text, and the footer."""
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        await self.markdown.update(self.text)
+        self.set_footer(footer, cut=cut)
+
+    def set_footer(self, footer: str, *, cut: bool = False) -> None:
+        """Show the reply's figures (or why it ended) under it."""
+        self.query_one(".reply-footer", Static).update(footer)
+        self.set_class(cut, "-cut")
