@@ -185,9 +185,9 @@ def read_header(path: str | Path) -> GGUFHeader:
         if magic in LEGACY_MAGICS:
             raise ModelFileError(
                 p,
-                f"this is an old {LEGACY_MAGICS[magic]} model file; llama.cpp only "
-                "reads GGUF now. Convert it with llama.cpp's "
-                "convert_llama_ggml_to_gguf.py, or download a GGUF version",
+                f"this is an old {LEGACY_MAGICS[magic]} model file, which llama.cpp no "
+                "longer reads: it must be converted to GGUF (llama.cpp's "
+                "convert_llama_ggml_to_gguf.py), or download a GGUF version of the model",
             )
         if magic != GGUF_MAGIC:
             if len(magic) < 4:

@@ -34,7 +34,7 @@ from llamatui.engines.base import (
     SamplingParams,
 )
 from llamatui.engines.gguf import ModelFileError
-from llamatui.engines.templates import ChatMessage
+from llamatui.engines.templates import ChatMessage, TemplateError
 
 # The child sends what it has at most this often: the UI batches at 30-60 ms
 # anyway, and one pipe message per token would wake the app's process per token.
@@ -90,7 +90,7 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
             return
         except ModelFileError as e:
             conn.send(("error", "model_file", e.path, e.reason))
-        except EngineError as e:
+        except (EngineError, TemplateError) as e:
             conn.send(("error", "engine", str(e)))
         except Exception as e:  # anything else is a bug: log it, keep serving
             traceback.print_exc()

@@ -146,7 +146,9 @@ class ChatTemplate:
                 if total > MAX_OUTPUT:
                     raise TemplateError("the chat template output is too large")
                 chunks.append(chunk)
-        except jinja2.TemplateError as e:
+        except TemplateError:
+            raise
+        except Exception as e:  # untrusted code: any failure is the template's
             raise TemplateError(f"the chat template failed: {e}") from e
         return "".join(chunks)
 

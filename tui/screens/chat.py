@@ -20,8 +20,10 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
 from llamatui.engines.base import Delta, EngineError, ModelInfo, ReplyStats
+from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.host import EngineClient, EngineDied
 from llamatui.engines.models import default_model_path
 from llamatui.engines.templates import ChatMessage
@@ -29,6 +31,9 @@ from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
 from llamatui.tui.widgets.prompt_input import PromptInput
 from llamatui.tui.widgets.status_line import StatusLine
+
+# What loading or generating can raise that a user should read, as a notice.
+USER_ERRORS = (EngineError, ModelFileError, FileNotFoundError)
 
 # How often the generation worker posts what it has: 20 Hz is smooth to the eye,
 # and rendering less often leaves the CPU to llama.cpp.
@@ -151,7 +156,7 @@ class ChatScreen(Screen[None]):
                     self.client.close()
                     self._loaded = None
             self._ensure_loaded()
-        except (EngineError, FileNotFoundError) as e:
+        except USER_ERRORS as e:
             self.post_message(self.LoadFailed(str(e)))
 
     def on_chat_screen_model_loaded(self, message: ModelLoaded) -> None:
@@ -206,7 +211,7 @@ class ChatScreen(Screen[None]):
                     if parts:
                         self.post_message(self.TokensStreamed("".join(parts), n))
                     self.post_message(self.ReplyFinished(item))
-        except (EngineError, FileNotFoundError) as e:
+        except USER_ERRORS as e:
             if parts:
                 self.post_message(self.TokensStreamed("".join(parts), n))
             self.post_message(self.ReplyFailed(str(e), isinstance(e, EngineDied)))
@@ -251,6 +256,16 @@ class ChatScreen(Screen[None]):
         if reply is not None and reply.text:
             self.turns.append({"role": "assistant", "content": reply.text})
         return reply
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed in a way nobody planned for: say so, keep going."""
+        if event.state != WorkerState.ERROR:
+            return
+        reply = self._end_reply() if event.worker.group == "generate" else None
+        if reply is not None:
+            await reply.finish("interrupted", cut=True)
+        self.status.state = "ready" if self.client.alive else "stopped"
+        self._notice(f"Unexpected error: {event.worker.error!r}", error=True)
 
     def _notice(self, text: str, *, error: bool = False) -> None:
         self.conversation.mount(Notice(text, error=error))

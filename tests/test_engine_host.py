@@ -1,0 +1,147 @@
+"""The engine in its own process: streaming, cancel, death, bad files, the log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from llamatui.engines.base import Delta, LoadOptions, ReplyStats, SamplingParams
+from llamatui.engines.gguf import ModelFileError
+from llamatui.engines.host import EngineClient, EngineDied
+from llamatui.engines.templates import ChatMessage
+
+STORY: list[ChatMessage] = [{"role": "user", "content": "Write a long story about a dragon."}]
+LONG = SamplingParams(temperature=0, max_tokens=2000)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[EngineClient]:
+    c = EngineClient(log_path=tmp_path / "engine.log")
+    yield c
+    c.close()
+
+
+def test_load_stream_unload(client: EngineClient, smollm2: Path, tmp_path: Path) -> None:
+    info = client.load(smollm2, LoadOptions(n_ctx=1024, n_threads=2))
+    assert info.template == "model"
+    pid = client.pid
+    assert pid is not None and psutil.pid_exists(pid)
+    items = list(client.stream(STORY, SamplingParams(temperature=0, max_tokens=40)))
+    deltas = [i for i in items if isinstance(i, Delta)]
+    stats = items[-1]
+    assert isinstance(stats, ReplyStats)
+    assert stats.generated_tokens == 40 == sum(d.n_tokens for d in deltas)
+    assert "".join(d.text for d in deltas).strip()
+    assert client.count_tokens(STORY) == stats.prompt_tokens
+    assert client.memory().rss > 50_000_000
+    client.close()
+    assert not client.alive
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    # llama.cpp's own log went to the log file.
+    assert "llama_model_loader" in (tmp_path / "engine.log").read_text()
+
+
+def test_cancel_mid_stream(client: EngineClient, smollm2: Path) -> None:
+    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+    got = 0
+    stats = None
+    for item in client.stream(STORY, LONG):
+        if isinstance(item, Delta):
+            got += item.n_tokens
+            if got >= 10:
+                client.cancel()
+        else:
+            stats = item
+    assert stats is not None and stats.finish == "cancelled"
+    assert stats.generated_tokens == got
+    # The pipe is in step: the next request works.
+    assert client.count_tokens(STORY) == stats.prompt_tokens
+
+
+def test_abandoned_stream_leaves_the_pipe_in_step(client: EngineClient, smollm2: Path) -> None:
+    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+    stream = client.stream(STORY, LONG)
+    next(stream)
+    stream.close()
+    assert client.count_tokens(STORY) > 0
+
+
+@pytest.mark.parametrize(
+    ("sig", "reason"),
+    [(signal.SIGKILL, "killed \\(SIGKILL\\)"), (signal.SIGABRT, "llama.cpp aborted")],
+)
+def test_engine_death_is_reported_and_recoverable(
+    client: EngineClient, smollm2: Path, sig: int, reason: str
+) -> None:
+    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+    pid = client.pid
+    assert pid is not None
+    text = []
+    with pytest.raises(EngineDied, match=f"the engine stopped: it was {reason}|{reason}") as info:
+        for item in client.stream(STORY, LONG):
+            if isinstance(item, Delta):
+                text.append(item.text)
+                if len(text) == 3:
+                    os.kill(pid, sig)
+    assert info.value.exitcode == -sig
+    assert text  # what streamed before the death was delivered
+    assert not client.alive
+    # It starts again and works.
+    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+    assert client.pid != pid
+    assert client.count_tokens(STORY) > 0
+
+
+def test_death_while_idle_is_reported_on_the_next_call(client: EngineClient, smollm2: Path) -> None:
+    client.load(smollm2, LoadOptions(n_ctx=1024, n_threads=2))
+    assert client.pid is not None
+    os.kill(client.pid, signal.SIGKILL)
+    time.sleep(0.2)
+    with pytest.raises(EngineDied, match="SIGKILL"):
+        client.count_tokens(STORY)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("corrupt", "header is corrupt"),
+        ("truncated", "truncated"),
+        ("not_gguf", "not a GGUF model file"),
+        ("ggml", "old GGJT model file.*must be converted to GGUF"),
+    ],
+)
+def test_bad_files_give_their_error_and_the_engine_lives(
+    client: EngineClient, bad_files: dict[str, Path], smollm2: Path, name: str, expected: str
+) -> None:
+    with pytest.raises(ModelFileError, match=expected) as info:
+        client.load(bad_files[name], LoadOptions())
+    assert info.value.path == str(bad_files[name])
+    assert client.alive
+    client.load(smollm2, LoadOptions(n_ctx=512, n_threads=2))
+
+
+def test_nothing_from_llama_cpp_reaches_the_terminal(smollm2: Path, tmp_path: Path) -> None:
+    script = f"""
+from llamatui.engines.host import EngineClient
+from llamatui.engines.base import LoadOptions, SamplingParams
+if __name__ == "__main__":
+    c = EngineClient(log_path={str(tmp_path / "e.log")!r})
+    c.load({str(smollm2)!r}, LoadOptions(n_ctx=512, n_threads=2))
+    list(c.stream([{{"role": "user", "content": "hi"}}], SamplingParams(max_tokens=8)))
+    c.close()
+"""
+    (tmp_path / "run.py").write_text(script)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""
+    assert "llama_model_loader" in (tmp_path / "e.log").read_text()

@@ -1,0 +1,79 @@
+"""Chat templates: the model's own, the named fallbacks, and the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llamatui.engines.gguf import read_header
+from llamatui.engines.templates import (
+    NAMED_FORMATS,
+    ChatMessage,
+    TemplateError,
+    choose_template,
+    named_template,
+)
+
+CHAT: list[ChatMessage] = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "Bye"},
+]
+
+
+def test_default_model_uses_its_own_template(smollm2: Path) -> None:
+    h = read_header(smollm2)
+    t = choose_template(h.chat_template, h.architecture)
+    assert t.name == "model"
+    text = t.render(CHAT)
+    assert text.startswith("<|im_start|>system\nBe brief.<|im_end|>\n")
+    assert "<|im_start|>assistant\nHello!<|im_end|>\n" in text
+    assert text.endswith("<|im_start|>assistant\n")
+
+
+def test_gemma_gets_gemma_turns(gemma3: Path) -> None:
+    h = read_header(gemma3)
+    t = choose_template(h.chat_template, h.architecture, bos_token="<bos>")
+    assert t.name == "gemma"
+    assert t.render(CHAT) == (
+        "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
+        "<start_of_turn>model\nHello!<end_of_turn>\n"
+        "<start_of_turn>user\nBye<end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_FORMATS))
+def test_every_named_format_renders_every_turn(name: str) -> None:
+    text = named_template(name, bos_token="<s>", eos_token="</s>").render(CHAT)
+    for turn in CHAT:
+        assert turn["content"] in text
+
+
+def test_unknown_architecture_falls_back_to_chatml() -> None:
+    assert choose_template(None, "brand-new-arch").name == "chatml"
+    assert choose_template("{% broken", "gemma3").name == "gemma"
+
+
+def test_template_cannot_reach_python_internals() -> None:
+    evil = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    t = choose_template(evil, "llama")
+    assert t.name == "model"
+    with pytest.raises(TemplateError):
+        t.render(CHAT)
+
+
+def test_template_output_is_capped() -> None:
+    loop = "{% for i in range(100000) %}{% for j in range(100) %}xxxxxxxx{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateError, match="too large"):
+        choose_template(loop, "llama").render(CHAT)
+    with pytest.raises(TemplateError, match="Range too big"):
+        choose_template("{{ range(10**9) | list }}", "llama").render(CHAT)
+
+
+def test_raise_exception_in_template_is_a_template_error() -> None:
+    t = choose_template("{{ raise_exception('roles must alternate') }}", "llama")
+    with pytest.raises(TemplateError, match="roles must alternate"):
+        t.render(CHAT)
