@@ -27,6 +27,7 @@ from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.host import EngineClient, EngineDied
 from llamatui.engines.models import default_model_path
 from llamatui.engines.templates import ChatMessage
+from llamatui.tui.pacer import Pacer
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
 from llamatui.tui.widgets.prompt_input import PromptInput
@@ -34,10 +35,6 @@ from llamatui.tui.widgets.status_line import StatusLine
 
 # What loading or generating can raise that a user should read, as a notice.
 USER_ERRORS = (EngineError, ModelFileError, FileNotFoundError)
-
-# How often the generation worker posts what it has: 20 Hz is smooth to the eye,
-# and rendering less often leaves the CPU to llama.cpp.
-BATCH_S = 0.05
 
 FINISH_NOTES = {
     "stop": "",
@@ -118,6 +115,8 @@ class ChatScreen(Screen[None]):
         """The model the engine holds; written only by workers, under _load_lock."""
         self._reply: AssistantMessage | None = None
         self._load_lock = threading.Lock()
+        self._pacer: Pacer | None = None
+        """Paces the generation worker's posts; only that worker touches it."""
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="conversation")
@@ -129,7 +128,9 @@ class ChatScreen(Screen[None]):
         self.conversation.anchor()
         self.prompt.focus()
         self.status.state = "loading"
-        self.load_model()
+        # Start the engine after the first frame: its start-up (a Python process
+        # importing llama.cpp) would otherwise compete with the first paint.
+        self.call_after_refresh(self.load_model)
 
     # Loading -------------------------------------------------------------------
 
@@ -194,19 +195,22 @@ class ChatScreen(Screen[None]):
         """Stream a reply from the engine, posting batches of text."""
         parts: list[str] = []
         n = 0
-        last = 0.0
         try:
-            self._ensure_loaded()
+            info = self._ensure_loaded()
+            pacer = self._pacer
+            if pacer is None or pacer.n_threads != info.n_threads:
+                pacer = self._pacer = Pacer(info.n_threads)
+            pacer.start(time.monotonic())
             for item in self.client.stream(messages, self.settings.sampling):
                 if isinstance(item, Delta):
                     parts.append(item.text)
                     n += item.n_tokens
                     now = time.monotonic()
-                    if now - last >= BATCH_S:
+                    if pacer.due(now):
                         self.post_message(self.TokensStreamed("".join(parts), n))
                         parts.clear()
                         n = 0
-                        last = now
+                        pacer.posted(now)
                 else:
                     if parts:
                         self.post_message(self.TokensStreamed("".join(parts), n))
@@ -217,9 +221,9 @@ class ChatScreen(Screen[None]):
             self.post_message(self.ReplyFailed(str(e), isinstance(e, EngineDied)))
 
     async def on_chat_screen_tokens_streamed(self, message: TokensStreamed) -> None:
-        self.status.streamed += message.n_tokens
         if self._reply is not None:
             await self._reply.append(message.text)
+        self.status.streamed += message.n_tokens
 
     async def on_chat_screen_reply_finished(self, message: ReplyFinished) -> None:
         s = message.stats
@@ -292,3 +296,4 @@ class ChatScreen(Screen[None]):
         self.turns.clear()
         await self.conversation.remove_children()
         self.status.stats = None
+        self.status.streamed = 0

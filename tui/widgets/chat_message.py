@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
 from llamatui.tui.sanitize import strip_controls
 
@@ -61,7 +60,6 @@ class AssistantMessage(Vertical):
     def __init__(self, text: str = "") -> None:
         super().__init__()
         self.text = strip_controls(text)
-        self._stream: MarkdownStream | None = None
 
     def compose(self) -> ComposeResult:
         # Links in model output are shown, never opened on click.
@@ -74,20 +72,20 @@ class AssistantMessage(Vertical):
         return self.query_one(Markdown)
 
     async def append(self, text: str) -> None:
-        """Add streamed text; the stream coalesces fragments it cannot draw yet."""
+        """Add streamed text and wait until the Markdown holds it.
+
+        Awaiting the append (rather than queueing it in a `MarkdownStream`) lets the
+        caller change other widgets in the same frame; the generation worker's pacer
+        already gathers text, so appends never pile up.
+        """
         text = strip_controls(text)
         if not text:
             return
         self.text += text
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
-        await self._stream.write(text)
+        await self.markdown.append(text)
 
     async def finish(self, footer: str, *, cut: bool = False) -> None:
         """End streaming: one full render of the final text, and the footer."""
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
         await self.markdown.update(self.text)
         self.set_footer(footer, cut=cut)
 

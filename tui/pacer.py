@@ -1,0 +1,81 @@
+"""How often the generation worker hands text to the UI.
+
+When llama.cpp uses every core, each millisecond the UI spends drawing is taken
+from the model (its threads meet at a barrier after every step, so one preempted
+thread stalls them all): measured here, every 1% of a core the app uses costs
+about 1% of the model's speed. The pacer posts every 50 ms (20 Hz) while drawing
+is cheap or cores are free, and stretches the interval, up to 2 Hz, when the app's
+process would use more than its CPU budget. Text is never dropped, only gathered
+into fewer, larger posts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+
+class Pacer:
+    """Decides when the generation worker posts the text it has gathered."""
+
+    def __init__(
+        self,
+        n_threads: int,
+        *,
+        cpus: int | None = None,
+        budget: float = 0.05,
+        min_interval: float = 0.05,
+        max_interval: float = 0.5,
+        window: float = 0.3,
+        cpu_clock: Callable[[], float] = time.process_time,
+    ) -> None:
+        """
+        Args:
+            n_threads: CPU threads the engine uses.
+            cpus: logical CPUs of this machine (default: os.cpu_count()). When the
+                engine leaves one free, drawing takes nothing from the model and
+                the pacer stays at min_interval.
+            budget: the share of one core the app's process may use while streaming.
+            min_interval: the shortest time between posts.
+            max_interval: the longest time between posts, however slow drawing is.
+            window: how long to measure the app's CPU use over before adjusting.
+            cpu_clock: the app process's CPU time in seconds.
+        """
+        self.n_threads = n_threads
+        self.contended = n_threads >= (cpus or os.cpu_count() or 1)
+        self.budget = budget
+        self.min_interval = min_interval
+        self.max_interval = max_interval
+        self.window = window
+        self.interval = min_interval
+        """Seconds between posts now; kept from one reply to the next."""
+        self._cpu_clock = cpu_clock
+        self._last_post = 0.0
+        self._window_start = 0.0
+        self._window_cpu = 0.0
+        self._window_posts = 0
+
+    def start(self, now: float) -> None:
+        """Begin a reply at `now` (monotonic seconds): its first text posts at once."""
+        self._last_post = -self.max_interval
+        self._window_start = now
+        self._window_cpu = self._cpu_clock()
+        self._window_posts = 0
+
+    def due(self, now: float) -> bool:
+        """Whether text gathered by `now` should be posted."""
+        return now - self._last_post >= self.interval
+
+    def posted(self, now: float) -> None:
+        """Note a post; once a window has passed, fit the interval to the budget."""
+        self._last_post = now
+        self._window_posts += 1
+        if not self.contended or now - self._window_start < self.window:
+            return
+        cpu = self._cpu_clock()
+        # What one post costs the app, drawing included, and how far apart posts
+        # must be for that cost to stay within the budget.
+        cost = (cpu - self._window_cpu) / self._window_posts
+        self.interval = min(self.max_interval, max(self.min_interval, cost / self.budget))
+        self._window_start, self._window_cpu, self._window_posts = now, cpu, 0
