@@ -113,7 +113,9 @@ async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, 
     from llamatui.tui.widgets.chat_message import AssistantMessage
 
     app = LlamaTUI(
-        Settings(model_path=model, load=LoadOptions(n_ctx=n_ctx, n_threads=threads), sampling=params)
+        Settings(
+            model_path=model, load=LoadOptions(n_ctx=n_ctx, n_threads=threads), sampling=params
+        )
     )
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
