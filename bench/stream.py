@@ -242,6 +242,10 @@ def main() -> None:
     print(f"engine host               {host:7.1f} tok/s  ({host / generate:.3f})")
     print(f"UI, tokens on screen      {ui:7.1f} tok/s  ({ui / generate:.3f})")
     print(f"UI / engine host          {ui / host:.3f}")
+    # The machine's speed drifts between runs: the ratio within each round of
+    # back-to-back runs is steadier than the ratio of medians.
+    paired = statistics.median(u[0] / r[1] for u, r in zip(uis, raws, strict=True))
+    print(f"UI / raw, paired by round {paired:.3f}")
     own = statistics.median(u[3] for u in uis)
     print(f"engine's own rate, in UI  {own:7.1f} tok/s  ({own / generate:.3f})")
     share = statistics.median(u[4] for u in uis)

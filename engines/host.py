@@ -36,6 +36,9 @@ from llamatui.engines.base import (
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.templates import ChatMessage, TemplateError
 
+# The engine log is moved aside to `.1` when it grows past this at an engine start.
+LOG_ROTATE_BYTES = 8 * 1024 * 1024
+
 # The child sends what it has at most this often: the UI batches at 30-60 ms
 # anyway, and one pipe message per token would wake the app's process per token.
 FLUSH_S = 0.015
@@ -124,6 +127,15 @@ def _stream(
             conn.send(("done", item))
 
 
+def _rotate(log_path: str) -> None:
+    """Keep one old engine log: llama.cpp writes a few hundred kB per load."""
+    try:
+        if os.path.getsize(log_path) > LOG_ROTATE_BYTES:
+            os.replace(log_path, log_path + ".1")
+    except OSError:
+        pass  # no log yet, or /dev/null
+
+
 def _death_reason(exitcode: int | None, log_path: str) -> str:
     if exitcode is None:
         reason = "it stopped answering"
@@ -183,6 +195,7 @@ class EngineClient:
         if self.alive:
             return
         self._discard()
+        _rotate(self.log_path)
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(
             target=serve,

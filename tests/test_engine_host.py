@@ -145,3 +145,16 @@ if __name__ == "__main__":
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
     assert "llama_model_loader" in (tmp_path / "e.log").read_text()
+
+
+def test_big_engine_log_is_moved_aside(tmp_path: Path, smollm2: Path) -> None:
+    log = tmp_path / "engine.log"
+    log.write_bytes(b"old line\n" * 1_000_000)
+    c = EngineClient(log_path=log)
+    try:
+        c.load(smollm2, LoadOptions(n_ctx=256, n_threads=1))
+    finally:
+        c.close()
+    assert (tmp_path / "engine.log.1").stat().st_size == 9_000_000
+    assert "llama_model_loader" in log.read_text()
+    assert log.stat().st_size < 9_000_000

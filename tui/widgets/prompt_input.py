@@ -15,11 +15,12 @@ class PromptInput(TextArea):
     DEFAULT_CSS = """
     PromptInput {
         height: auto;
-        min-height: 3;
-        max-height: 12;
-        border: round $primary 40%;
+        min-height: 1;
+        max-height: 10;
+        margin: 1 0 0 0;
         padding: 0 1;
-        &:focus { border: round $primary; }
+        background: $surface;
+        &:focus { background: $surface-lighten-1; }
     }
     """
 

@@ -37,12 +37,10 @@ class StatusLine(Widget):
             parts.append(f"{self.streamed} tokens")
         s = self.stats
         if s is not None:
-            parts += [
-                f"{s.tokens_per_s:.1f} tok/s",
-                f"TTFT {s.ttft_s * 1000:.0f} ms",
-                f"prompt {s.prompt_tokens:,}",
-            ]
+            parts += [f"{s.tokens_per_s:.1f} tok/s", f"TTFT {s.ttft_s * 1000:.0f} ms"]
         if self.model is not None:
             used = s.context_used if s is not None else 0
             parts.append(f"ctx {used:,}/{self.model.n_ctx:,}")
+        if s is not None:
+            parts.append(f"prompt {s.prompt_tokens:,} tok")
         return Content(" · ".join(parts))
