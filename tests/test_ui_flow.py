@@ -85,7 +85,7 @@ async def test_killed_engine_keeps_the_conversation_and_restarts() -> None:
         assert screen.turns[1]["content"] == reply.text and reply.text
         # Sending again starts the engine again and the reply streams.
         await send(pilot, "Say hello.")
-        await wait_until(pilot, lambda: len(screen.turns) == 4)
+        await wait_until(pilot, lambda: len(screen.turns) == 4 and not screen.generating)
         assert app.client.pid != pid
         assert screen.status.state == "ready"
 

@@ -233,15 +233,14 @@ class ChatScreen(Screen[None]):
             f"{s.generated_tokens} tokens · {s.tokens_per_s:.1f} tok/s · "
             f"TTFT {s.ttft_s * 1000:.0f} ms"
         )
-        if reply is not None:
-            await reply.finish(f"{note} · {figures}" if note else figures, cut=bool(note))
+        # State first: the screen is ready again as soon as the reply has ended.
         self.status.stats = s
         self.status.state = "ready"
+        if reply is not None:
+            await reply.finish(f"{note} · {figures}" if note else figures, cut=bool(note))
 
     async def on_chat_screen_reply_failed(self, message: ReplyFailed) -> None:
         reply = self._end_reply()
-        if reply is not None:
-            await reply.finish("interrupted", cut=True)
         if message.engine_died:
             self.status.state = "stopped"
             self._notice(
@@ -252,6 +251,8 @@ class ChatScreen(Screen[None]):
         else:
             self.status.state = "ready" if self.client.alive else "stopped"
             self._notice(message.reason, error=True)
+        if reply is not None:
+            await reply.finish("interrupted", cut=True)
 
     def _end_reply(self) -> AssistantMessage | None:
         """Close the streaming reply and keep what it holds in the conversation."""
