@@ -41,7 +41,7 @@ LOG_ROTATE_BYTES = 8 * 1024 * 1024
 
 # The child sends what it has at most this often: the UI batches at 30-60 ms
 # anyway, and one pipe message per token would wake the app's process per token.
-FLUSH_S = 0.015
+FLUSH_S = 0.03
 
 
 class EngineDied(EngineError):
