@@ -24,3 +24,13 @@ def log_dir() -> Path:
 def engine_log_path() -> Path:
     """The log file that the engine process's output (llama.cpp's log) goes to."""
     return log_dir() / "engine.log"
+
+
+def data_dir() -> Path:
+    """The user data folder, created on first use."""
+    return _private_dir(Path(os.environ.get("LLAMATUI_DATA_DIR") or _DIRS.user_data_dir))
+
+
+def history_path() -> Path:
+    """The chat history database."""
+    return data_dir() / "history.db"

@@ -1,0 +1,104 @@
+"""Conversations out to Markdown and JSON, and JSON back in."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+from llamatui.tui.store import Conversation, Message, ReplyMeta, Store, reply_meta_dict
+
+FORMAT = "llamatui.conversation"
+FORMAT_VERSION = 1
+ROLES = {"system", "user", "assistant"}
+STATUSES = {"streaming", "complete", "stopped", "cut", "interrupted"}
+
+
+class ExportFormatError(ValueError):
+    """A file that is not a conversation export, with what is wrong."""
+
+
+def to_markdown(conv: Conversation, messages: list[Message]) -> str:
+    """A conversation as a Markdown document."""
+    out = [f"# {conv.title}", ""]
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.created_at))
+    out += [f"*{created}, {len(messages)} messages*", ""]
+    for m in messages:
+        out.append(f"## {m.role.capitalize()}")
+        out.append("")
+        out.append(m.content)
+        out.append("")
+        if m.role == "assistant":
+            figures = reply_meta_dict(m.meta)
+            notes = [f"{k}: {v}" for k, v in figures.items() if k != "sampling"]
+            if m.status != "complete":
+                notes.insert(0, m.status)
+            if notes:
+                out += [f"> {' · '.join(str(n) for n in notes)}", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def to_json(conv: Conversation, messages: list[Message]) -> str:
+    """A conversation as JSON, with every field, to import again."""
+    data = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "title": conv.title,
+        "renamed": conv.renamed,
+        "created_at": conv.created_at,
+        "messages": [
+            {
+                "role": m.role,
+                "content": m.content,
+                "created_at": m.created_at,
+                "status": m.status,
+                "meta": reply_meta_dict(m.meta),
+            }
+            for m in messages
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def import_json(store: Store, text: str) -> int:
+    """Store the conversation in an export; its new id.
+
+    Raises:
+        ExportFormatError: the text is not a llamatui conversation export.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ExportFormatError(f"not JSON: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ExportFormatError("not a llamatui conversation export")
+    raw = data.get("messages")
+    if not isinstance(raw, list):
+        raise ExportFormatError("the export has no message list")
+    fields = set(asdict(ReplyMeta()))
+    messages = []
+    for i, m in enumerate(raw):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise ExportFormatError(f"message {i + 1} has no valid role")
+        if not isinstance(m.get("content"), str):
+            raise ExportFormatError(f"message {i + 1} has no text")
+        meta: dict[str, Any] = m.get("meta") or {}
+        status = m.get("status", "complete")
+        messages.append(
+            Message(
+                id=0,
+                conversation_id=0,
+                role=m["role"],
+                content=m["content"],
+                created_at=float(m.get("created_at") or time.time()),
+                status=status if status in STATUSES else "complete",
+                meta=ReplyMeta(**{k: v for k, v in meta.items() if k in fields}),
+            )
+        )
+    title = data.get("title")
+    return store.import_conversation(
+        title if isinstance(title, str) and title else "Imported conversation",
+        messages,
+        renamed=bool(data.get("renamed")),
+    )
