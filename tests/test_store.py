@@ -84,6 +84,7 @@ def test_migration_from_the_first_schema(tmp_path: Path) -> None:
     try:
         assert store._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         user, reply = store.messages(1)
+        assert user.content == "an ancient question"
         assert reply.content == "a venerable answer" and reply.status == "complete"
         assert reply.meta == ReplyMeta()
         [hit] = store.search("venerable")
