@@ -14,11 +14,11 @@ GEMMA_CACHE = Path(os.environ.get("LLAMATUI_TEST_CACHE", Path.home() / ".cache" 
 
 
 @pytest.fixture(autouse=True)
-def private_log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep each test's logs out of the user's log folder."""
-    log_dir = tmp_path / "logs"
-    monkeypatch.setenv("LLAMATUI_LOG_DIR", str(log_dir))
-    return log_dir
+def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep each test's logs and history out of the user's folders."""
+    monkeypatch.setenv("LLAMATUI_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("LLAMATUI_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

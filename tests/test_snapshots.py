@@ -26,7 +26,9 @@ async def one_exchange(pilot: Pilot[None]) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_chat_screen(snap_compare, size: tuple[int, int]) -> None:
-    app = LlamaTUI(Settings(model_path=Path("fake-model.Q4_0.gguf")), client=FakeClient())
+    app = LlamaTUI(
+        Settings(model_path=Path("fake-model.Q4_0.gguf")), client=FakeClient(), keep_history=False
+    )
     assert snap_compare(app, terminal_size=size, run_before=one_exchange)
 
 
@@ -37,5 +39,7 @@ def test_chat_screen_empty(snap_compare) -> None:
         screen.prompt.cursor_blink = False
         await wait_until(pilot, lambda: screen.status.state == "ready")
 
-    app = LlamaTUI(Settings(model_path=Path("fake-model.Q4_0.gguf")), client=FakeClient())
+    app = LlamaTUI(
+        Settings(model_path=Path("fake-model.Q4_0.gguf")), client=FakeClient(), keep_history=False
+    )
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

@@ -25,7 +25,9 @@ def test_strip_controls_keeps_text_newlines_and_tabs() -> None:
 
 
 async def test_control_characters_in_a_reply_do_not_reach_the_screen() -> None:
-    app = LlamaTUI(Settings(model_path=Path("fake.gguf")), client=FakeClient(HOSTILE))
+    app = LlamaTUI(
+        Settings(model_path=Path("fake.gguf")), client=FakeClient(HOSTILE), keep_history=False
+    )
     async with app.run_test(size=(120, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)

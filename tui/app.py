@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
@@ -10,9 +12,24 @@ from textual.binding import Binding, BindingType
 
 from llamatui.engines.host import EngineClient
 from llamatui.themes import THEMES
-from llamatui.tui.paths import engine_log_path
+from llamatui.tui.paths import engine_log_path, history_path
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
+from llamatui.tui.store import Store, StoreError
+
+
+def open_history(path: Path) -> tuple[Store | None, str | None]:
+    """The history store, and anything the user must be told about opening it."""
+    try:
+        store = Store(path)
+    except (StoreError, sqlite3.Error, OSError) as e:
+        return None, f"Chat history is off for this session: {e}. Nothing will be saved."
+    if store.moved_aside is not None:
+        return store, (
+            f"Your chat history database was damaged, so it was moved to "
+            f"{store.moved_aside} and a new one was started. Nothing was deleted."
+        )
+    return store, None
 
 
 class LlamaTUI(App[None]):
@@ -23,17 +40,39 @@ class LlamaTUI(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit llamatui", priority=True),
     ]
 
-    def __init__(self, settings: Settings | None = None, client: EngineClient | None = None):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        client: EngineClient | None = None,
+        *,
+        history: Path | None = None,
+        keep_history: bool = True,
+    ) -> None:
+        """
+        Args:
+            settings: the model and how to run it.
+            client: the engine client (default: llama.cpp in its own process).
+            history: the history database (default: in the user data folder).
+            keep_history: False runs without saving anything.
+        """
         super().__init__()
         self.settings = settings or Settings()
         self.client = client or EngineClient("llama.cpp", log_path=engine_log_path())
+        self.history = history
+        self.keep_history = keep_history
+        self.store: Store | None = None
 
     def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = "llamatui-dark"
-        self.push_screen(ChatScreen(self.client, self.settings))
+        notice = None
+        if self.keep_history:
+            self.store, notice = open_history(self.history or history_path())
+        self.push_screen(ChatScreen(self.client, self.settings, self.store, startup_notice=notice))
 
     async def on_unmount(self) -> None:
         # Ending the engine process frees the model's memory; it may take a moment.
         await asyncio.to_thread(self.client.close)
+        if self.store is not None:
+            self.store.close()

@@ -214,7 +214,11 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+            # Each connection is used by the thread that made it; close() may run
+            # on another thread once those are done, hence check_same_thread=False.
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=0, check_same_thread=False
+            )
             try:
                 conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
                 conn.execute("PRAGMA journal_mode = WAL")

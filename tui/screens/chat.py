@@ -1,25 +1,27 @@
-"""The chat screen: the conversation, the prompt box and the status line.
+"""The chat screen: conversations pane, the conversation, prompt box, status line.
 
 Threading: the screen owns all state and runs on the UI thread. Blocking engine
-calls run in thread workers, which only post messages back (batched deltas every
-~50 ms, never a widget call per token).
+calls run in thread workers, which only post messages back (paced batches of text,
+never a widget call per token). The user's message is committed to the history
+before generation starts; the worker checkpoints the reply while it streams.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widget import Widget
+from textual.widgets import Button, Footer
 from textual.worker import Worker, WorkerState
 
 from llamatui.engines.base import Delta, EngineError, ModelInfo, ReplyStats
@@ -28,8 +30,14 @@ from llamatui.engines.host import EngineClient, EngineDied
 from llamatui.engines.models import default_model_path
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.pacer import Pacer
+from llamatui.tui.recorder import STATUS_OF_FINISH, ReplyRecorder, meta_of
+from llamatui.tui.sanitize import strip_controls
+from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
 from llamatui.tui.settings import Settings
+from llamatui.tui.store import Message as StoredMessage
+from llamatui.tui.store import ReplyMeta, Store, StoreError, title_from_prompt
 from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
+from llamatui.tui.widgets.conversations_pane import ConversationsPane
 from llamatui.tui.widgets.prompt_input import PromptInput
 from llamatui.tui.widgets.status_line import StatusLine
 
@@ -42,28 +50,66 @@ FINISH_NOTES = {
     "context": "cut off: the context is full",
     "cancelled": "stopped",
 }
+STATUS_NOTES = {"stopped": "stopped", "cut": "cut off", "interrupted": "interrupted"}
+
+# Messages mounted when a conversation opens; earlier ones on request. Mounting
+# is what costs: a 10,000-message conversation opens as fast as a 60-message one.
+WINDOW = 60
+
+# The pane shows by default on terminals at least this wide.
+PANE_MIN_WIDTH = 120
+
+
+def reply_footer(meta: ReplyMeta, note: str) -> str:
+    """The line under a reply: why it ended, if not normally, and its figures."""
+    parts = [note] if note else []
+    if meta.generated_tokens is not None:
+        parts.append(f"{meta.generated_tokens} tokens")
+    if meta.tokens_per_s is not None:
+        parts.append(f"{meta.tokens_per_s:.1f} tok/s")
+    if meta.ttft_s is not None:
+        parts.append(f"TTFT {meta.ttft_s * 1000:.0f} ms")
+    return " · ".join(parts)
+
+
+class EarlierMessages(Button):
+    """Shows how many messages are not mounted; pressing it mounts more."""
 
 
 class ChatScreen(Screen[None]):
-    """Chat with one model."""
+    """Chat with one model; find and continue saved conversations."""
 
     CSS_PATH = "chat.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "Stop reply", id="chat.stop", tooltip="Stop the reply"),
         Binding(
-            "ctrl+r",
-            "restart_engine",
-            "Restart engine",
-            id="chat.restart_engine",
-            tooltip="Start the engine again and reload the model",
+            "ctrl+b",
+            "toggle_conversations",
+            "Chats",
+            id="chat.toggle_conversations",
+            tooltip="Show or hide the conversations pane",
+        ),
+        Binding(
+            "ctrl+f",
+            "search",
+            "Search",
+            id="chat.search",
+            tooltip="Search every saved message",
         ),
         Binding(
             "ctrl+n",
             "new_chat",
             "New chat",
             id="chat.new_chat",
-            tooltip="Clear the conversation and start a new one",
+            tooltip="Start a new conversation",
+        ),
+        Binding(
+            "ctrl+r",
+            "restart_engine",
+            "Restart engine",
+            id="chat.restart_engine",
+            tooltip="Start the engine again and reload the model",
         ),
     ]
 
@@ -99,18 +145,40 @@ class ChatScreen(Screen[None]):
         reason: str
         engine_died: bool
 
+    @dataclass
+    class SaveFailed(Message):
+        """The history could not be written."""
+
+        reason: str
+
     conversation = getters.query_one("#conversation", VerticalScroll)
     prompt = getters.query_one("#prompt", PromptInput)
     status = getters.query_one("#status", StatusLine)
+    pane = getters.query_one(ConversationsPane)
 
-    def __init__(self, client: EngineClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: EngineClient,
+        settings: Settings,
+        store: Store | None = None,
+        *,
+        startup_notice: str | None = None,
+    ) -> None:
         super().__init__()
         self.client = client
         self.settings = settings
+        self.store = store
+        self.startup_notice = startup_notice
         self.turns: list[ChatMessage] = []
         """The conversation as it is sent to the model."""
+        self.conversation_id: int | None = None
+        """The stored conversation on screen; None until its first message."""
         self.generating = False
         """Whether a reply is streaming."""
+        self._history: list[StoredMessage] = []
+        """The stored messages of the open conversation (for the earlier ones)."""
+        self._shown_from = 0
+        """Index in _history of the first mounted message."""
         self._loaded: ModelInfo | None = None
         """The model the engine holds; written only by workers, under _load_lock."""
         self._reply: AssistantMessage | None = None
@@ -119,15 +187,22 @@ class ChatScreen(Screen[None]):
         """Paces the generation worker's posts; only that worker touches it."""
 
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(id="conversation")
-        yield PromptInput(id="prompt")
+        with Horizontal(id="main"):
+            yield ConversationsPane()
+            with Vertical(id="chat"):
+                yield VerticalScroll(id="conversation")
+                yield PromptInput(id="prompt")
         yield StatusLine(id="status")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.conversation.anchor()
+        self.pane.display = self.store is not None and self.app.size.width >= PANE_MIN_WIDTH
         self.prompt.focus()
         self.status.state = "loading"
+        if self.startup_notice:
+            self._notice(self.startup_notice, error=True)
+        await self._refresh_pane()
         # Start the engine after the first frame: its start-up (a Python process
         # importing llama.cpp) would otherwise compete with the first paint.
         self.call_after_refresh(self.load_model)
@@ -172,18 +247,45 @@ class ChatScreen(Screen[None]):
 
     @on(PromptInput.Submitted)
     async def send(self, event: PromptInput.Submitted) -> None:
-        """Show the prompt and start the reply."""
+        """Save the prompt, show it, and start the reply."""
         if self.generating:
             self.notify("A reply is streaming: Esc stops it.", severity="warning")
             self.prompt.text = event.text
             return
+        meta = self._reply_meta()
+        reply_id = self._save_prompt(event.text, meta)
         self.turns.append({"role": "user", "content": event.text})
         self._reply = AssistantMessage()
+        self.conversation.anchor()
         await self.conversation.mount_all([UserMessage(event.text), self._reply])
         self.generating = True
         self.status.streamed = 0
         self.status.state = "generating" if self.client.alive else "loading"
-        self.generate(self._messages())
+        self.generate(self._messages(), reply_id, meta)
+
+    def _reply_meta(self) -> ReplyMeta:
+        try:
+            model: str | None = str(self._model_path())
+        except FileNotFoundError:
+            model = None
+        return ReplyMeta(
+            model=model, engine=self.client.kind, sampling=asdict(self.settings.sampling)
+        )
+
+    def _save_prompt(self, text: str, meta: ReplyMeta) -> int | None:
+        """Commit the prompt and an empty streaming reply; the reply's id."""
+        if self.store is None:
+            return None
+        try:
+            if self.conversation_id is None:
+                self.conversation_id = self.store.new_conversation(title_from_prompt(text))
+            self.store.add_message(self.conversation_id, "user", text)
+            return self.store.add_message(
+                self.conversation_id, "assistant", "", status="streaming", meta=meta
+            )
+        except StoreError as e:
+            self._notice(f"Your message is not saved: {e}.", error=True)
+            return None
 
     def _messages(self) -> list[ChatMessage]:
         system = self.settings.system_prompt
@@ -191,10 +293,12 @@ class ChatScreen(Screen[None]):
         return head + self.turns
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def generate(self, messages: list[ChatMessage]) -> None:
-        """Stream a reply from the engine, posting batches of text."""
+    def generate(self, messages: list[ChatMessage], reply_id: int | None, meta: ReplyMeta) -> None:
+        """Stream a reply from the engine, posting batches of text and saving it."""
         parts: list[str] = []
         n = 0
+        recorder = ReplyRecorder(self.store, reply_id, time.monotonic())
+        stats: ReplyStats | None = None
         try:
             info = self._ensure_loaded()
             pacer = self._pacer
@@ -203,21 +307,30 @@ class ChatScreen(Screen[None]):
             pacer.start(time.monotonic())
             for item in self.client.stream(messages, self.settings.sampling):
                 if isinstance(item, Delta):
-                    parts.append(item.text)
+                    text = strip_controls(item.text)
+                    parts.append(text)
                     n += item.n_tokens
                     now = time.monotonic()
+                    if error := recorder.add(text, now):
+                        self.post_message(self.SaveFailed(error))
                     if pacer.due(now):
                         self.post_message(self.TokensStreamed("".join(parts), n))
                         parts.clear()
                         n = 0
                         pacer.posted(now)
                 else:
-                    if parts:
-                        self.post_message(self.TokensStreamed("".join(parts), n))
-                    self.post_message(self.ReplyFinished(item))
+                    stats = item
+            if parts:
+                self.post_message(self.TokensStreamed("".join(parts), n))
+            assert stats is not None
+            if error := recorder.finish(STATUS_OF_FINISH[stats.finish], meta_of(stats, meta)):
+                self.post_message(self.SaveFailed(error))
+            self.post_message(self.ReplyFinished(stats))
         except USER_ERRORS as e:
             if parts:
                 self.post_message(self.TokensStreamed("".join(parts), n))
+            if error := recorder.finish("interrupted", meta):
+                self.post_message(self.SaveFailed(error))
             self.post_message(self.ReplyFailed(str(e), isinstance(e, EngineDied)))
 
     async def on_chat_screen_tokens_streamed(self, message: TokensStreamed) -> None:
@@ -228,16 +341,13 @@ class ChatScreen(Screen[None]):
     async def on_chat_screen_reply_finished(self, message: ReplyFinished) -> None:
         s = message.stats
         reply = self._end_reply()
-        note = FINISH_NOTES[s.finish]
-        figures = (
-            f"{s.generated_tokens} tokens · {s.tokens_per_s:.1f} tok/s · "
-            f"TTFT {s.ttft_s * 1000:.0f} ms"
-        )
         # State first: the screen is ready again as soon as the reply has ended.
         self.status.stats = s
         self.status.state = "ready"
         if reply is not None:
-            await reply.finish(f"{note} · {figures}" if note else figures, cut=bool(note))
+            note = FINISH_NOTES[s.finish]
+            await reply.finish(reply_footer(meta_of(s, ReplyMeta()), note), cut=bool(note))
+        await self._refresh_pane()
 
     async def on_chat_screen_reply_failed(self, message: ReplyFailed) -> None:
         reply = self._end_reply()
@@ -253,6 +363,9 @@ class ChatScreen(Screen[None]):
             self._notice(message.reason, error=True)
         if reply is not None:
             await reply.finish("interrupted", cut=True)
+
+    def on_chat_screen_save_failed(self, message: SaveFailed) -> None:
+        self._notice(message.reason, error=True)
 
     def _end_reply(self) -> AssistantMessage | None:
         """Close the streaming reply and keep what it holds in the conversation."""
@@ -275,6 +388,134 @@ class ChatScreen(Screen[None]):
     def _notice(self, text: str, *, error: bool = False) -> None:
         self.conversation.mount(Notice(text, error=error))
 
+    # Conversations ---------------------------------------------------------------
+
+    async def _refresh_pane(self) -> None:
+        if self.store is None or not self.pane.display or self.pane.search_input.value:
+            return
+        try:
+            convs = self.store.conversations()
+        except StoreError as e:
+            self._notice(str(e), error=True)
+            return
+        await self.pane.show_conversations(convs, self.conversation_id)
+
+    @on(ConversationsPane.Opened)
+    async def _opened(self, event: ConversationsPane.Opened) -> None:
+        await self.open_conversation(event.conversation_id, event.message_id)
+
+    async def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
+        """Show a stored conversation, at a message when given, and continue it."""
+        if self.store is None:
+            return
+        if self.generating:
+            self.notify("A reply is streaming: Esc stops it first.", severity="warning")
+            return
+        try:
+            history = self.store.messages(conversation_id)
+        except StoreError as e:
+            self._notice(str(e), error=True)
+            return
+        self.conversation_id = conversation_id
+        self._history = history
+        self.turns = [
+            {"role": m.role, "content": m.content}
+            for m in history
+            if m.role in ("user", "assistant") and m.content
+        ]
+        start = max(0, len(history) - WINDOW)
+        if message_id is not None:
+            at = next((i for i, m in enumerate(history) if m.id == message_id), start)
+            start = min(start, max(0, at - 2))
+        await self.conversation.remove_children()
+        await self._mount_history(start)
+        self.status.stats = None
+        if message_id is not None:
+            self._show_found(message_id)
+        else:
+            self.conversation.anchor()
+            self.prompt.focus()
+        await self._refresh_pane()
+
+    async def _mount_history(self, start: int) -> None:
+        """Mount messages from index `start` up to those already shown."""
+        end = self._shown_from if self.conversation.children else len(self._history)
+        widgets: list[Widget] = [self._widget_for(m) for m in self._history[start:end]]
+        for old in self.conversation.query(EarlierMessages):
+            await old.remove()
+        if start > 0:
+            widgets.insert(0, EarlierMessages(f"▲ {start:,} earlier messages"))
+        first = self.conversation.children[0] if self.conversation.children else None
+        if first is not None:
+            await self.conversation.mount_all(widgets, before=first)
+        else:
+            await self.conversation.mount_all(widgets)
+        self._shown_from = start
+
+    def _widget_for(self, m: StoredMessage) -> UserMessage | AssistantMessage | Notice:
+        widget: UserMessage | AssistantMessage | Notice
+        if m.role == "user":
+            widget = UserMessage(m.content)
+        elif m.role == "assistant":
+            note = STATUS_NOTES.get(m.status, "")
+            widget = AssistantMessage(m.content, footer=reply_footer(m.meta, note), cut=bool(note))
+        else:
+            widget = Notice(f"{m.role}: {m.content}")
+        widget.id = f"message-{m.id}"
+        return widget
+
+    @on(EarlierMessages.Pressed)
+    async def _show_earlier(self) -> None:
+        await self._mount_history(max(0, self._shown_from - WINDOW))
+
+    def _show_found(self, message_id: int) -> None:
+        widget = self.conversation.query_one(f"#message-{message_id}")
+        widget.add_class("-found")
+        self.conversation.release_anchor()
+        self.call_after_refresh(self.conversation.scroll_to_widget, widget, top=True)
+
+    @on(ConversationsPane.SearchChanged)
+    async def _search(self, event: ConversationsPane.SearchChanged) -> None:
+        if self.store is None:
+            return
+        if not event.text.strip():
+            await self._refresh_pane()
+            return
+        try:
+            hits = self.store.search(event.text)
+        except StoreError as e:
+            self._notice(str(e), error=True)
+            return
+        await self.pane.show_hits(hits)
+
+    @on(ConversationsPane.RenameRequested)
+    @work(exclusive=True, group="dialog")
+    async def _rename(self, event: ConversationsPane.RenameRequested) -> None:
+        title = await self.app.push_screen_wait(RenameDialog(event.conversation.title))
+        if title is None or self.store is None:
+            return
+        try:
+            self.store.rename(event.conversation.id, title)
+        except StoreError as e:
+            self._notice(str(e), error=True)
+        await self._refresh_pane()
+
+    @on(ConversationsPane.DeleteRequested)
+    @work(exclusive=True, group="dialog")
+    async def _delete(self, event: ConversationsPane.DeleteRequested) -> None:
+        conv = event.conversation
+        question = f"Delete “{conv.title}” and all its messages? This cannot be undone."
+        if not await self.app.push_screen_wait(ConfirmDialog(question)) or self.store is None:
+            return
+        try:
+            self.store.delete(conv.id)
+        except StoreError as e:
+            self._notice(str(e), error=True)
+            return
+        if conv.id == self.conversation_id:
+            await self._clear()
+        await self._refresh_pane()
+
     # Actions -------------------------------------------------------------------
 
     def action_stop(self) -> None:
@@ -289,12 +530,37 @@ class ChatScreen(Screen[None]):
         self.status.state = "loading"
         self.load_model(restart=True)
 
+    async def action_toggle_conversations(self) -> None:
+        """Show or hide the conversations pane."""
+        self.pane.display = not self.pane.display
+        if self.pane.display:
+            await self._refresh_pane()
+            self.pane.list_view.focus()
+        else:
+            self.prompt.focus()
+
+    async def action_search(self) -> None:
+        """Open the pane with the cursor in the search box."""
+        if not self.pane.display:
+            self.pane.display = True
+            await self._refresh_pane()
+        self.pane.search_input.focus()
+
     async def action_new_chat(self) -> None:
         """Start an empty conversation with the same model."""
         if self.generating:
             self.client.cancel()
             return
+        await self._clear()
+        await self._refresh_pane()
+        self.prompt.focus()
+
+    async def _clear(self) -> None:
         self.turns.clear()
+        self.conversation_id = None
+        self._history = []
+        self._shown_from = 0
         await self.conversation.remove_children()
+        self.conversation.anchor()
         self.status.stats = None
         self.status.streamed = 0

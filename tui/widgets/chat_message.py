@@ -57,14 +57,15 @@ class AssistantMessage(Vertical):
     }
     """
 
-    def __init__(self, text: str = "") -> None:
-        super().__init__()
+    def __init__(self, text: str = "", *, footer: str = "", cut: bool = False) -> None:
+        super().__init__(classes="-cut" if cut else "")
         self.text = strip_controls(text)
+        self.footer = footer
 
     def compose(self) -> ComposeResult:
         # Links in model output are shown, never opened on click.
         yield Markdown(self.text, open_links=False)
-        yield Static("", classes="reply-footer", markup=False)
+        yield Static(self.footer, classes="reply-footer", markup=False)
 
     @property
     def markdown(self) -> Markdown:

@@ -1,0 +1,165 @@
+"""The conversations pane: saved conversations, newest first, and search."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Input, Label, ListItem, ListView
+
+from llamatui.tui.sanitize import strip_controls
+from llamatui.tui.store import Conversation, SearchHit
+
+
+def _when(ts: float) -> str:
+    age = time.time() - ts
+    if age < 86_400:
+        return time.strftime("%H:%M", time.localtime(ts))
+    if age < 7 * 86_400:
+        return time.strftime("%a", time.localtime(ts))
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+class ConversationItem(ListItem):
+    """A conversation in the list."""
+
+    def __init__(self, conv: Conversation, *, current: bool) -> None:
+        super().__init__(classes="-current" if current else "")
+        self.conversation = conv
+
+    def compose(self) -> ComposeResult:
+        yield Label(Content(strip_controls(self.conversation.title)), classes="title")
+        yield Label(Content(_when(self.conversation.updated_at)), classes="when")
+
+
+class HitItem(ListItem):
+    """A search result: the conversation and a snippet around the match."""
+
+    def __init__(self, hit: SearchHit) -> None:
+        super().__init__()
+        self.hit = hit
+
+    def compose(self) -> ComposeResult:
+        yield Label(Content(strip_controls(self.hit.conversation_title)), classes="title")
+        snippet = " ".join(strip_controls(self.hit.snippet).split())
+        yield Label(Content(f"{self.hit.role}: {snippet}"), classes="snippet")
+
+
+class ConversationList(ListView):
+    """The list, with keys to manage the highlighted conversation."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rename", "Rename", id="conversations.rename", tooltip="Rename"),
+        Binding("delete,d", "delete", "Delete", id="conversations.delete", tooltip="Delete (asks)"),
+    ]
+
+    def _highlighted_conversation(self) -> Conversation | None:
+        item = self.highlighted_child
+        return item.conversation if isinstance(item, ConversationItem) else None
+
+    def action_rename(self) -> None:
+        conv = self._highlighted_conversation()
+        if conv is not None:
+            self.post_message(ConversationsPane.RenameRequested(conv))
+
+    def action_delete(self) -> None:
+        conv = self._highlighted_conversation()
+        if conv is not None:
+            self.post_message(ConversationsPane.DeleteRequested(conv))
+
+
+class ConversationsPane(Vertical):
+    """Saved conversations and full-text search over every message."""
+
+    DEFAULT_CSS = """
+    ConversationsPane {
+        width: 34;
+        dock: left;
+        border-right: vkey $panel;
+        & > Input { margin: 0 0 1 0; }
+        & ListView { background: transparent; }
+        & ListItem { padding: 0 1; }
+        & ListItem.-current .title { text-style: bold; color: $accent; }
+        & .when, & .snippet { color: $text-muted; }
+        & .title, & .snippet { text-wrap: nowrap; text-overflow: ellipsis; }
+    }
+    """
+
+    @dataclass
+    class Opened(Message):
+        """Open a conversation, at a message when one is given."""
+
+        conversation_id: int
+        message_id: int | None = None
+
+    @dataclass
+    class RenameRequested(Message):
+        """The user asked to rename a conversation."""
+
+        conversation: Conversation
+
+    @dataclass
+    class DeleteRequested(Message):
+        """The user asked to delete a conversation."""
+
+        conversation: Conversation
+
+    @dataclass
+    class SearchChanged(Message):
+        """The search text changed."""
+
+        text: str
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Search all messages", id="conversation-search")
+        yield ConversationList(id="conversation-list")
+
+    @property
+    def search_input(self) -> Input:
+        """The search box."""
+        return self.query_one("#conversation-search", Input)
+
+    @property
+    def list_view(self) -> ConversationList:
+        """The list of conversations or search results."""
+        return self.query_one(ConversationList)
+
+    async def show_conversations(self, convs: list[Conversation], current: int | None) -> None:
+        """List conversations (newest first)."""
+        lv = self.list_view
+        await lv.clear()
+        await lv.extend(ConversationItem(c, current=c.id == current) for c in convs)
+
+    async def show_hits(self, hits: list[SearchHit]) -> None:
+        """List search results."""
+        lv = self.list_view
+        await lv.clear()
+        await lv.extend(HitItem(h) for h in hits)
+
+    @on(Input.Changed, "#conversation-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.SearchChanged(event.value))
+
+    @on(Input.Submitted, "#conversation-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.list_view.focus()
+        if self.list_view.index is None and self.list_view.children:
+            self.list_view.index = 0
+
+    @on(ListView.Selected)
+    def _selected(self, event: ListView.Selected) -> None:
+        event.stop()
+        item = event.item
+        if isinstance(item, ConversationItem):
+            self.post_message(self.Opened(item.conversation.id))
+        elif isinstance(item, HitItem):
+            self.post_message(self.Opened(item.hit.conversation_id, item.hit.message_id))
