@@ -57,12 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads for generation (default: one per physical core)",
     )
     parser.add_argument("--system", metavar="TEXT", help="a system prompt for the conversation")
+    from llamatui.tui.history_cli import add_commands
+
+    add_commands(parser.add_subparsers(dest="command", title="commands"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run `llamatui`."""
     args = build_parser().parse_args(argv)
+    if args.command is not None:
+        from llamatui.tui.history_cli import run
+
+        return run(args)
     if args.model is not None and not args.model.is_file():
         print(f"llamatui: error: no such model file: {args.model}", file=sys.stderr)
         return 2

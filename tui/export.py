@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from llamatui.tui.store import Conversation, Message, ReplyMeta, Store, reply_meta_dict
@@ -31,6 +32,8 @@ def to_markdown(conv: Conversation, messages: list[Message]) -> str:
         out.append("")
         if m.role == "assistant":
             figures = reply_meta_dict(m.meta)
+            if "model" in figures:
+                figures["model"] = Path(figures["model"]).name
             notes = [f"{k}: {v}" for k, v in figures.items() if k != "sampling"]
             if m.status != "complete":
                 notes.insert(0, m.status)

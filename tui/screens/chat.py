@@ -195,14 +195,14 @@ class ChatScreen(Screen[None]):
         yield StatusLine(id="status")
         yield Footer()
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.conversation.anchor()
         self.pane.display = self.store is not None and self.app.size.width >= PANE_MIN_WIDTH
         self.prompt.focus()
         self.status.state = "loading"
         if self.startup_notice:
             self._notice(self.startup_notice, error=True)
-        await self._refresh_pane()
+        self.call_after_refresh(self._refresh_pane)
         # Start the engine after the first frame: its start-up (a Python process
         # importing llama.cpp) would otherwise compete with the first paint.
         self.call_after_refresh(self.load_model)
@@ -472,7 +472,14 @@ class ChatScreen(Screen[None]):
         widget = self.conversation.query_one(f"#message-{message_id}")
         widget.add_class("-found")
         self.conversation.release_anchor()
-        self.call_after_refresh(self.conversation.scroll_to_widget, widget, top=True)
+
+        def scroll() -> None:
+            self.conversation.scroll_to_widget(widget, top=True, animate=False)
+
+        # Markdown lays its blocks out after mounting: scroll once they are drawn,
+        # and again a moment later, when heights above the message have settled.
+        self.call_after_refresh(scroll)
+        self.set_timer(0.2, scroll)
 
     @on(ConversationsPane.SearchChanged)
     async def _search(self, event: ConversationsPane.SearchChanged) -> None:
