@@ -54,7 +54,10 @@ STATUS_NOTES = {"stopped": "stopped", "cut": "cut off", "interrupted": "interrup
 
 # Messages mounted when a conversation opens; earlier ones on request. Mounting
 # is what costs: a 10,000-message conversation opens as fast as a 60-message one.
-WINDOW = 60
+WINDOW = 20
+
+# Of those, how many are drawn before the first frame.
+FIRST_PAINT = 6
 
 # The pane shows by default on terminals at least this wide.
 PANE_MIN_WIDTH = 120
@@ -427,8 +430,15 @@ class ChatScreen(Screen[None]):
         if message_id is not None:
             at = next((i for i, m in enumerate(history) if m.id == message_id), start)
             start = min(start, max(0, at - 2))
+            first = start
+        else:
+            # The last few messages fill the screen: draw those first, the rest of
+            # the window right after, above them.
+            first = max(start, len(history) - FIRST_PAINT)
         await self.conversation.remove_children()
-        await self._mount_history(start)
+        await self._mount_history(first)
+        if first > start:
+            self.call_after_refresh(self._mount_history, start)
         self.status.stats = None
         if message_id is not None:
             self._show_found(message_id)
