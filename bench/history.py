@@ -27,11 +27,12 @@ from llamatui.tui.settings import Settings
 from llamatui.tui.store import Message, ReplyMeta, Store
 from llamatui.tui.widgets.chat_message import AssistantMessage
 
-WORDS = tuple(
+_VOCABULARY = (
     "the model layer token context memory python function return value list dragon volcano "
     "penguin river mountain cache thread process engine sample prompt reply vector matrix "
-    "kernel shader compile build test search index query table row".split(" ")
+    "kernel shader compile build test search index query table row"
 )
+WORDS = _VOCABULARY.split()
 
 
 def paragraph(rng: random.Random, n: int) -> str:
