@@ -13,13 +13,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 DIALOG_CSS = """
-ModalScreen { align: center middle; }
-ModalScreen > Vertical {
-    width: 60; height: auto; padding: 1 2;
-    border: round $primary; background: $surface;
+RenameDialog, ConfirmDialog {
+    align: center middle;
+    & > Vertical {
+        width: 64; max-width: 90%; height: auto; padding: 1 2;
+        border: round $primary; background: $surface;
+    }
+    & Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    & Button { margin-left: 1; }
 }
-ModalScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-ModalScreen Button { margin-left: 1; }
 """
 
 

@@ -136,12 +136,17 @@ class ConversationsPane(Vertical):
         lv = self.list_view
         await lv.clear()
         await lv.extend(ConversationItem(c, current=c.id == current) for c in convs)
+        if convs:
+            ids = [c.id for c in convs]
+            lv.index = ids.index(current) if current in ids else 0
 
     async def show_hits(self, hits: list[SearchHit]) -> None:
         """List search results."""
         lv = self.list_view
         await lv.clear()
         await lv.extend(HitItem(h) for h in hits)
+        if hits:
+            lv.index = 0
 
     @on(Input.Changed, "#conversation-search")
     def _search_changed(self, event: Input.Changed) -> None:

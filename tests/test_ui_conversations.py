@@ -1,0 +1,55 @@
+"""Managing conversations from the pane: new, rename, delete with confirmation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fakes import FakeClient
+from uitools import send, wait_until
+
+from llamatui.tui.app import LlamaTUI
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
+from llamatui.tui.settings import Settings
+from llamatui.tui.widgets.conversations_pane import ConversationItem
+
+
+def titles(screen: ChatScreen) -> list[str]:
+    return [i.conversation.title for i in screen.pane.list_view.query(ConversationItem)]
+
+
+async def test_new_rename_delete(tmp_path: Path) -> None:
+    app = LlamaTUI(Settings(model_path=Path("fake.gguf")), FakeClient("Sure."))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        assert not screen.pane.display  # narrow terminal: hidden at first
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        for prompt in ("first chat", "second chat"):
+            await send(pilot, prompt)
+            await wait_until(pilot, lambda: not screen.generating)
+            await pilot.press("ctrl+n")
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: titles(screen) == ["second chat", "first chat"])
+
+        # Rename the highlighted (newest) one.
+        screen.pane.list_view.focus()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RenameDialog))
+        await pilot.press("ctrl+u", *"Renamed", "enter")
+        await wait_until(pilot, lambda: titles(screen) == ["Renamed", "first chat"])
+
+        # Delete asks first; "n" keeps it, "y" deletes.
+        await pilot.press("down", "d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert titles(screen) == ["Renamed", "first chat"]
+        screen.pane.list_view.index = 1
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: titles(screen) == ["Renamed"])
+        assert app.store is not None
+        [conv] = app.store.conversations()
+        assert conv.title == "Renamed" and conv.renamed
