@@ -26,6 +26,7 @@ import select
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -206,6 +207,8 @@ def cold_start(runs: int) -> list[float]:
 
 
 def main() -> None:
+    # The app saves its history as it does for a person, but not into theirs.
+    os.environ.setdefault("LLAMATUI_DATA_DIR", tempfile.mkdtemp(prefix="llamatui-bench-"))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=400)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)

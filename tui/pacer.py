@@ -24,10 +24,10 @@ class Pacer:
         n_threads: int,
         *,
         cpus: int | None = None,
-        budget: float = 0.05,
+        budget: float = 0.04,
         min_interval: float = 0.05,
         max_interval: float = 0.5,
-        window: float = 0.3,
+        window: float = 0.15,
         cpu_clock: Callable[[], float] = time.process_time,
     ) -> None:
         """
