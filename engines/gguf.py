@@ -78,6 +78,8 @@ class GGUFHeader:
     version: int
     metadata: dict[str, object] = field(default_factory=dict)
     tensor_count: int = 0
+    parameters: int = 0
+    """Elements in all tensors: the parameter count."""
     data_offset: int = 0
     data_size: int = 0
     file_size: int = 0
@@ -157,10 +159,32 @@ class _Reader:
         if etype in _SCALARS:
             self.f.seek(struct.calcsize(_SCALARS[etype]) * n, 1)
         elif etype == _STRING:
-            for _ in range(n):
-                self.skip_string(f"metadata array {key!r}")
+            self._skip_strings(n, key)
         else:
             raise ValueError(f"metadata array {key!r} has element type {etype}")
+
+    def _skip_strings(self, n: int, key: str) -> None:
+        """Skip n length-prefixed strings, walking a buffer rather than seeking each."""
+        buf = b""
+        pos = 0
+        unpack = struct.unpack_from
+        for _ in range(n):
+            if len(buf) - pos < 8:
+                buf = buf[pos:] + self.f.read(1 << 20)
+                pos = 0
+                if len(buf) < 8:
+                    raise _Truncated
+            (length,) = unpack("<Q", buf, pos)
+            if length > MAX_STRING:
+                raise ValueError(f"metadata array {key!r} claims a length of {length:,} bytes")
+            pos += 8 + length
+            if pos > len(buf):
+                # The string runs past the buffer: seek past its rest.
+                self.f.seek(pos - len(buf), 1)
+                buf = b""
+                pos = 0
+        # Hand back what was read ahead.
+        self.f.seek(pos - len(buf), 1)
 
 
 def read_header(path: str | Path) -> GGUFHeader:
@@ -228,6 +252,7 @@ def _read_body(p: Path, r: _Reader, size: int) -> GGUFHeader:
             n_elements *= r.u64()
         ttype = r.u32()
         offset = r.u64()
+        header.parameters += n_elements
         block, nbytes = GGML_TYPE_SIZES.get(ttype, (0, 0))
         tensor_end = offset + (n_elements // block * nbytes if block else 0)
         end = max(end, tensor_end)

@@ -15,9 +15,11 @@ GEMMA_CACHE = Path(os.environ.get("LLAMATUI_TEST_CACHE", Path.home() / ".cache" 
 
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep each test's logs and history out of the user's folders."""
+    """Keep each test's logs, history, cache and config out of the user's folders."""
     monkeypatch.setenv("LLAMATUI_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("LLAMATUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LLAMATUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LLAMATUI_CONFIG_DIR", str(tmp_path / "config"))
     return tmp_path
 
 

@@ -57,19 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads for generation (default: one per physical core)",
     )
     parser.add_argument("--system", metavar="TEXT", help="a system prompt for the conversation")
-    from llamatui.tui.history_cli import add_commands
+    from llamatui.tui import history_cli, models_cli
 
-    add_commands(parser.add_subparsers(dest="command", title="commands"))
+    sub = parser.add_subparsers(dest="command", title="commands")
+    models_cli.add_command(sub)
+    history_cli.add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run `llamatui`."""
     args = build_parser().parse_args(argv)
-    if args.command is not None:
-        from llamatui.tui.history_cli import run
+    if args.command == "models":
+        from llamatui.tui import models_cli
 
-        return run(args)
+        return models_cli.run(args)
+    if args.command is not None:
+        from llamatui.tui import history_cli
+
+        return history_cli.run(args)
     if args.model is not None and not args.model.is_file():
         print(f"llamatui: error: no such model file: {args.model}", file=sys.stderr)
         return 2

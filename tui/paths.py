@@ -34,3 +34,18 @@ def data_dir() -> Path:
 def history_path() -> Path:
     """The chat history database."""
     return data_dir() / "history.db"
+
+
+def config_path() -> Path:
+    """The TOML config file (it need not exist)."""
+    return Path(os.environ.get("LLAMATUI_CONFIG_DIR") or _DIRS.user_config_dir) / "config.toml"
+
+
+def cache_dir() -> Path:
+    """The user cache folder, created on first use."""
+    return _private_dir(Path(os.environ.get("LLAMATUI_CACHE_DIR") or _DIRS.user_cache_dir))
+
+
+def default_model_dirs() -> list[Path]:
+    """Where models are looked for when the config names no folders."""
+    return [data_dir() / "models", Path.home() / "models"]

@@ -1,0 +1,71 @@
+"""How much memory a model needs at a context size, before loading it.
+
+RAM for the llama.cpp engine = the weights (the tensor data in the file, memory
+mapped and all touched) + the KV cache (f16 keys and values for every layer and
+context cell) + the engine process itself. The process term was measured here
+(Python, llama-cpp-python and llama.cpp's vocabulary tables): about 63 MiB plus
+~150 bytes per vocabulary entry; llama.cpp reserves a compute buffer of
+n_ubatch x n_vocab x 4 bytes, but generation touches little of it, so it is not
+counted. Against the resident memory of the engine process after loading and one
+reply, this is within a few percent for SmolLM2-135M and Gemma 3 270M at 2,048 and
+8,192 tokens (tests/test_estimate.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MIB = 1024 * 1024
+PROCESS_BASE = 63 * MIB
+PER_VOCAB_ENTRY = 152
+F16 = 2
+
+Fit = Literal["fits", "tight", "will not fit", "unknown"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the estimate needs to know about a model."""
+
+    weights: int
+    """Bytes of tensor data."""
+    n_layer: int | None = None
+    n_head_kv: int | None = None
+    key_length: int | None = None
+    value_length: int | None = None
+    n_vocab: int | None = None
+    context_length: int | None = None
+
+
+def kv_cache_bytes(shape: Shape, n_ctx: int) -> int:
+    """f16 keys and values for every layer and context cell (0 if unknown)."""
+    if not (shape.n_layer and shape.n_head_kv and shape.key_length and shape.value_length):
+        return 0
+    per_cell = shape.n_head_kv * (shape.key_length + shape.value_length) * F16
+    return shape.n_layer * n_ctx * per_cell
+
+
+def effective_ctx(shape: Shape, n_ctx: int) -> int:
+    """The context the engine will use: capped at the trained one, at least 256."""
+    if shape.context_length:
+        n_ctx = min(n_ctx, shape.context_length)
+    return max(n_ctx, 256)
+
+
+def ram_needed(shape: Shape, n_ctx: int) -> int:
+    """Bytes of RAM the llama.cpp engine process will hold with this model."""
+    ctx = effective_ctx(shape, n_ctx)
+    process = PROCESS_BASE + PER_VOCAB_ENTRY * (shape.n_vocab or 0)
+    return shape.weights + kv_cache_bytes(shape, ctx) + process
+
+
+def fit(needed: int, available: int) -> Fit:
+    """Whether `needed` bytes fit in `available`, with room for everything else."""
+    if available <= 0:
+        return "unknown"
+    if needed <= available * 0.8:
+        return "fits"
+    if needed <= available:
+        return "tight"
+    return "will not fit"

@@ -1,0 +1,74 @@
+"""`llamatui models` and the config file it reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llamatui.tui.config import ConfigError, load_config
+
+
+def llamatui(*args: str, env_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llamatui.tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path, smollm2: Path) -> Path:
+    d = tmp_path / "models"
+    d.mkdir()
+    (d / smollm2.name).symlink_to(smollm2)
+    (d / "broken.gguf").write_text("not a model")
+    return d
+
+
+def test_models_table_and_json(model_dir: Path) -> None:
+    done = llamatui("models", "--models-dir", str(model_dir))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "ARCH", "PARAMS", "QUANT"]
+    assert lines[1].split()[:4] == ["SmolLM2-135M-Instruct.Q4_1", "llama", "134.5", "M"]
+    assert "Unusable:" in lines and any("broken: not a GGUF model file" in ln for ln in lines)
+    rows = {
+        r["name"]: r
+        for r in json.loads(
+            llamatui("models", "--json", "--ctx", "8192", "--models-dir", str(model_dir)).stdout
+        )
+    }
+    smol = rows["SmolLM2-135M-Instruct.Q4_1"]
+    assert smol["usable"] and smol["engine"] == "llama.cpp" and smol["ctx"] == 8192
+    assert smol["fit"] in ("fits", "tight", "will not fit") and smol["ram_needed"] > 98e6
+    assert not rows["broken"]["usable"] and "not a GGUF" in rows["broken"]["error"]
+
+
+def test_config_model_dirs(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "config" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(f'model_dirs = ["{model_dir}"]\n')
+    monkeypatch.setenv("LLAMATUI_CONFIG_DIR", str(cfg.parent))
+    assert load_config(cfg).model_dirs == (model_dir,)
+    done = llamatui("models")
+    assert "SmolLM2-135M-Instruct.Q4_1" in done.stdout
+    cfg.write_text("model_dirs = [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(cfg)
+    cfg.write_text('model_dir = ["x"]\n')
+    with pytest.raises(ConfigError, match="unknown setting 'model_dir'"):
+        load_config(cfg)
+    cfg.write_text("model_dirs = 3\n")
+    with pytest.raises(ConfigError, match="must be a list"):
+        load_config(cfg)
+    done = llamatui("models")
+    assert done.returncode == 0 and "using the default folders" in done.stderr
+    assert load_config(tmp_path / "none.toml").model_dirs  # defaults
