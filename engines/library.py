@@ -207,7 +207,9 @@ def _folder_entry(folder: Path, safetensors: list[Path]) -> ModelEntry:
     except (OSError, ValueError, UnicodeDecodeError) as e:
         entry.error = f"cannot read the model's files: {e}"
         return entry
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    # Multimodal configs keep the language model's shape under text_config.
+    nested = config.get("text_config")
+    text: dict[str, Any] = nested if isinstance(nested, dict) else config
     archs = config.get("architectures")
     entry.architecture = (
         str(archs[0]) if isinstance(archs, list) and archs else str(config.get("model_type"))

@@ -92,11 +92,10 @@ def table(entries: list[ModelEntry], n_ctx: int, available: int) -> str:
         if not e.usable:
             broken.append(f"  {e.name}: {e.error}")
             continue
+        ram, verdict = "VRAM", "-"  # exllama models: the GPU side comes with meters
         if e.format == "gguf":
             need = ram_needed(e.shape, n_ctx)
-            ram, verdict = human(need), fit(need, available)
-        else:
-            ram, verdict = "VRAM", "-"
+            ram, verdict = human(need), str(fit(need, available))
         rows.append([
             e.name, e.architecture or "?", human(e.parameters or 0, "").strip() or "?",
             e.quantization or "?", human(e.size_bytes), f"{e.context_length or '?'}",
