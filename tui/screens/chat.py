@@ -396,6 +396,9 @@ class ChatScreen(Screen[None]):
     async def _refresh_pane(self) -> None:
         if self.store is None or not self.pane.display or self.pane.search_input.value:
             return
+        if not self.pane.list_view.is_mounted:
+            self.call_after_refresh(self._refresh_pane)  # right after start-up
+            return
         try:
             convs = self.store.conversations()
         except StoreError as e:
