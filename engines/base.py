@@ -56,6 +56,8 @@ class ModelInfo:
     template: str
     """Where the chat template came from: "model", or a named format."""
     size_bytes: int
+    notice: str | None = None
+    """Something the user should know about this model (a template that failed)."""
 
 
 @dataclass(frozen=True)

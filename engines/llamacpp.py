@@ -29,7 +29,21 @@ from llamatui.engines.base import (
     SamplingParams,
 )
 from llamatui.engines.gguf import read_header
-from llamatui.engines.templates import ChatMessage, ChatTemplate, choose_template, named_template
+from llamatui.engines.templates import (
+    ChatMessage,
+    ChatTemplate,
+    TemplateError,
+    choose_template,
+    named_template,
+)
+
+# A conversation every chat template must render, tried at load.
+TRIAL_CHAT: list[ChatMessage] = [
+    {"role": "system", "content": "You are helpful."},
+    {"role": "user", "content": "Hello"},
+    {"role": "assistant", "content": "Hi!"},
+    {"role": "user", "content": "Bye"},
+]
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -57,7 +71,14 @@ class LlamaCppEngine:
     def load(self, path: str | Path, options: LoadOptions) -> ModelInfo:
         """Check the file's header, then load it."""
         header = read_header(path)
+        import llama_cpp.llama_chat_format as chat_format
         from llama_cpp import Llama
+
+        # llama-cpp-python compiles every template in the file as it loads, and a
+        # template with a syntax error would fail the load. Templates are ours to
+        # render (sandboxed, budgeted, with a fallback): give it a formatter that
+        # does nothing.
+        chat_format.Jinja2ChatFormatter = _UnusedFormatter  # type: ignore[misc,assignment]
 
         self.unload()
         n_ctx_train = header.get_int(f"{header.architecture}.context_length") or options.n_ctx
@@ -72,6 +93,7 @@ class LlamaCppEngine:
                 n_gpu_layers=options.n_gpu_layers,
                 flash_attn=True,
                 verbose=True,  # the engine process's stderr is the log file
+                chat_format="llama-2",  # unused: we render templates ourselves
             )
         except (ValueError, RuntimeError) as e:
             raise EngineError(
@@ -81,12 +103,27 @@ class LlamaCppEngine:
         self._cached = []
         bos = self._token_text(llm.token_bos())
         eos = self._token_text(llm.token_eos())
+        notice = None
         if options.chat_format:
             self._template = named_template(options.chat_format, bos_token=bos, eos_token=eos)
         else:
             self._template = choose_template(
                 header.chat_template, header.architecture, bos_token=bos, eos_token=eos
             )
+            fallback = choose_template(None, header.architecture, bos_token=bos, eos_token=eos)
+            if header.chat_template and self._template.name != "model":
+                notice = (
+                    "the model's chat template is not valid Jinja; "
+                    f"using the {fallback.name} chat format instead"
+                )
+            else:
+                try:
+                    self._template.render(TRIAL_CHAT)
+                except TemplateError as e:
+                    # The model's own template is broken or hostile: a named format
+                    # will do, and the user hears why.
+                    notice = f"{e}; using the {fallback.name} chat format instead"
+                    self._template = fallback
         self._info = ModelInfo(
             path=str(path),
             # The file name: what the user chose and recognises (general.name is
@@ -98,6 +135,7 @@ class LlamaCppEngine:
             n_threads=n_threads,
             template=self._template.name,
             size_bytes=header.file_size,
+            notice=notice,
         )
         return self._info
 
@@ -115,14 +153,24 @@ class LlamaCppEngine:
         return self._template
 
     def tokenize_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
-        """Render the conversation with the chat template and tokenize it."""
+        """Render the conversation with the chat template and tokenize it.
+
+        The template's text is tokenized with control tokens; message text as plain
+        text, so `<|im_end|>` typed by a user stays characters.
+        """
         llm = self._require()
-        text = self.template.render(messages)
+        parts = self.template.render_parts(messages)
         # The template writes the BOS token itself when the model wants one; add it
         # only when the model asks for it and the template did not.
         bos = self.template.bos_token
-        add_bos = bool(llm._model.add_bos_token()) and not (bos and text.startswith(bos))
-        return llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        first = parts[0][0] if parts else ""
+        add_bos = bool(llm._model.add_bos_token()) and not (bos and first.startswith(bos))
+        tokens: list[int] = []
+        for i, (text, is_message) in enumerate(parts):
+            tokens += llm.tokenize(
+                text.encode("utf-8"), add_bos=add_bos and i == 0, special=not is_message
+            )
+        return tokens
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens of the prompt these messages render to."""
@@ -247,6 +295,16 @@ class LlamaCppEngine:
         if self._llm is not None:
             weights = int(lc.llama_model_size(self._llm._model.model))
         return MemoryUse(rss=psutil.Process().memory_info().rss, weights=weights)
+
+
+class _UnusedFormatter:
+    """Stands in for llama-cpp-python's template formatter, which we never use."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def to_chat_handler(self) -> None:
+        return None
 
 
 def _sampler_chain(lc: Any, params: SamplingParams) -> Any:

@@ -11,12 +11,15 @@ named formats are also what a user picks for older fine-tunes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import jinja2
+import jinja2.sandbox
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -116,6 +119,13 @@ ARCHITECTURE_FORMATS: dict[str, str] = {
 DEFAULT_FORMAT = "chatml"
 
 
+# A template gets this long to render; a loop that never ends is stopped.
+TIME_BUDGET_S = 1.0
+# Marks where each message's text goes, so the text can be tokenized apart from
+# the template's control tokens (see ChatTemplate.render_parts).
+_MARK = "\ue000llamatui-message-{}\ue001"
+
+
 @dataclass(frozen=True)
 class ChatTemplate:
     """A template ready to render, and where it came from."""
@@ -130,10 +140,13 @@ class ChatTemplate:
         """Render a conversation to the prompt text the model expects.
 
         Raises:
-            TemplateError: the template is invalid, raised an error, or grew too big.
+            TemplateError: the template is invalid, raised an error, ran past its
+                time budget, or grew too big.
         """
+        template = _compile(self.source)
+        deadline = time.monotonic() + TIME_BUDGET_S
+        token = _DEADLINE.set(deadline)
         try:
-            template = _compile(self.source)
             chunks: list[str] = []
             total = 0
             for chunk in template.generate(
@@ -145,24 +158,109 @@ class ChatTemplate:
                 total += len(chunk)
                 if total > MAX_OUTPUT:
                     raise TemplateError("the chat template output is too large")
+                _check_deadline()
                 chunks.append(chunk)
         except TemplateError:
             raise
         except Exception as e:  # untrusted code: any failure is the template's
             raise TemplateError(f"the chat template failed: {e}") from e
+        finally:
+            _DEADLINE.reset(token)
         return "".join(chunks)
+
+    def render_parts(self, messages: Sequence[ChatMessage]) -> list[tuple[str, bool]]:
+        """The rendered prompt as (text, is_message_text) pieces.
+
+        Message text must be tokenized as plain text, so that a user who types
+        `<|im_end|>` gets those characters, not the control token; the template's
+        own text is tokenized with control tokens. Each message's content is
+        rendered as a mark, then the marks are swapped back. Contents are stripped
+        of surrounding whitespace first (as most templates do with `| trim`); a
+        template that rewrites content in other ways, so that the pieces would not
+        join up to its own output, gets its prompt back as one template piece.
+        """
+        clean: list[ChatMessage] = [
+            {"role": m["role"], "content": m["content"].strip()} for m in messages
+        ]
+        marked: list[ChatMessage] = [
+            {"role": m["role"], "content": _MARK.format(i)} for i, m in enumerate(clean)
+        ]
+        text = self.render(marked)
+        parts: list[tuple[str, bool]] = []
+        pos = 0
+        for i, m in enumerate(clean):
+            mark = _MARK.format(i)
+            at = text.find(mark, pos)
+            if at < 0 or text.count(mark) != 1:
+                break
+            parts += [(text[pos:at], False), (m["content"], True)]
+            pos = at + len(mark)
+        else:
+            parts.append((text[pos:], False))
+            whole = self.render(clean)
+            if "".join(t for t, _ in parts) == whole:
+                return [(t, is_msg) for t, is_msg in parts if t]
+        return [(self.render(clean), False)]
+
+
+_DEADLINE: ContextVar[float] = ContextVar("template_deadline", default=float("inf"))
+
+
+def _check_deadline() -> None:
+    if time.monotonic() > _DEADLINE.get():
+        raise TemplateError(f"the chat template ran longer than {TIME_BUDGET_S:.0f} s")
 
 
 def _raise_exception(message: str) -> None:
     raise jinja2.TemplateError(message)
 
 
+def _budgeted_range(*args: int) -> Iterator[int]:
+    # The sandbox caps one range at 100,000 items; nested loops can still run for
+    # hours without output, so every step checks the clock.
+    for i in jinja2.sandbox.safe_range(*args):
+        if not i & 255:
+            _check_deadline()
+        yield i
+
+
+class _BudgetedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with the time budget checked on every attribute,
+    item, call and `*`/`**` (so `'x' * 10**10` is refused before it is built)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _check_deadline()
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise TemplateError("the chat template raises a number to a huge power")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and len(seq) * n > MAX_OUTPUT:
+                    raise TemplateError("the chat template output is too large")
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_deadline()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _check_deadline()
+        return super().getitem(obj, argument)
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 @lru_cache(maxsize=16)
 def _compile(source: str) -> jinja2.Template:
-    env = ImmutableSandboxedEnvironment(
+    env = _BudgetedSandbox(
         trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined
     )
     env.globals["raise_exception"] = _raise_exception
+    env.globals["range"] = _budgeted_range
     return env.from_string(source)
 
 

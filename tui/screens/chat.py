@@ -241,6 +241,8 @@ class ChatScreen(Screen[None]):
     def on_chat_screen_model_loaded(self, message: ModelLoaded) -> None:
         self.status.model = message.info
         self.status.state = "generating" if self.generating else "ready"
+        if message.info.notice:
+            self._notice(f"{message.info.name}: {message.info.notice}")
 
     def on_chat_screen_load_failed(self, message: LoadFailed) -> None:
         self.status.state = "failed"
