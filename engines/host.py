@@ -302,6 +302,15 @@ class EngineClient:
                     while self._conn is not None and self._recv()[0] == "delta":
                         pass
 
+    def kill(self) -> None:
+        """End the engine process now, whatever it is doing (a load being cancelled).
+
+        A call blocked on the engine then raises EngineDied.
+        """
+        proc = self._proc
+        if proc is not None and proc.is_alive():
+            proc.kill()
+
     def close(self, timeout: float = 3.0) -> None:
         """End the engine process, politely first; its memory is freed."""
         proc = self._proc

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 
 from llamatui.engines.host import EngineClient
 from llamatui.themes import THEMES
+from llamatui.tui.commands import ModelCommands
 from llamatui.tui.paths import engine_log_path, history_path
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
@@ -37,6 +38,7 @@ class LlamaTUI(App[None]):
     """Chat with local models in the terminal."""
 
     TITLE = "llamatui"
+    COMMANDS = App.COMMANDS | {ModelCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit llamatui", priority=True),
     ]
@@ -48,6 +50,7 @@ class LlamaTUI(App[None]):
         *,
         history: Path | None = None,
         keep_history: bool = True,
+        config_notice: str | None = None,
     ) -> None:
         """
         Args:
@@ -55,6 +58,7 @@ class LlamaTUI(App[None]):
             client: the engine client (default: llama.cpp in its own process).
             history: the history database (default: in the user data folder).
             keep_history: False runs without saving anything.
+            config_notice: what is wrong with the config file, to tell the user.
         """
         super().__init__()
         self.settings = settings or Settings()
@@ -62,6 +66,7 @@ class LlamaTUI(App[None]):
         self.history = history
         self.keep_history = keep_history
         self.store: Store | None = None
+        self.config_notice = config_notice
 
     def on_mount(self) -> None:
         for theme in THEMES:
@@ -70,6 +75,7 @@ class LlamaTUI(App[None]):
         notice = None
         if self.keep_history:
             self.store, notice = open_history(self.history or history_path())
+        notice = "\n".join(n for n in (self.config_notice, notice) if n) or None
         self.push_screen(ChatScreen(self.client, self.settings, self.store, startup_notice=notice))
         # Everything made so far (Textual, styles, the screen) lives as long as the
         # app: move it out of the collector's way, so collections while a reply

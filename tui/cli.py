@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads for generation (default: one per physical core)",
     )
     parser.add_argument("--system", metavar="TEXT", help="a system prompt for the conversation")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="a folder of models for the library (repeatable; default: from the config)",
+    )
     from llamatui.tui import history_cli, models_cli
 
     sub = parser.add_subparsers(dest="command", title="commands")
@@ -82,14 +89,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from llamatui.engines.base import LoadOptions
     from llamatui.tui.app import LlamaTUI
+    from llamatui.tui.config import ConfigError, load_config
+    from llamatui.tui.paths import config_path
     from llamatui.tui.settings import Settings
 
+    notice = None
+    try:
+        config = load_config(config_path())
+    except ConfigError as e:
+        from llamatui.tui.config import Config
+
+        config, notice = Config(), f"{e}. Using the defaults; the file was left as it is."
     settings = Settings(
         model_path=args.model.resolve() if args.model else None,
         load=LoadOptions(n_ctx=args.ctx, n_threads=args.threads),
         system_prompt=args.system,
+        model_dirs=tuple(d.expanduser() for d in args.models_dir or config.model_dirs),
     )
-    LlamaTUI(settings).run()
+    LlamaTUI(settings, config_notice=notice).run()
     return 0
 
 

@@ -20,3 +20,5 @@ class Settings:
     """Sampling settings for every reply."""
     system_prompt: str | None = None
     """A system message sent before the conversation, when set."""
+    model_dirs: tuple[Path, ...] = ()
+    """Folders the model library scans; empty means the defaults."""

@@ -17,6 +17,7 @@ from typing import ClassVar
 from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -27,12 +28,17 @@ from textual.worker import Worker, WorkerState
 from llamatui.engines.base import Delta, EngineError, ModelInfo, ReplyStats
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.host import EngineClient, EngineDied
+from llamatui.engines.library import ModelEntry
 from llamatui.engines.models import default_model_path
 from llamatui.engines.templates import ChatMessage
+from llamatui.tui.commands import ModelCommands
 from llamatui.tui.pacer import Pacer
+from llamatui.tui.paths import cache_dir, data_dir, default_model_dirs
+from llamatui.tui.recent import load_recent, remember
 from llamatui.tui.recorder import STATUS_OF_FINISH, ReplyRecorder, meta_of
 from llamatui.tui.sanitize import strip_controls
 from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
+from llamatui.tui.screens.models import ModelsScreen
 from llamatui.tui.settings import Settings
 from llamatui.tui.store import Message as StoredMessage
 from llamatui.tui.store import ReplyMeta, Store, StoreError, title_from_prompt
@@ -98,6 +104,7 @@ class ChatScreen(Screen[None]):
             "search",
             "Search",
             id="chat.search",
+            show=False,
             tooltip="Search every saved message",
         ),
         Binding(
@@ -108,10 +115,26 @@ class ChatScreen(Screen[None]):
             tooltip="Start a new conversation",
         ),
         Binding(
+            "ctrl+l",
+            "models",
+            "Models",
+            id="chat.models",
+            tooltip="The model library: pick a model to load",
+        ),
+        Binding(
+            "ctrl+o",
+            "quick_switch",
+            "Switch model",
+            id="chat.quick_switch",
+            show=False,
+            tooltip="Switch to a recent model",
+        ),
+        Binding(
             "ctrl+r",
             "restart_engine",
             "Restart engine",
             id="chat.restart_engine",
+            show=False,
             tooltip="Start the engine again and reload the model",
         ),
     ]
@@ -188,6 +211,9 @@ class ChatScreen(Screen[None]):
         self._load_lock = threading.Lock()
         self._pacer: Pacer | None = None
         """Paces the generation worker's posts; only that worker touches it."""
+        self.model_path: Path | None = settings.model_path
+        """The model to run; None means the default model."""
+        self._cancelling_load = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -202,7 +228,7 @@ class ChatScreen(Screen[None]):
         self.conversation.anchor()
         self.pane.display = self.store is not None and self.app.size.width >= PANE_MIN_WIDTH
         self.prompt.focus()
-        self.status.state = "loading"
+        self.status.state = "loading (Esc cancels)"
         if self.startup_notice:
             self._notice(self.startup_notice, error=True)
         self.call_after_refresh(self._refresh_pane)
@@ -213,7 +239,7 @@ class ChatScreen(Screen[None]):
     # Loading -------------------------------------------------------------------
 
     def _model_path(self) -> Path:
-        return self.settings.model_path or default_model_path()
+        return self.model_path or default_model_path()
 
     def _ensure_loaded(self) -> ModelInfo:
         """Load the model unless the engine has it; runs in a worker thread."""
@@ -241,10 +267,17 @@ class ChatScreen(Screen[None]):
     def on_chat_screen_model_loaded(self, message: ModelLoaded) -> None:
         self.status.model = message.info
         self.status.state = "generating" if self.generating else "ready"
+        remember(data_dir() / "recent.json", message.info.path)
         if message.info.notice:
             self._notice(f"{message.info.name}: {message.info.notice}")
 
     def on_chat_screen_load_failed(self, message: LoadFailed) -> None:
+        if self._cancelling_load:
+            self._cancelling_load = False
+            self.status.model = None
+            self.status.state = "no model"
+            self._notice("Loading was cancelled. Ctrl+L picks a model.")
+            return
         self.status.state = "failed"
         self._notice(f"Could not load the model: {message.reason}", error=True)
 
@@ -541,15 +574,63 @@ class ChatScreen(Screen[None]):
     # Actions -------------------------------------------------------------------
 
     def action_stop(self) -> None:
-        """Stop the streaming reply; what it generated stays."""
+        """Stop the streaming reply (what it generated stays), or cancel a load."""
         if self.generating:
             self.client.cancel()
+        elif self.status.state.startswith("loading") and self.client.alive:
+            # Ending the engine process is the one sure way to stop llama.cpp
+            # mid-load, and it gives back what was read so far.
+            self._cancelling_load = True
+            self.client.kill()
+
+    # Models ----------------------------------------------------------------------
+
+    def model_folders(self) -> list[Path]:
+        """Where the library looks: --models-dir, else the config's model_dirs."""
+        return list(self.settings.model_dirs) or default_model_dirs()
+
+    @property
+    def library_cache(self) -> Path:
+        """The library's header cache."""
+        return cache_dir() / "library.json"
+
+    def recent_models(self) -> list[str]:
+        """Model files loaded recently, newest first."""
+        return load_recent(data_dir() / "recent.json")
+
+    def action_models(self) -> None:
+        """Open the model library; the chosen model is loaded."""
+        current = self.status.model.path if self.status.model else None
+        screen = ModelsScreen(
+            self.model_folders(), self.library_cache, self.settings.load.n_ctx, current
+        )
+
+        def chosen(entry: ModelEntry | None) -> None:
+            if entry is not None:
+                self.switch_model(Path(entry.path))
+
+        self.app.push_screen(screen, chosen)
+
+    def action_quick_switch(self) -> None:
+        """The command palette with only models, recent ones first."""
+        self.app.push_screen(
+            CommandPalette(providers=[ModelCommands], placeholder="Switch to model…")
+        )
+
+    def switch_model(self, path: Path) -> None:
+        """End the running engine and load `path`; the conversation carries on."""
+        if self.generating:
+            self.client.cancel()
+        self.model_path = path
+        self.status.model = None
+        self.status.state = f"loading {path.stem} (Esc cancels)"
+        self.load_model(restart=True)
 
     def action_restart_engine(self) -> None:
         """Start the engine process again and load the model."""
         if self.generating:
             self.client.cancel()
-        self.status.state = "loading"
+        self.status.state = "loading (Esc cancels)"
         self.load_model(restart=True)
 
     async def action_toggle_conversations(self) -> None:

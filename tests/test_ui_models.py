@@ -1,0 +1,109 @@
+"""Switching models from the keyboard: the library screen, the quick switch, cancel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+from textual.command import CommandPalette
+from textual.widgets import DataTable
+from uitools import send, wait_until
+
+from llamatui.engines.base import LoadOptions, SamplingParams
+from llamatui.tui.app import LlamaTUI
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.models import ModelsScreen
+from llamatui.tui.settings import Settings
+from llamatui.tui.widgets.chat_message import Notice
+
+
+def app_rss(app: LlamaTUI) -> int:
+    total = psutil.Process(os.getpid()).memory_info().rss
+    if app.client.pid is not None:
+        total += psutil.Process(app.client.pid).memory_info().rss
+    return total
+
+
+async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / smollm2.name).symlink_to(smollm2)
+    (models / gemma3.name).symlink_to(gemma3)
+    settings = Settings(
+        load=LoadOptions(n_ctx=2048, n_threads=2),
+        sampling=SamplingParams(temperature=0, max_tokens=24),
+        model_dirs=(models,),
+    )
+    app = LlamaTUI(settings)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await send(pilot, "Say hi.")
+        await wait_until(pilot, lambda: not screen.generating)
+        first_pid = app.client.pid
+        before = app_rss(app)
+
+        # The library lists both; Enter on Gemma loads it.
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
+        lib = app.screen
+        assert isinstance(lib, ModelsScreen)
+        await wait_until(pilot, lambda: len(lib.entries) == 2)
+        table = lib.query_one(DataTable)
+        row = next(i for i, e in enumerate(lib.entries) if e.name.startswith("gemma"))
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        assert screen.status.model is not None and screen.status.model.architecture == "gemma3"
+        assert (
+            first_pid is not None
+            and not psutil.pid_exists(first_pid)
+            or (psutil.Process(first_pid).status() == psutil.STATUS_ZOMBIE)
+        )
+        # The conversation continues with the new model.
+        await send(pilot, "And hello?")
+        await wait_until(pilot, lambda: not screen.generating and len(screen.turns) == 4)
+
+        # Quick switch back: the palette offers the recent model first.
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"smol")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: screen.status.model is not None and screen.status.model.architecture == "llama",
+        )
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await send(pilot, "Bye.")
+        await wait_until(pilot, lambda: not screen.generating and len(screen.turns) == 6)
+        after = app_rss(app)
+        assert abs(after - before) / before < 0.10, (before / 2**20, after / 2**20)
+
+        # Each reply remembers its model.
+        assert app.store is not None and screen.conversation_id is not None
+        replies = [m for m in app.store.messages(screen.conversation_id) if m.role == "assistant"]
+        assert [Path(m.meta.model or "").name for m in replies] == [
+            smollm2.name,
+            gemma3.name,
+            smollm2.name,
+        ]
+
+
+async def test_loading_can_be_cancelled(gemma3: Path) -> None:
+    app = LlamaTUI(Settings(model_path=gemma3, load=LoadOptions(n_ctx=2048, n_threads=2)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: app.client.pid is not None, timeout=10)
+        pid = app.client.pid
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: bool(screen.query(Notice)))
+        assert "Loading was cancelled" in str(screen.query_one(Notice).render())
+        assert not app.client.alive
+        assert pid is not None and (
+            not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        )

@@ -1,0 +1,112 @@
+"""The model library screen: every model on disk, what it needs, Enter loads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import psutil
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+from llamatui.engines.estimate import fit, ram_needed
+from llamatui.engines.library import Library, ModelEntry
+from llamatui.tui.models_cli import human
+
+
+class ModelsScreen(ModalScreen[ModelEntry | None]):
+    """Pick a model to load; None when dismissed."""
+
+    DEFAULT_CSS = """
+    ModelsScreen {
+        align: center middle;
+        & > Vertical {
+            width: 95%; height: 85%;
+            border: round $primary; background: $surface; padding: 0 1;
+        }
+        & DataTable { height: 1fr; }
+        & #models-status { color: $text-muted; height: auto; }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Close", id="models.close"),
+    ]
+
+    def __init__(self, folders: list[Path], cache: Path | None, n_ctx: int, current: str | None):
+        super().__init__()
+        self.folders = folders
+        self.cache = cache
+        self.n_ctx = n_ctx
+        self.current = current
+        self.entries: list[ModelEntry] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Content(f"Models in {', '.join(str(f) for f in self.folders)}"))
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="models-table")
+            yield Label(Content("Scanning…"), id="models-status")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(
+            "Name", "Arch", "Params", "Quant", "Size", "Ctx", "Template",
+            f"RAM @ {self.n_ctx}", "Fit",
+        )  # fmt: skip
+        table.focus()
+        self.scan()
+
+    @dataclass
+    class Scanned(Message):
+        """The library scan is done."""
+
+        entries: list[ModelEntry]
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
+    def scan(self) -> None:
+        """Read the folders (headers only; cached) away from the UI thread."""
+        self.post_message(self.Scanned(Library(self.cache).scan(self.folders)))
+
+    def on_models_screen_scanned(self, message: Scanned) -> None:
+        entries = self.entries = message.entries
+        table = self.query_one(DataTable)
+        available = psutil.virtual_memory().available
+        for i, e in enumerate(entries):
+            mark = "● " if e.path == self.current else "  "
+            if not e.usable:
+                table.add_row(Content(mark + e.name), Content(f"unusable: {e.error}"), key=str(i))
+                continue
+            ram, verdict = "VRAM", "-"
+            if e.format == "gguf":
+                need = ram_needed(e.shape, self.n_ctx)
+                ram, verdict = human(need), str(fit(need, available))
+            table.add_row(
+                Content(mark + e.name), e.architecture or "?",
+                human(e.parameters or 0, "").strip(), e.quantization or "?",
+                human(e.size_bytes), str(e.context_length or "?"), e.template or "?",
+                ram, verdict, key=str(i),
+            )  # fmt: skip
+        usable = sum(e.usable for e in entries)
+        status = f"{usable} usable, {len(entries) - usable} not · Enter loads · Esc closes"
+        if not entries:
+            status = "No models found. Put GGUF files in one of these folders."
+        self.query_one("#models-status", Label).update(Content(status))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        entry = self.entries[int(str(event.row_key.value))]
+        if not entry.usable:
+            self.notify(f"{entry.name} cannot be loaded: {entry.error}", severity="error")
+            return
+        if entry.format != "gguf":
+            self.notify(
+                "The exllama engine is not built yet: GGUF models only.", severity="warning"
+            )
+            return
+        self.dismiss(entry)
