@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import psutil
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,7 +23,11 @@ from llamatui.tui.models_cli import human
 
 
 class ModelsScreen(ModalScreen[ModelEntry | None]):
-    """Pick a model to load; None when dismissed."""
+    """Pick a model to load; None when dismissed.
+
+    Names and reasons come from files: they go into the table as rich `Text`, which
+    is never read as markup.
+    """
 
     DEFAULT_CSS = """
     ModelsScreen {
@@ -57,7 +62,7 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
         table = self.query_one(DataTable)
         table.add_columns(
             "Name", "Arch", "Params", "Quant", "Size", "Ctx", "Template",
-            f"RAM @ {self.n_ctx}", "Fit",
+            f"RAM @ {self.n_ctx}", "Fit", "Note",
         )  # fmt: skip
         table.focus()
         self.scan()
@@ -80,23 +85,35 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
         for i, e in enumerate(entries):
             mark = "● " if e.path == self.current else "  "
             if not e.usable:
-                table.add_row(Content(mark + e.name), Content(f"unusable: {e.error}"), key=str(i))
+                cells = [Text(mark + e.name, style="dim"), *(["-"] * 8)]
+                table.add_row(*cells, Text(f"unusable: {e.error}"), key=str(i))
                 continue
             ram, verdict = "VRAM", "-"
             if e.format == "gguf":
                 need = ram_needed(e.shape, self.n_ctx)
                 ram, verdict = human(need), str(fit(need, available))
             table.add_row(
-                Content(mark + e.name), e.architecture or "?",
+                Text(mark + e.name), e.architecture or "?",
                 human(e.parameters or 0, "").strip(), e.quantization or "?",
                 human(e.size_bytes), str(e.context_length or "?"), e.template or "?",
-                ram, verdict, key=str(i),
+                ram, verdict, Text(e.warning or ""), key=str(i),
             )  # fmt: skip
         usable = sum(e.usable for e in entries)
         status = f"{usable} usable, {len(entries) - usable} not · Enter loads · Esc closes"
         if not entries:
             status = "No models found. Put GGUF files in one of these folders."
         self.query_one("#models-status", Label).update(Content(status))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is None or not self.entries:
+            return
+        e = self.entries[int(str(event.row_key.value))]
+        where = f"{e.engine} · {e.path}"
+        note = e.error or e.warning
+        self.query_one("#models-status", Label).update(
+            Content(f"{note} · {where}" if note else where)
+        )
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
