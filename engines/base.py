@@ -120,6 +120,9 @@ class Engine(Protocol):
     def memory(self) -> MemoryUse:
         """Memory in use now."""
 
+    def supports_gpu_offload(self) -> bool:
+        """Whether models can be (partly) loaded onto a GPU."""
+
 
 class EngineError(Exception):
     """An engine failed in a way a user should hear about."""

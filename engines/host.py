@@ -265,6 +265,13 @@ class EngineClient:
         use: MemoryUse = self._call("memory")
         return use
 
+    def supports_gpu_offload(self) -> bool:
+        """Whether the engine can offload layers to a GPU (False when not running)."""
+        if not self.alive:
+            return False
+        offload: bool = self._call("supports_gpu_offload")
+        return offload
+
     def cancel(self) -> None:
         """Ask the running reply to stop; the engine checks before every token."""
         self._cancel.set()

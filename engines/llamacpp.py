@@ -278,6 +278,12 @@ class LlamaCppEngine:
                 raise EngineError(f"llama.cpp could not evaluate the prompt (code {rc})")
             self._cached.extend(chunk)
 
+    def supports_gpu_offload(self) -> bool:
+        """Whether this llama.cpp build can put layers on a GPU."""
+        import llama_cpp as lc
+
+        return bool(lc.llama_supports_gpu_offload())
+
     def unload(self) -> None:
         """Free the model and its context."""
         if self._llm is not None:

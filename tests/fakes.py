@@ -72,5 +72,8 @@ class FakeClient(EngineClient):
             n_ctx=4096,
         )
 
+    def supports_gpu_offload(self) -> bool:
+        return False
+
     def close(self, timeout: float = 3.0) -> None:
         self._running = False

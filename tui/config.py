@@ -1,21 +1,64 @@
-"""The TOML config file: read with tomllib into a validated, frozen object.
+"""The TOML config file: read with tomllib into a validated, frozen object, written
+with tomli-w atomically.
 
 A config that does not parse or has a wrong value is never used in part and never
 written over: the app runs on defaults and says what is wrong, where.
+
+```toml
+model_dirs = ["~/models", "/data/gguf"]
+
+[models."SmolLM2-135M-Instruct.Q4_1"]   # per-model profile, by file name
+ctx = 8192
+threads = 4
+gpu_layers = 0
+chat_format = "chatml"                 # instead of the model's own template
+preset = "precise"                     # balanced | precise | creative | greedy
+system_prompt = "You are terse."
+```
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
+from llamatui.engines.base import SamplingParams
+from llamatui.engines.templates import NAMED_FORMATS
 from llamatui.tui.paths import default_model_dirs
+
+PRESETS: dict[str, SamplingParams] = {
+    "balanced": SamplingParams(),
+    "precise": SamplingParams(temperature=0.2, top_k=20, top_p=0.9, min_p=0.1),
+    "creative": SamplingParams(temperature=1.0, top_k=0, top_p=0.98, min_p=0.02),
+    "greedy": SamplingParams(temperature=0.0),
+}
 
 
 class ConfigError(Exception):
     """The config file is wrong; the message says where and how."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How to run one model; None leaves the global setting."""
+
+    ctx: int | None = None
+    """Context size in tokens."""
+    threads: int | None = None
+    """CPU threads."""
+    gpu_layers: int | None = None
+    """Layers to offload to the GPU (llama.cpp builds with CUDA)."""
+    chat_format: str | None = None
+    """A named chat format to use instead of the model's own template."""
+    preset: str | None = None
+    """The sampling preset: balanced, precise, creative or greedy."""
+    system_prompt: str | None = None
+    """A system prompt for conversations with this model."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +67,8 @@ class Config:
 
     model_dirs: tuple[Path, ...] = field(default_factory=lambda: tuple(default_model_dirs()))
     """Folders the model library scans (`model_dirs = ["~/models", ...]`)."""
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    """Per-model profiles, by model name (the file name without .gguf)."""
 
 
 def load_config(path: Path) -> Config:
@@ -32,27 +77,90 @@ def load_config(path: Path) -> Config:
     Raises:
         ConfigError: the file cannot be read, does not parse, or has a wrong value.
     """
+    return _validate(path, _read(path))
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Config()
+        return {}
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot be read ({e})") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return _validate(path, data)
 
 
 def _validate(path: Path, data: dict[str, Any]) -> Config:
-    known = {"model_dirs"}
-    unknown = sorted(set(data) - known)
+    known = ("model_dirs", "models")
+    unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(known)})")
+    config = Config()
     dirs = data.get("model_dirs")
-    if dirs is None:
-        return Config()
-    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-        raise ConfigError(f'{path}: model_dirs must be a list of folder paths, like ["~/models"]')
-    return Config(model_dirs=tuple(Path(d).expanduser() for d in dirs))
+    if dirs is not None:
+        if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+            raise ConfigError(f'{path}: model_dirs must be a list of folders, like ["~/models"]')
+        config = replace(config, model_dirs=tuple(Path(d).expanduser() for d in dirs))
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise ConfigError(f"{path}: [models] must be a table of per-model profiles")
+    profiles = {name: _profile(path, name, table) for name, table in models.items()}
+    return replace(config, profiles=profiles)
+
+
+def _profile(path: Path, name: str, table: Any) -> Profile:
+    where = f'{path}: [models."{name}"]'
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    names = {f.name for f in fields(Profile)}
+    for key in table:
+        if key not in names:
+            raise ConfigError(
+                f"{where}: unknown setting {key!r} (known: {', '.join(sorted(names))})"
+            )
+    for key in ("ctx", "threads", "gpu_layers"):
+        value = table.get(key)
+        low = 128 if key == "ctx" else (1 if key == "threads" else 0)
+        if value is not None and (not isinstance(value, int) or value < low):
+            raise ConfigError(f"{where}: {key} must be a whole number, {low} or more")
+    fmt = table.get("chat_format")
+    if fmt is not None and fmt not in NAMED_FORMATS:
+        raise ConfigError(f"{where}: chat_format must be one of {', '.join(sorted(NAMED_FORMATS))}")
+    preset = table.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"{where}: preset must be one of {', '.join(PRESETS)}")
+    prompt = table.get("system_prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise ConfigError(f"{where}: system_prompt must be text")
+    return Profile(**table)
+
+
+def save_profile(path: Path, name: str, profile: Profile) -> None:
+    """Store a model's profile in the config file, keeping everything else in it.
+
+    Raises:
+        ConfigError: the file does not parse (it is not written over) or cannot be
+            written.
+    """
+    data = _read(path)
+    _validate(path, data)  # never rewrite a file that is wrong
+    table = {k: v for k, v in profile.__dict__.items() if v is not None}
+    models = data.setdefault("models", {})
+    if table:
+        models[name] = table
+    else:
+        models.pop(name, None)
+    text = tomli_w.dumps(data)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be written ({e.strerror})") from None

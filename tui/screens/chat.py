@@ -25,15 +25,23 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer
 from textual.worker import Worker, WorkerState
 
-from llamatui.engines.base import Delta, EngineError, ModelInfo, ReplyStats
+from llamatui.engines.base import (
+    Delta,
+    EngineError,
+    LoadOptions,
+    ModelInfo,
+    ReplyStats,
+    SamplingParams,
+)
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.host import EngineClient, EngineDied
 from llamatui.engines.library import ModelEntry
 from llamatui.engines.models import default_model_path
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.commands import ModelCommands
+from llamatui.tui.config import PRESETS, ConfigError, Profile, load_config
 from llamatui.tui.pacer import Pacer
-from llamatui.tui.paths import cache_dir, data_dir, default_model_dirs
+from llamatui.tui.paths import cache_dir, config_path, data_dir, default_model_dirs
 from llamatui.tui.recent import load_recent, remember
 from llamatui.tui.recorder import STATUS_OF_FINISH, ReplyRecorder, meta_of
 from llamatui.tui.sanitize import strip_controls
@@ -144,6 +152,8 @@ class ChatScreen(Screen[None]):
         """The engine loaded the model."""
 
         info: ModelInfo
+        profile: Profile
+        gpu_offload: bool
 
     @dataclass
     class LoadFailed(Message):
@@ -213,6 +223,9 @@ class ChatScreen(Screen[None]):
         """Paces the generation worker's posts; only that worker touches it."""
         self.model_path: Path | None = settings.model_path
         """The model to run; None means the default model."""
+        self.profile = Profile()
+        """The loaded model's profile from the config."""
+        self._gpu_offload = False
         self._cancelling_load = False
 
     def compose(self) -> ComposeResult:
@@ -247,10 +260,34 @@ class ChatScreen(Screen[None]):
             if self.client.alive and self._loaded is not None:
                 return self._loaded
             self._loaded = None
-            info = self.client.load(self._model_path(), self.settings.load)
-            self.post_message(self.ModelLoaded(info))
+            path = self._model_path()
+            profile = self._profile_for(path.stem)
+            info = self.client.load(path, self._load_options(profile))
+            gpu = self.client.supports_gpu_offload()
+            self.post_message(self.ModelLoaded(info, profile, gpu))
             self._loaded = info
             return info
+
+    def _profile_for(self, name: str) -> Profile:
+        """The model's profile from the config (read at each load, so edits apply)."""
+        try:
+            return load_config(config_path()).profiles.get(name, Profile())
+        except ConfigError:
+            return Profile()  # the app told the user at start
+
+    def _load_options(self, profile: Profile) -> LoadOptions:
+        base = self.settings.load
+        return LoadOptions(
+            n_ctx=profile.ctx or base.n_ctx,
+            n_threads=profile.threads or base.n_threads,
+            n_gpu_layers=profile.gpu_layers if profile.gpu_layers is not None else 0,
+            chat_format=profile.chat_format or base.chat_format,
+        )
+
+    @property
+    def sampling(self) -> SamplingParams:
+        """Sampling for the next reply: the model's preset, else the global one."""
+        return PRESETS.get(self.profile.preset or "", self.settings.sampling)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def load_model(self, restart: bool = False) -> None:
@@ -265,6 +302,8 @@ class ChatScreen(Screen[None]):
             self.post_message(self.LoadFailed(str(e)))
 
     def on_chat_screen_model_loaded(self, message: ModelLoaded) -> None:
+        self.profile = message.profile
+        self._gpu_offload = message.gpu_offload
         self.status.model = message.info
         self.status.state = "generating" if self.generating else "ready"
         remember(data_dir() / "recent.json", message.info.path)
@@ -299,16 +338,14 @@ class ChatScreen(Screen[None]):
         self.generating = True
         self.status.streamed = 0
         self.status.state = "generating" if self.client.alive else "loading"
-        self.generate(self._messages(), reply_id, meta)
+        self.generate(self._messages(), self.sampling, reply_id, meta)
 
     def _reply_meta(self) -> ReplyMeta:
         try:
             model: str | None = str(self._model_path())
         except FileNotFoundError:
             model = None
-        return ReplyMeta(
-            model=model, engine=self.client.kind, sampling=asdict(self.settings.sampling)
-        )
+        return ReplyMeta(model=model, engine=self.client.kind, sampling=asdict(self.sampling))
 
     def _save_prompt(self, text: str, meta: ReplyMeta) -> int | None:
         """Commit the prompt and an empty streaming reply; the reply's id."""
@@ -326,12 +363,18 @@ class ChatScreen(Screen[None]):
             return None
 
     def _messages(self) -> list[ChatMessage]:
-        system = self.settings.system_prompt
+        system = self.profile.system_prompt or self.settings.system_prompt
         head: list[ChatMessage] = [{"role": "system", "content": system}] if system else []
         return head + self.turns
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def generate(self, messages: list[ChatMessage], reply_id: int | None, meta: ReplyMeta) -> None:
+    def generate(
+        self,
+        messages: list[ChatMessage],
+        sampling: SamplingParams,
+        reply_id: int | None,
+        meta: ReplyMeta,
+    ) -> None:
         """Stream a reply from the engine, posting batches of text and saving it."""
         parts: list[str] = []
         n = 0
@@ -343,7 +386,7 @@ class ChatScreen(Screen[None]):
             if pacer is None or pacer.n_threads != info.n_threads:
                 pacer = self._pacer = Pacer(info.n_threads)
             pacer.start(time.monotonic())
-            for item in self.client.stream(messages, self.settings.sampling):
+            for item in self.client.stream(messages, sampling):
                 if isinstance(item, Delta):
                     text = strip_controls(item.text)
                     parts.append(text)
@@ -602,7 +645,11 @@ class ChatScreen(Screen[None]):
         """Open the model library; the chosen model is loaded."""
         current = self.status.model.path if self.status.model else None
         screen = ModelsScreen(
-            self.model_folders(), self.library_cache, self.settings.load.n_ctx, current
+            self.model_folders(),
+            self.library_cache,
+            self.settings.load.n_ctx,
+            current,
+            gpu_offload=self._gpu_offload,
         )
 
         def chosen(entry: ModelEntry | None) -> None:

@@ -19,7 +19,10 @@ from textual.widgets import DataTable, Label
 
 from llamatui.engines.estimate import fit, ram_needed
 from llamatui.engines.library import Library, ModelEntry
+from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
 from llamatui.tui.models_cli import human
+from llamatui.tui.paths import config_path
+from llamatui.tui.screens.profile import ProfileDialog
 
 
 class ModelsScreen(ModalScreen[ModelEntry | None]):
@@ -42,10 +45,21 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close", id="models.close"),
+        Binding("e", "edit_profile", "Edit profile", id="models.edit_profile"),
     ]
 
-    def __init__(self, folders: list[Path], cache: Path | None, n_ctx: int, current: str | None):
+    def __init__(
+        self,
+        folders: list[Path],
+        cache: Path | None,
+        n_ctx: int,
+        current: str | None,
+        *,
+        gpu_offload: bool = False,
+    ) -> None:
         super().__init__()
+        self.gpu_offload = gpu_offload
+        """Whether the engine's llama.cpp build can offload layers to a GPU."""
         self.folders = folders
         self.cache = cache
         self.n_ctx = n_ctx
@@ -99,7 +113,10 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
                 ram, verdict, Text(e.warning or ""), key=str(i),
             )  # fmt: skip
         usable = sum(e.usable for e in entries)
-        status = f"{usable} usable, {len(entries) - usable} not · Enter loads · Esc closes"
+        status = (
+            f"{usable} usable, {len(entries) - usable} not · Enter loads · "
+            "e edits its profile · Esc closes"
+        )
         if not entries:
             status = "No models found. Put GGUF files in one of these folders."
         self.query_one("#models-status", Label).update(Content(status))
@@ -127,3 +144,28 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
             )
             return
         self.dismiss(entry)
+
+    def action_edit_profile(self) -> None:
+        """Edit the highlighted model's profile; saved to the config file."""
+        table = self.query_one(DataTable)
+        if not self.entries or table.cursor_row < 0:
+            return
+        entry = self.entries[table.cursor_row]
+        path = config_path()
+        try:
+            profile = load_config(path).profiles.get(entry.name, Profile())
+        except ConfigError as e:
+            self.notify(f"{e}. Fix the file to edit profiles.", severity="error")
+            return
+
+        def saved(new: Profile | None) -> None:
+            if new is None:
+                return
+            try:
+                save_profile(path, entry.name, new)
+            except ConfigError as e:
+                self.notify(str(e), severity="error")
+                return
+            self.notify(f"Saved the profile of {entry.name}: it applies when it loads.")
+
+        self.app.push_screen(ProfileDialog(entry.name, profile, self.gpu_offload), saved)

@@ -1,0 +1,101 @@
+"""Per-model profiles: the config file, the editor, and what loading applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input
+from uitools import send, wait_until
+
+from llamatui.engines.base import LoadOptions
+from llamatui.tui.app import LlamaTUI
+from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
+from llamatui.tui.paths import config_path
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.models import ModelsScreen
+from llamatui.tui.screens.profile import ProfileDialog
+from llamatui.tui.settings import Settings
+
+SMOL = "SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_save_keeps_the_rest_and_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('model_dirs = ["/models"]\n')
+    p = Profile(ctx=1024, preset="greedy", system_prompt="Be brief.", chat_format="chatml")
+    save_profile(path, SMOL, p)
+    config = load_config(path)
+    assert config.model_dirs == (Path("/models"),)
+    assert config.profiles == {SMOL: p}
+    save_profile(path, SMOL, Profile())  # an empty profile removes the table
+    assert load_config(path).profiles == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[models.x]\nctx = 12\n", "ctx must be a whole number, 128 or more"),
+        ('[models.x]\npreset = "wild"\n', "preset must be one of"),
+        ('[models.x]\nchat_format = "nope"\n', "chat_format must be one of"),
+        ("[models.x]\ncolour = 1\n", "unknown setting 'colour'"),
+        ("models = 3\n", "must be a table"),
+    ],
+)
+def test_bad_profiles_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_a_file_that_does_not_parse_is_never_written_over(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("model_dirs = [\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        save_profile(path, SMOL, Profile(ctx=2048))
+    assert path.read_text() == "model_dirs = [\n"
+
+
+async def test_profile_is_applied_on_load(smollm2: Path) -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_profile(path, SMOL, Profile(ctx=1024, preset="greedy", system_prompt="Answer briefly."))
+    app = LlamaTUI(Settings(load=LoadOptions(n_ctx=4096, n_threads=2)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        assert screen.status.model is not None and screen.status.model.n_ctx == 1024
+        assert screen.sampling.temperature == 0
+        assert screen._messages()[0] == {"role": "system", "content": "Answer briefly."}
+        await send(pilot, "Hi")
+        await wait_until(pilot, lambda: not screen.generating)
+        assert app.store is not None and screen.conversation_id is not None
+        reply = app.store.messages(screen.conversation_id)[-1]
+        assert reply.meta.sampling is not None and reply.meta.sampling["temperature"] == 0
+
+
+async def test_profile_edited_from_the_library(tmp_path: Path, smollm2: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / smollm2.name).symlink_to(smollm2)
+    app = LlamaTUI(Settings(load=LoadOptions(n_ctx=2048, n_threads=2), model_dirs=(models,)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
+        lib = app.screen
+        assert isinstance(lib, ModelsScreen)
+        await wait_until(pilot, lambda: bool(lib.entries))
+        lib.query_one(DataTable).focus()
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProfileDialog))
+        dialog = app.screen
+        dialog.query_one("#ctx", Input).value = "3072"
+        dialog.query_one("#system_prompt", Input).value = "Be kind."
+        await pilot.click("#save")
+        await wait_until(pilot, lambda: app.screen is lib)
+    assert load_config(config_path()).profiles[SMOL] == Profile(ctx=3072, system_prompt="Be kind.")
