@@ -6,7 +6,7 @@ the pipe between the app and the engine process.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Event
@@ -100,8 +100,14 @@ class Engine(Protocol):
 
     name: str
 
-    def load(self, path: str | Path, options: LoadOptions) -> ModelInfo:
-        """Load a model; raises ModelFileError or EngineError with a reason."""
+    def load(
+        self,
+        path: str | Path,
+        options: LoadOptions,
+        progress: Callable[[float], None] | None = None,
+    ) -> ModelInfo:
+        """Load a model, reporting the fraction loaded; raises ModelFileError or
+        EngineError with a reason."""
 
     def stream(
         self,

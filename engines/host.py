@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,8 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
         try:
             if op == "stream":
                 _stream(conn, engine, cancel, *args)
+            elif op == "load":
+                conn.send(("ok", engine.load(*args, progress=_progress_sender(conn))))
             elif op == "shutdown":
                 engine.unload()
                 conn.send(("ok", None))
@@ -99,6 +101,18 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
             traceback.print_exc()
             sys.stderr.flush()
             conn.send(("error", "engine", f"{type(e).__name__}: {e}"))
+
+
+def _progress_sender(conn: Connection) -> Callable[[float], None]:
+    """Send load progress to the app, in steps of at least 2%."""
+    last = [-1.0]
+
+    def send(fraction: float) -> None:
+        if fraction - last[0] >= 0.02 or fraction >= 1.0:
+            last[0] = fraction
+            conn.send(("progress", fraction))
+
+    return send
 
 
 def _stream(
@@ -249,11 +263,28 @@ class EngineClient:
             self._send((op, *args))
             return self._recv()[1]
 
-    def load(self, path: str | Path, options: LoadOptions) -> ModelInfo:
-        """Load a model in the engine process, starting it if needed."""
+    def load(
+        self,
+        path: str | Path,
+        options: LoadOptions,
+        progress: Callable[[float], None] | None = None,
+    ) -> ModelInfo:
+        """Load a model in the engine process, starting it if needed.
+
+        Args:
+            progress: called with the fraction loaded (0 to 1) as the load goes.
+        """
         self.start()
-        info: ModelInfo = self._call("load", str(path), options)
-        return info
+        with self._lock:
+            self._send(("load", str(path), options))
+            while True:
+                reply = self._recv()
+                if reply[0] == "progress":
+                    if progress is not None:
+                        progress(reply[1])
+                    continue
+                info: ModelInfo = reply[1]
+                return info
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens of the prompt these messages render to."""

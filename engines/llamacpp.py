@@ -14,7 +14,7 @@ import codecs
 import ctypes
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from threading import Event
 from typing import TYPE_CHECKING, Any
@@ -68,10 +68,16 @@ class LlamaCppEngine:
         """Tokens whose keys and values are in the KV cache now, in order."""
         self._info: ModelInfo | None = None
 
-    def load(self, path: str | Path, options: LoadOptions) -> ModelInfo:
-        """Check the file's header, then load it."""
+    def load(
+        self,
+        path: str | Path,
+        options: LoadOptions,
+        progress: Callable[[float], None] | None = None,
+    ) -> ModelInfo:
+        """Check the file's header, then load it, reporting progress from 0 to 1."""
         header = read_header(path)
         import llama_cpp.llama_chat_format as chat_format
+        import llama_cpp.llama_cpp as lc  # the module Llama() reads its defaults from
         from llama_cpp import Llama
 
         # llama-cpp-python compiles every template in the file as it loads, and a
@@ -84,6 +90,17 @@ class LlamaCppEngine:
         n_ctx_train = header.get_int(f"{header.architecture}.context_length") or options.n_ctx
         n_ctx = min(options.n_ctx, n_ctx_train) if options.n_ctx > 0 else n_ctx_train
         n_threads = options.n_threads or default_threads()
+        # Llama() takes no progress callback: hand llama.cpp one through the default
+        # model parameters it starts from. The ctypes callback must outlive the load.
+        callback = lc.llama_progress_callback(lambda p, _: _report(progress, p))
+        default_params = lc.llama_model_default_params
+
+        def params_with_progress() -> Any:
+            params = default_params()
+            params.progress_callback = callback
+            return params
+
+        lc.llama_model_default_params = params_with_progress
         try:
             llm = Llama(
                 str(path),
@@ -99,6 +116,8 @@ class LlamaCppEngine:
             raise EngineError(
                 f"llama.cpp could not load {Path(path).name} ({e}); the engine log has the details"
             ) from e
+        finally:
+            lc.llama_model_default_params = default_params
         self._llm = llm
         self._cached = []
         bos = self._token_text(llm.token_bos())
@@ -301,6 +320,12 @@ class LlamaCppEngine:
         if self._llm is not None:
             weights = int(lc.llama_model_size(self._llm._model.model))
         return MemoryUse(rss=psutil.Process().memory_info().rss, weights=weights)
+
+
+def _report(progress: Callable[[float], None] | None, fraction: float) -> bool:
+    if progress is not None:
+        progress(fraction)
+    return True  # go on loading
 
 
 class _UnusedFormatter:

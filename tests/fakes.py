@@ -33,7 +33,7 @@ class FakeClient(EngineClient):
     def start(self) -> None:
         self._running = True
 
-    def load(self, path: str | Path, options: LoadOptions) -> ModelInfo:
+    def load(self, path: str | Path, options: LoadOptions, progress=None) -> ModelInfo:
         self._running = True
         return ModelInfo(
             path=str(path),

@@ -158,3 +158,11 @@ def test_big_engine_log_is_moved_aside(tmp_path: Path, smollm2: Path) -> None:
     assert (tmp_path / "engine.log.1").stat().st_size == 9_000_000
     assert "llama_model_loader" in log.read_text()
     assert log.stat().st_size < 9_000_000
+
+
+def test_load_reports_progress(client: EngineClient, gemma3: Path) -> None:
+    seen: list[float] = []
+    client.load(gemma3, LoadOptions(n_ctx=512, n_threads=2), seen.append)
+    assert seen and seen[-1] == 1.0
+    assert seen == sorted(seen)
+    assert len(seen) >= 3

@@ -156,6 +156,13 @@ class ChatScreen(Screen[None]):
         gpu_offload: bool
 
     @dataclass
+    class LoadProgress(Message):
+        """How far the model has loaded."""
+
+        name: str
+        fraction: float
+
+    @dataclass
     class LoadFailed(Message):
         """The model could not be loaded."""
 
@@ -262,7 +269,15 @@ class ChatScreen(Screen[None]):
             self._loaded = None
             path = self._model_path()
             profile = self._profile_for(path.stem)
-            info = self.client.load(path, self._load_options(profile))
+            last = [0.0]
+
+            def progress(fraction: float) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.1 or fraction >= 1.0:  # 10 updates a second at most
+                    last[0] = now
+                    self.post_message(self.LoadProgress(path.stem, fraction))
+
+            info = self.client.load(path, self._load_options(profile), progress)
             gpu = self.client.supports_gpu_offload()
             self.post_message(self.ModelLoaded(info, profile, gpu))
             self._loaded = info
@@ -309,6 +324,10 @@ class ChatScreen(Screen[None]):
         remember(data_dir() / "recent.json", message.info.path)
         if message.info.notice:
             self._notice(f"{message.info.name}: {message.info.notice}")
+
+    def on_chat_screen_load_progress(self, message: LoadProgress) -> None:
+        if self.status.model is None:
+            self.status.state = f"loading {message.name} {message.fraction:.0%} (Esc cancels)"
 
     def on_chat_screen_load_failed(self, message: LoadFailed) -> None:
         if self._cancelling_load:
