@@ -8,12 +8,14 @@ rescan reads only what changed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import struct
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,15 +38,34 @@ FILE_TYPES = {
     38: "MXFP4",
 }  # fmt: skip
 
-# Architectures this llama.cpp build is known to run (a file with another one is
-# listed, marked unknown; llama.cpp decides at load).
-KNOWN_ARCHITECTURES = {
-    "llama", "mistral", "gemma", "gemma2", "gemma3", "gemma3n", "qwen", "qwen2", "qwen2moe",
-    "qwen3", "qwen3moe", "phi2", "phi3", "starcoder2", "falcon", "gpt2", "gptneox", "mpt",
-    "bloom", "stablelm", "internlm2", "command-r", "cohere2", "olmo", "olmo2", "deepseek",
-    "deepseek2", "granite", "granitemoe", "exaone", "minicpm", "chatglm", "glm4", "smollm3",
-    "mamba", "rwkv6", "t5", "bert", "nomic-bert", "jina-bert-v2", "gpt-oss", "llama4",
-}  # fmt: skip
+
+@lru_cache(maxsize=1)
+def _llama_binary() -> bytes | None:
+    """The installed libllama, to look architecture names up in (None if absent).
+
+    llama.cpp has no API that lists its architectures, but their names are strings in
+    the library; reading it (~12 MB, once) tells whether this build knows one,
+    without importing llama_cpp in the app.
+    """
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    lib = Path(next(iter(spec.submodule_search_locations))) / "lib"
+    files = {p.resolve() for p in lib.glob("libllama*")} if lib.is_dir() else set()
+    try:
+        return b"".join(p.read_bytes() for p in sorted(files)) or None
+    except OSError:
+        return None
+
+
+def known_architecture(arch: str) -> bool | None:
+    """Whether the installed llama.cpp knows `arch`; None when it cannot be told."""
+    binary = _llama_binary()
+    if binary is None:
+        return None
+    # Linkers merge string tails ("qwen2" may live at the end of a longer name),
+    # so match the name and its terminator, not the byte before it.
+    return arch.encode() + b"\x00" in binary
 
 
 @dataclass
@@ -134,8 +155,11 @@ def _gguf_entry(files: list[Path]) -> ModelEntry:
     entry.template = choose_template(h.chat_template, arch).name
     if arch == "unknown":
         entry.error = "the file does not say its architecture (general.architecture)"
-    elif arch not in KNOWN_ARCHITECTURES:
-        entry.warning = f"unknown architecture {arch!r}: llama.cpp may not run it"
+    elif known_architecture(arch) is False:
+        entry.error = (
+            f"architecture {arch!r} is unknown to this llama.cpp "
+            "(a newer llama-cpp-python may support it)"
+        )
     return entry
 
 

@@ -152,9 +152,7 @@ def test_broken_and_hostile_files_are_listed_with_reasons(tmp_path: Path, smollm
     assert "must be converted to GGUF" in (got["old"].error or "")
     assert "claims a length" in (got["huge-lengths"].error or "")
     assert "metadata entries" in (got["huge-kv-count"].error or "")
-    assert got["strange-arch"].usable and "unknown architecture" in (
-        got["strange-arch"].warning or ""
-    )
+    assert "architecture 'brand_new_arch' is unknown" in (got["strange-arch"].error or "")
     assert got["weights-only"].error == "a safetensors folder without config.json"
     assert "header" in (got["bad-safetensors"].error or "")
     assert "gptq" in (got["gptq-model"].error or "")
