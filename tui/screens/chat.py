@@ -21,7 +21,7 @@ from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
+from textual.widget import MountError, Widget
 from textual.widgets import Button, Footer
 from textual.worker import Worker, WorkerState
 
@@ -501,7 +501,10 @@ class ChatScreen(Screen[None]):
         except StoreError as e:
             self._notice(str(e), error=True)
             return
-        await self.pane.show_conversations(convs, self.conversation_id)
+        try:
+            await self.pane.show_conversations(convs, self.conversation_id)
+        except MountError:
+            pass  # the app is closing under us (a quit right after a reply)
 
     @on(ConversationsPane.Opened)
     async def _opened(self, event: ConversationsPane.Opened) -> None:
