@@ -8,6 +8,7 @@ before generation starts; the worker checkpoints the reply while it streams.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -501,10 +502,9 @@ class ChatScreen(Screen[None]):
         except StoreError as e:
             self._notice(str(e), error=True)
             return
-        try:
+        # A quit right after a reply can close the app under this refresh.
+        with contextlib.suppress(MountError):
             await self.pane.show_conversations(convs, self.conversation_id)
-        except MountError:
-            pass  # the app is closing under us (a quit right after a reply)
 
     @on(ConversationsPane.Opened)
     async def _opened(self, event: ConversationsPane.Opened) -> None:
