@@ -8,26 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from clitools import llamatui
 
 from llamatui.tui.cli import build_parser, main
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "llamatui.tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_help_and_version() -> None:
-    done = run("--help")
+    done = llamatui("--help")
     assert done.returncode == 0
     for flag in ("--model", "--ctx", "--threads", "--version"):
         assert flag in done.stdout
-    done = run("--version")
+    done = llamatui("--version")
     assert done.returncode == 0
     assert done.stdout.strip().startswith("llamatui 0.")
 
@@ -42,7 +33,7 @@ def test_help_and_version() -> None:
     ],
 )
 def test_bad_arguments_say_what_is_wrong(args: list[str], message: str) -> None:
-    done = run(*args)
+    done = llamatui(*args)
     assert done.returncode == 2
     assert message in done.stderr
 

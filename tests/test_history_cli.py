@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from clitools import llamatui
 
 from llamatui.tui.paths import history_path
 from llamatui.tui.store import ReplyMeta, Store
-
-
-def llamatui(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "llamatui.tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_list_export_import(tmp_path: Path) -> None:
