@@ -53,3 +53,27 @@ async def test_new_rename_delete(tmp_path: Path) -> None:
         assert app.store is not None
         [conv] = app.store.conversations()
         assert conv.title == "Renamed" and conv.renamed
+
+
+async def test_search_lands_on_a_short_conversation(tmp_path: Path) -> None:
+    """A short conversation sits at the bottom while anchored; a found message in it
+    must still come into view."""
+    app = LlamaTUI(Settings(model_path=Path("fake.gguf")), FakeClient("Apples and pears."))
+    async with app.run_test(size=(130, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await send(pilot, "List three fruits.")
+        await wait_until(pilot, lambda: not screen.generating)
+        await pilot.press("ctrl+n")
+        await send(pilot, "Name a color.")
+        await wait_until(pilot, lambda: not screen.generating)
+        await pilot.press("ctrl+f", *"fruits")
+        await wait_until(pilot, lambda: bool(screen.pane.list_view.children))
+        await pilot.press("enter", "enter")
+        await wait_until(
+            pilot, lambda: len(screen.turns) == 2 and "fruits" in screen.turns[0]["content"]
+        )
+        await pilot.pause(0.3)
+        found = screen.query_one(".-found")
+        assert screen.conversation.region.contains_region(found.region)

@@ -172,9 +172,13 @@ class ConversationsScreen(Screen[None]):
     def _show_found(self, message_id: int) -> None:
         widget = self.conversation.query_one(f"#message-{message_id}")
         widget.add_class("-found")
-        self.conversation.release_anchor()
+        # Anchored, a short conversation sits at the bottom with a negative scroll
+        # offset, which scroll_to_widget does not undo: drop the anchor and start
+        # from the top.
+        self.conversation.anchor(False)
 
         def scroll() -> None:
+            self.conversation.scroll_y = self.conversation.scroll_target_y = 0
             self.conversation.scroll_to_widget(widget, top=True, animate=False)
 
         # Markdown lays its blocks out after mounting: scroll once they are drawn,
