@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         load=LoadOptions(n_ctx=args.ctx, n_threads=args.threads),
         system_prompt=args.system,
         model_dirs=tuple(d.expanduser() for d in args.models_dir or config.model_dirs),
+        context_policy=config.context_policy,
     )
     LlamaTUI(settings, config_notice=notice).run()
     return 0

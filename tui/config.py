@@ -6,6 +6,7 @@ written over: the app runs on defaults and says what is wrong, where.
 
 ```toml
 model_dirs = ["~/models", "/data/gguf"]
+context_policy = "trim"                # or "refuse", when a chat outgrows the context
 
 [models."SmolLM2-135M-Instruct.Q4_1"]   # per-model profile, by file name
 ctx = 8192
@@ -29,6 +30,7 @@ import tomli_w
 
 from llamatui.engines.base import SamplingParams
 from llamatui.engines.templates import NAMED_FORMATS
+from llamatui.tui.context import POLICIES, Policy
 from llamatui.tui.paths import default_model_dirs
 
 PRESETS: dict[str, SamplingParams] = {
@@ -69,6 +71,8 @@ class Config:
     """Folders the model library scans (`model_dirs = ["~/models", ...]`)."""
     profiles: dict[str, Profile] = field(default_factory=dict)
     """Per-model profiles, by model name (the file name without .gguf)."""
+    context_policy: Policy = "trim"
+    """When a conversation outgrows the context: "trim" the oldest turns, or "refuse"."""
 
 
 def load_config(path: Path) -> Config:
@@ -94,7 +98,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _validate(path: Path, data: dict[str, Any]) -> Config:
-    known = ("model_dirs", "models")
+    known = ("model_dirs", "models", "context_policy")
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(known)})")
@@ -104,6 +108,11 @@ def _validate(path: Path, data: dict[str, Any]) -> Config:
         if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
             raise ConfigError(f'{path}: model_dirs must be a list of folders, like ["~/models"]')
         config = replace(config, model_dirs=tuple(Path(d).expanduser() for d in dirs))
+    policy = data.get("context_policy")
+    if policy is not None:
+        if policy not in POLICIES:
+            raise ConfigError(f"{path}: context_policy must be one of {', '.join(POLICIES)}")
+        config = replace(config, context_policy=policy)
     models = data.get("models", {})
     if not isinstance(models, dict):
         raise ConfigError(f"{path}: [models] must be a table of per-model profiles")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llamatui.engines.base import LoadOptions, SamplingParams
+from llamatui.tui.context import Policy
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,5 @@ class Settings:
     """A system message sent before the conversation, when set."""
     model_dirs: tuple[Path, ...] = ()
     """Folders the model library scans; empty means the defaults."""
+    context_policy: Policy = "trim"
+    """When a conversation outgrows the context: "trim" old turns or "refuse"."""

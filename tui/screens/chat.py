@@ -38,6 +38,7 @@ from llamatui.engines.models import default_model_path
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.commands import ModelCommands
 from llamatui.tui.config import PRESETS, ConfigError, Profile, load_config
+from llamatui.tui.context import ContextFull, fit_context, reply_room
 from llamatui.tui.pacer import Pacer
 from llamatui.tui.paths import cache_dir, config_path, data_dir, default_model_dirs
 from llamatui.tui.recent import load_recent, remember
@@ -57,7 +58,7 @@ from llamatui.tui.widgets.prompt_input import PromptInput
 from llamatui.tui.widgets.status_line import StatusLine
 
 # What loading or generating can raise that a user should read, as a notice.
-USER_ERRORS = (EngineError, ModelFileError, FileNotFoundError)
+USER_ERRORS = (EngineError, ModelFileError, FileNotFoundError, ContextFull)
 
 FINISH_NOTES = {
     "stop": "",
@@ -161,6 +162,13 @@ class ChatScreen(ConversationsScreen):
 
         reason: str
         engine_died: bool
+
+    @dataclass
+    class ContextTrimmed(Message):
+        """Older turns were left out so the conversation fits the context."""
+
+        dropped: int
+        n_ctx: int
 
     @dataclass
     class SaveFailed(Message):
@@ -315,7 +323,7 @@ class ChatScreen(ConversationsScreen):
         self.generating = True
         self.status.streamed = 0
         self.status.state = "generating" if self.client.alive else "loading"
-        self.generate(self._messages(), self.sampling, reply_id, meta)
+        self.generate(self._messages(), self.sampling, reply_id, meta, self._dropped)
 
     def _reply_meta(self) -> ReplyMeta:
         try:
@@ -351,6 +359,7 @@ class ChatScreen(ConversationsScreen):
         sampling: SamplingParams,
         reply_id: int | None,
         meta: ReplyMeta,
+        dropped_before: int,
     ) -> None:
         """Stream a reply from the engine, posting batches of text and saving it."""
         parts: list[str] = []
@@ -362,8 +371,13 @@ class ChatScreen(ConversationsScreen):
             pacer = self._pacer
             if pacer is None or pacer.n_threads != info.n_threads:
                 pacer = self._pacer = Pacer(info.n_threads)
+            room = reply_room(info.n_ctx, sampling.max_tokens)
+            policy = self.settings.context_policy
+            fitted = fit_context(messages, self.client.count_tokens, info.n_ctx, room, policy)
+            if fitted.dropped > dropped_before:
+                self.post_message(self.ContextTrimmed(fitted.dropped, info.n_ctx))
             pacer.start(time.monotonic())
-            for item in self.client.stream(messages, sampling):
+            for item in self.client.stream(fitted.messages, sampling):
                 if isinstance(item, Delta):
                     text = strip_controls(item.text)
                     parts.append(text)
@@ -421,6 +435,14 @@ class ChatScreen(ConversationsScreen):
             self._notice(message.reason, error=True)
         if reply is not None:
             await reply.finish("interrupted", cut=True)
+
+    def on_chat_screen_context_trimmed(self, message: ContextTrimmed) -> None:
+        self._dropped = message.dropped
+        self._notice(
+            f"The {message.dropped} oldest messages are left out of what the model sees, "
+            f"so the conversation fits its {message.n_ctx:,}-token context; the system "
+            'prompt is kept. (context_policy = "trim"; "refuse" stops instead.)'
+        )
 
     def on_chat_screen_save_failed(self, message: SaveFailed) -> None:
         self._notice(message.reason, error=True)

@@ -73,6 +73,8 @@ class ConversationsScreen(Screen[None]):
         """The stored messages of the open conversation (for the earlier ones)."""
         self._shown_from = 0
         """Index in _history of the first mounted message."""
+        self._dropped = 0
+        """Oldest messages left out of what the model sees (to fit its context)."""
 
     def _notice(self, text: str, *, error: bool = False) -> None:
         self.conversation.mount(Notice(text, error=error))
@@ -112,6 +114,7 @@ class ConversationsScreen(Screen[None]):
             return
         self.conversation_id = conversation_id
         self._history = history
+        self._dropped = 0
         self.turns = [
             {"role": m.role, "content": m.content}
             for m in history
@@ -246,6 +249,7 @@ class ConversationsScreen(Screen[None]):
 
     async def _clear(self) -> None:
         self.turns.clear()
+        self._dropped = 0
         self.conversation_id = None
         self._history = []
         self._shown_from = 0

@@ -1,0 +1,69 @@
+"""A conversation that outgrows a 512-token context, on the real engine: `trim`
+keeps going with a notice and the system prompt intact; `refuse` stops and says why."""
+
+from __future__ import annotations
+
+from uitools import send, wait_until
+
+from llamatui.engines.base import LoadOptions, SamplingParams
+from llamatui.tui.app import LlamaTUI
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.settings import Settings
+from llamatui.tui.widgets.chat_message import Notice
+
+SYSTEM = "You are a helpful assistant."
+LONG = "Tell me about rivers, lakes, seas, oceans, glaciers and rain. " * 6
+
+
+def settings(policy: str) -> Settings:
+    return Settings(
+        load=LoadOptions(n_ctx=512, n_threads=2),
+        sampling=SamplingParams(temperature=0, max_tokens=40),
+        system_prompt=SYSTEM,
+        context_policy=policy,  # type: ignore[arg-type]
+    )
+
+
+async def test_trim_keeps_going_with_a_notice_and_the_system_prompt() -> None:
+    app = LlamaTUI(settings("trim"))
+    sent: list[list[dict[str, str]]] = []
+    original = app.client.stream
+
+    def spy(messages, params):  # type: ignore[no-untyped-def]
+        sent.append(list(messages))
+        return original(messages, params)
+
+    app.client.stream = spy  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        for i in range(6):
+            await send(pilot, f"{i}. {LONG}")
+            await wait_until(pilot, lambda: not screen.generating)
+            assert screen.status.state == "ready"
+        notices = [str(n.render()) for n in screen.query(Notice)]
+        assert any("oldest messages are left out" in n for n in notices)
+        assert len(screen.turns) == 12  # everything stays on screen and in history
+        last = sent[-1]
+        assert last[0] == {"role": "system", "content": SYSTEM}
+        assert last[1]["role"] == "user" and len(last) < 12
+        assert last[-1]["content"].startswith("5. ")
+        stats = screen.status.stats
+        assert stats is not None and stats.context_used <= 512
+
+
+async def test_refuse_stops_with_the_reason() -> None:
+    app = LlamaTUI(settings("refuse"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        for i in range(6):
+            await send(pilot, f"{i}. {LONG}")
+            await wait_until(pilot, lambda: not screen.generating)
+            if screen.query(Notice):
+                break
+        text = str(screen.query_one(Notice).render())
+        assert "context holds 512" in text and "Start a new conversation" in text
+        assert app.is_running and screen.status.state == "ready"
