@@ -75,5 +75,8 @@ class FakeClient(EngineClient):
     def supports_gpu_offload(self) -> bool:
         return False
 
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return sum(len(m["content"].split()) + 4 for m in messages)
+
     def close(self, timeout: float = 3.0) -> None:
         self._running = False
