@@ -8,6 +8,7 @@ from pathlib import Path
 
 from llamatui.engines.base import Delta, LoadOptions, ModelInfo, ReplyStats, SamplingParams
 from llamatui.engines.host import EngineClient
+from llamatui.engines.meters import GpuSample, Sample, Sampler
 from llamatui.engines.templates import ChatMessage
 
 FAKE_REPLY = (
@@ -80,3 +81,26 @@ class FakeClient(EngineClient):
 
     def close(self, timeout: float = 3.0) -> None:
         self._running = False
+
+
+class FixedSampler(Sampler):
+    """Meters frozen for snapshots: the same figures every time."""
+
+    def __init__(self, gpus: tuple[GpuSample, ...] = ()) -> None:
+        self.fixed_gpus = gpus
+
+    def sample(self, engine_pid: int | None) -> Sample:
+        return Sample(
+            ram_used=6 * 2**30,
+            ram_total=24 * 2**30,
+            cpu_percent=42.0,
+            engine_rss=300 * 2**20,
+            gpus=self.fixed_gpus,
+            gpu_note=None if self.fixed_gpus else "no GPU",
+        )
+
+
+TWO_GPUS = (
+    GpuSample(0, "NVIDIA RTX 4090", 9 * 2**30, 24 * 2**30, 87, 71),
+    GpuSample(1, "NVIDIA RTX 3090", 2 * 2**30, 24 * 2**30, 12, 45),
+)

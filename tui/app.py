@@ -12,6 +12,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from llamatui.engines.host import EngineClient
+from llamatui.engines.meters import Sampler
 from llamatui.themes import THEMES
 from llamatui.tui.commands import ModelCommands
 from llamatui.tui.paths import engine_log_path, history_path
@@ -51,6 +52,7 @@ class LlamaTUI(App[None]):
         history: Path | None = None,
         keep_history: bool = True,
         config_notice: str | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         """
         Args:
@@ -59,6 +61,7 @@ class LlamaTUI(App[None]):
             history: the history database (default: in the user data folder).
             keep_history: False runs without saving anything.
             config_notice: what is wrong with the config file, to tell the user.
+            sampler: the meters' sampler (default: this machine's).
         """
         super().__init__()
         self.settings = settings or Settings()
@@ -67,6 +70,7 @@ class LlamaTUI(App[None]):
         self.keep_history = keep_history
         self.store: Store | None = None
         self.config_notice = config_notice
+        self.sampler = sampler
 
     def on_mount(self) -> None:
         for theme in THEMES:
@@ -76,7 +80,15 @@ class LlamaTUI(App[None]):
         if self.keep_history:
             self.store, notice = open_history(self.history or history_path())
         notice = "\n".join(n for n in (self.config_notice, notice) if n) or None
-        self.push_screen(ChatScreen(self.client, self.settings, self.store, startup_notice=notice))
+        self.push_screen(
+            ChatScreen(
+                self.client,
+                self.settings,
+                self.store,
+                startup_notice=notice,
+                sampler=self.sampler,
+            )
+        )
         # Everything made so far (Textual, styles, the screen) lives as long as the
         # app: move it out of the collector's way, so collections while a reply
         # streams walk only new objects and take less CPU from the model.

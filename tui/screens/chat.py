@@ -21,7 +21,7 @@ from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from llamatui.engines.base import (
     Delta,
@@ -34,6 +34,7 @@ from llamatui.engines.base import (
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.host import EngineClient, EngineDied
 from llamatui.engines.library import ModelEntry
+from llamatui.engines.meters import Sample, Sampler
 from llamatui.engines.models import default_model_path
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.commands import ModelCommands
@@ -54,8 +55,11 @@ from llamatui.tui.settings import Settings
 from llamatui.tui.store import ReplyMeta, Store, StoreError, title_from_prompt
 from llamatui.tui.widgets.chat_message import AssistantMessage, UserMessage
 from llamatui.tui.widgets.conversations_pane import ConversationsPane
+from llamatui.tui.widgets.meters import Meters
 from llamatui.tui.widgets.prompt_input import PromptInput
 from llamatui.tui.widgets.status_line import StatusLine
+
+METER_PERIOD_S = 0.5
 
 # What loading or generating can raise that a user should read, as a notice.
 USER_ERRORS = (EngineError, ModelFileError, FileNotFoundError, ContextFull)
@@ -111,6 +115,14 @@ class ChatScreen(ConversationsScreen):
             id="chat.quick_switch",
             show=False,
             tooltip="Switch to a recent model",
+        ),
+        Binding(
+            "ctrl+g",
+            "toggle_meters",
+            "Meters",
+            id="chat.toggle_meters",
+            show=False,
+            tooltip="Show the hardware meters as a pane, or as one line",
         ),
         Binding(
             "ctrl+r",
@@ -171,6 +183,15 @@ class ChatScreen(ConversationsScreen):
         n_ctx: int
 
     @dataclass
+    class MetersSampled(Message):
+        """A new meters sample; a newer one replaces it if it is not shown yet."""
+
+        sample: Sample
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ChatScreen.MetersSampled)
+
+    @dataclass
     class SaveFailed(Message):
         """The history could not be written."""
 
@@ -183,8 +204,11 @@ class ChatScreen(ConversationsScreen):
         store: Store | None = None,
         *,
         startup_notice: str | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         super().__init__(store)
+        self.sampler = sampler
+        """The meters' sampler; None makes a real one (tests pass a fixed one)."""
         self.client = client
         self.settings = settings
         self.startup_notice = startup_notice
@@ -207,6 +231,7 @@ class ChatScreen(ConversationsScreen):
             with Vertical(id="chat"):
                 yield VerticalScroll(id="conversation")
                 yield PromptInput(id="prompt")
+        yield Meters(id="meters")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -221,6 +246,7 @@ class ChatScreen(ConversationsScreen):
         # Start the engine after the first frame: its start-up (a Python process
         # importing llama.cpp) would otherwise compete with the first paint.
         self.call_after_refresh(self.load_model)
+        self.call_after_refresh(self.sample_meters)
 
     # Loading -------------------------------------------------------------------
 
@@ -443,6 +469,23 @@ class ChatScreen(ConversationsScreen):
             f"so the conversation fits its {message.n_ctx:,}-token context; the system "
             'prompt is kept. (context_policy = "trim"; "refuse" stops instead.)'
         )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="meters")
+    def sample_meters(self) -> None:
+        """Sample the hardware twice a second until the screen goes."""
+        worker = get_current_worker()
+        sampler = self.sampler or Sampler()
+        while not worker.is_cancelled:
+            self.post_message(self.MetersSampled(sampler.sample(self.client.pid)))
+            time.sleep(METER_PERIOD_S)
+
+    def on_chat_screen_meters_sampled(self, message: MetersSampled) -> None:
+        self.query_one(Meters).show(message.sample)
+
+    def action_toggle_meters(self) -> None:
+        """Show the meters as a pane, or as one line."""
+        meters = self.query_one(Meters)
+        meters.expanded = not meters.expanded
 
     def on_chat_screen_save_failed(self, message: SaveFailed) -> None:
         self._notice(message.reason, error=True)

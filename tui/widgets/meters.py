@@ -1,0 +1,106 @@
+"""RAM, engine, CPU and GPU meters with sparklines: one line by default, a pane
+when expanded."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.content import Content
+from textual.reactive import var
+from textual.widget import Widget
+
+from llamatui.engines.meters import Sample
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+HISTORY = 40
+
+
+def sparkline(values: deque[float], width: int, top: float) -> str:
+    """The last `width` values as block characters, scaled to `top`.
+
+    Always `width` wide: before there are that many samples, the oldest one stands
+    in for the missing ones, so the line does not grow while the app starts.
+    """
+    recent = list(values)[-width:]
+    if not recent or top <= 0:
+        return " " * width
+    recent = [recent[0]] * (width - len(recent)) + recent
+    return "".join(BLOCKS[min(7, int(v / top * 7.999))] for v in recent)
+
+
+def gib(n: float) -> str:
+    """Bytes as GiB with one decimal, or MiB under 1 GiB."""
+    return f"{n / 2**30:.1f}G" if n >= 2**30 else f"{n / 2**20:.0f}M"
+
+
+class Meters(Widget):
+    """Hardware meters; `expanded` shows a line per meter with a longer history."""
+
+    DEFAULT_CSS = """
+    Meters {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+        background: $panel;
+        &.-expanded { height: auto; border-top: hkey $primary 30%; }
+    }
+    """
+
+    expanded: var[bool] = var(False, toggle_class="-expanded")
+    """Whether the meters show as a pane (a line each) rather than one line."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.sample: Sample | None = None
+        self.history: dict[str, deque[float]] = {}
+
+    def _push(self, key: str, value: float) -> deque[float]:
+        values = self.history.setdefault(key, deque(maxlen=HISTORY))
+        values.append(value)
+        return values
+
+    def show(self, sample: Sample) -> None:
+        """Take a new sample and redraw."""
+        self.sample = sample
+        self._push("ram", sample.ram_used)
+        self._push("cpu", sample.cpu_percent)
+        if sample.engine_rss is not None:
+            self._push("engine", sample.engine_rss)
+        for g in sample.gpus:
+            self._push(f"vram{g.index}", g.vram_used)
+            self._push(f"util{g.index}", g.utilization)
+        self.refresh(layout=self.expanded)
+
+    def watch_expanded(self) -> None:
+        self.refresh(layout=True)
+
+    def _parts(self, width: int) -> list[str]:
+        s = self.sample
+        if s is None:
+            return ["meters: sampling…"]
+        h = self.history
+        parts = [
+            f"RAM {gib(s.ram_used)}/{gib(s.ram_total)} {sparkline(h['ram'], width, s.ram_total)}",
+            f"CPU {s.cpu_percent:3.0f}% {sparkline(h['cpu'], width, 100)}",
+        ]
+        if s.engine_rss is not None:
+            parts.insert(
+                1, f"engine {gib(s.engine_rss)} {sparkline(h['engine'], width, s.ram_total)}"
+            )
+        for g in s.gpus:
+            vram = sparkline(h[f"vram{g.index}"], width, g.vram_total)
+            parts.append(
+                f"GPU{g.index} {gib(g.vram_used)}/{gib(g.vram_total)} {vram} "
+                f"{g.utilization}% {g.temperature}°C"
+            )
+        if s.gpu_note:
+            parts.append(s.gpu_note)
+        return parts
+
+    def render(self) -> Content:
+        if self.expanded:
+            return Content("\n".join(self._parts(24)))
+        return Content(" │ ".join(self._parts(6)))
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return len(self._parts(24)) if self.expanded else 1
