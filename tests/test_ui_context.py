@@ -67,3 +67,27 @@ async def test_refuse_stops_with_the_reason() -> None:
         text = str(screen.query_one(Notice).render())
         assert "context holds 512" in text and "Start a new conversation" in text
         assert app.is_running and screen.status.state == "ready"
+
+
+async def test_context_meter_counts_what_will_be_sent_as_you_type() -> None:
+    app = LlamaTUI(settings("trim"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await send(pilot, "Name a river.")
+        await wait_until(pilot, lambda: not screen.generating)
+        draft = "And now name three mountains in Europe, please."
+        screen.prompt.focus()
+        await pilot.press(*draft)
+        expected = app.client.count_tokens(
+            [*screen._messages(), {"role": "user", "content": draft}]
+        )
+        await wait_until(pilot, lambda: screen.status.next_prompt == expected)
+        assert f"ctx {expected:,}/512" in str(screen.status.render())
+        # It is what the engine will really take: the prompt of the next reply.
+        screen.prompt.text = ""
+        await send(pilot, draft)
+        await wait_until(pilot, lambda: not screen.generating)
+        stats = screen.status.stats
+        assert stats is not None and stats.prompt_tokens == expected

@@ -8,6 +8,7 @@ before generation starts; the worker checkpoints the reply while it streams.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -60,6 +62,8 @@ from llamatui.tui.widgets.prompt_input import PromptInput
 from llamatui.tui.widgets.status_line import StatusLine
 
 METER_PERIOD_S = 0.5
+# The context meter counts once typing has paused this long.
+COUNT_DELAY_S = 0.3
 
 # What loading or generating can raise that a user should read, as a notice.
 USER_ERRORS = (EngineError, ModelFileError, FileNotFoundError, ContextFull)
@@ -183,6 +187,15 @@ class ChatScreen(ConversationsScreen):
         n_ctx: int
 
     @dataclass
+    class ContextCounted(Message):
+        """Tokens the next prompt will take, with the draft as it was."""
+
+        tokens: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ChatScreen.ContextCounted)
+
+    @dataclass
     class MetersSampled(Message):
         """A new meters sample; a newer one replaces it if it is not shown yet."""
 
@@ -224,6 +237,7 @@ class ChatScreen(ConversationsScreen):
         """The loaded model's profile from the config."""
         self._gpu_offload = False
         self._cancelling_load = False
+        self._count_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -316,6 +330,7 @@ class ChatScreen(ConversationsScreen):
         remember(data_dir() / "recent.json", message.info.path)
         if message.info.notice:
             self._notice(f"{message.info.name}: {message.info.notice}")
+        self._count_draft()
 
     def on_chat_screen_load_progress(self, message: LoadProgress) -> None:
         if self.status.model is None:
@@ -348,6 +363,7 @@ class ChatScreen(ConversationsScreen):
         await self.conversation.mount_all([UserMessage(event.text), self._reply])
         self.generating = True
         self.status.streamed = 0
+        self.status.next_prompt = None
         self.status.state = "generating" if self.client.alive else "loading"
         self.generate(self._messages(), self.sampling, reply_id, meta, self._dropped)
 
@@ -442,6 +458,7 @@ class ChatScreen(ConversationsScreen):
         # State first: the screen is ready again as soon as the reply has ended.
         self.status.stats = s
         self.status.state = "ready"
+        self._count_draft()
         if reply is not None:
             note = FINISH_NOTES[s.finish]
             await reply.finish(reply_footer(meta_of(s, ReplyMeta()), note), cut=bool(note))
@@ -469,6 +486,32 @@ class ChatScreen(ConversationsScreen):
             f"so the conversation fits its {message.n_ctx:,}-token context; the system "
             'prompt is kept. (context_policy = "trim"; "refuse" stops instead.)'
         )
+
+    @on(PromptInput.Changed)
+    def _draft_changed(self) -> None:
+        # Count when typing pauses, not per key: each count is a trip to the engine.
+        if self._count_timer is not None:
+            self._count_timer.stop()
+        self._count_timer = self.set_timer(COUNT_DELAY_S, self._count_draft)
+
+    def _count_draft(self) -> None:
+        if self.generating or self._loaded is None:
+            return
+        draft = self.prompt.text.strip()
+        messages = self._messages()
+        if draft:
+            messages = [*messages, {"role": "user", "content": draft}]
+        self.count_context(messages)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="count")
+    def count_context(self, messages: list[ChatMessage]) -> None:
+        """Count the tokens of what would be sent (an engine round trip)."""
+        # An engine that is dying or loading gives no count: the next one will do.
+        with contextlib.suppress(*USER_ERRORS):
+            self.post_message(self.ContextCounted(self.client.count_tokens(messages)))
+
+    def on_chat_screen_context_counted(self, message: ContextCounted) -> None:
+        self.status.next_prompt = message.tokens
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="meters")
     def sample_meters(self) -> None:

@@ -29,6 +29,8 @@ class StatusLine(Widget):
     """The figures of the last reply."""
     streamed: reactive[int] = reactive(0)
     """Tokens of the reply streaming now."""
+    next_prompt: reactive[int | None] = reactive(None)
+    """Tokens the next prompt will take (system, history and the draft), when counted."""
 
     def render(self) -> Content:
         # Plain Content: a model name from a file is never read as markup.
@@ -39,7 +41,11 @@ class StatusLine(Widget):
         if s is not None:
             parts += [f"{s.tokens_per_s:.1f} tok/s", f"TTFT {s.ttft_s * 1000:.0f} ms"]
         if self.model is not None:
-            used = s.context_used if s is not None else 0
+            # The context meter: what the next prompt (with the draft) will take,
+            # else what the last reply left in the cache.
+            used = self.next_prompt
+            if used is None:
+                used = s.context_used if s is not None else 0
             parts.append(f"ctx {used:,}/{self.model.n_ctx:,}")
         if s is not None:
             parts.append(f"prompt {s.prompt_tokens:,} tok")
