@@ -23,6 +23,7 @@ async def one_exchange(pilot: Pilot[None]) -> None:
     await send(pilot, "Show me a list and some code.")
     await wait_until(pilot, lambda: not screen.generating)
     await wait_until(pilot, lambda: screen.query_one(Meters).sample is not None)
+    await wait_until(pilot, lambda: screen.status.next_prompt is not None)
     await pilot.pause()
 
 
@@ -44,6 +45,7 @@ def test_chat_screen_empty(snap_compare) -> None:
         screen.prompt.cursor_blink = False
         await wait_until(pilot, lambda: screen.status.state == "ready")
         await wait_until(pilot, lambda: screen.query_one(Meters).sample is not None)
+        await wait_until(pilot, lambda: screen.status.next_prompt is not None)
         await pilot.pause()
 
     app = LlamaTUI(
