@@ -91,8 +91,13 @@ class MemoryUse:
     """Memory of the engine process, in bytes."""
 
     rss: int
+    """Resident memory of the whole engine process."""
     weights: int
+    """The model's tensors."""
     kv_cache: int = 0
+    """Keys and values for every context cell."""
+    compute: int = 0
+    """Compute buffers as llama.cpp reported them at load (reserved, partly touched)."""
 
 
 class Engine(Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -28,7 +29,8 @@ from llamatui.engines.base import (
     ReplyStats,
     SamplingParams,
 )
-from llamatui.engines.gguf import read_header
+from llamatui.engines.estimate import Shape, kv_cache_bytes
+from llamatui.engines.gguf import GGUFHeader, read_header
 from llamatui.engines.templates import (
     ChatMessage,
     ChatTemplate,
@@ -67,6 +69,8 @@ class LlamaCppEngine:
         self._cached: list[int] = []
         """Tokens whose keys and values are in the KV cache now, in order."""
         self._info: ModelInfo | None = None
+        self._shape = Shape(weights=0)
+        self._compute_bytes = 0
 
     def load(
         self,
@@ -120,6 +124,8 @@ class LlamaCppEngine:
             lc.llama_model_default_params = default_params
         self._llm = llm
         self._cached = []
+        self._shape = _shape_of(header)
+        self._compute_bytes = _compute_buffers_logged()
         bos = self._token_text(llm.token_bos())
         eos = self._token_text(llm.token_eos())
         notice = None
@@ -312,14 +318,57 @@ class LlamaCppEngine:
         self._template = None
 
     def memory(self) -> MemoryUse:
-        """Resident memory of this process and the model's weights."""
+        """This process's resident memory and the model's share of it."""
         import llama_cpp as lc
         import psutil
 
-        weights = 0
-        if self._llm is not None:
-            weights = int(lc.llama_model_size(self._llm._model.model))
-        return MemoryUse(rss=psutil.Process().memory_info().rss, weights=weights)
+        rss = psutil.Process().memory_info().rss
+        if self._llm is None or self._info is None:
+            return MemoryUse(rss=rss, weights=0)
+        return MemoryUse(
+            rss=rss,
+            weights=int(lc.llama_model_size(self._llm._model.model)),
+            kv_cache=kv_cache_bytes(self._shape, self._info.n_ctx),
+            compute=self._compute_bytes,
+        )
+
+
+def _shape_of(header: GGUFHeader) -> Shape:
+    def key(name: str) -> int | None:
+        return header.get_int(f"{header.architecture}.{name}")
+
+    n_head = key("attention.head_count")
+    n_embd = key("embedding_length")
+    head_dim = n_embd // n_head if n_embd and n_head else None
+    return Shape(
+        weights=header.data_size,
+        n_layer=key("block_count"),
+        n_head_kv=key("attention.head_count_kv") or n_head,
+        key_length=key("attention.key_length") or head_dim,
+        value_length=key("attention.value_length") or head_dim,
+    )
+
+
+_COMPUTE_LINE = re.compile(rb"compute buffer size\s*=\s*([\d.]+) MiB")
+
+
+def _compute_buffers_logged() -> int:
+    """The compute buffers llama.cpp just reported, read back from our own log.
+
+    llama.cpp has no call that returns them; it logs them at load, and this
+    process's stderr is the engine log file. 0 when it cannot be read.
+    """
+    try:
+        path = os.readlink("/proc/self/fd/2")
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 65536))
+            tail = f.read()
+    except OSError:
+        return 0
+    # The last load's lines: after its final "llama_context:" constructor line.
+    start = tail.rfind(b"llama_context: constructing")
+    sizes = _COMPUTE_LINE.findall(tail[start if start >= 0 else 0 :])
+    return int(sum(float(x) for x in sizes) * 1024 * 1024)
 
 
 def _report(progress: Callable[[float], None] | None, fraction: float) -> bool:

@@ -6,7 +6,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from llamatui.engines.base import Delta, LoadOptions, ModelInfo, ReplyStats, SamplingParams
+from llamatui.engines.base import (
+    Delta,
+    LoadOptions,
+    MemoryUse,
+    ModelInfo,
+    ReplyStats,
+    SamplingParams,
+)
 from llamatui.engines.host import EngineClient
 from llamatui.engines.meters import GpuSample, Sample, Sampler
 from llamatui.engines.templates import ChatMessage
@@ -75,6 +82,11 @@ class FakeClient(EngineClient):
 
     def supports_gpu_offload(self) -> bool:
         return False
+
+    def memory(self) -> MemoryUse:
+        return MemoryUse(
+            rss=300 * 2**20, weights=90 * 2**20, kv_cache=45 * 2**20, compute=100 * 2**20
+        )
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return sum(len(m["content"].split()) + 4 for m in messages)

@@ -166,3 +166,14 @@ def test_load_reports_progress(client: EngineClient, gemma3: Path) -> None:
     assert seen and seen[-1] == 1.0
     assert seen == sorted(seen)
     assert len(seen) >= 3
+
+
+def test_memory_share_as_llama_cpp_reports_it(client: EngineClient, smollm2: Path) -> None:
+    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+    use = client.memory()
+    log = Path(client.log_path).read_text()
+    # llama.cpp's own figures, from its log: "CPU KV buffer size = 45.00 MiB" etc.
+    assert f"KV buffer size = {use.kv_cache / 2**20:8.2f} MiB" in log
+    assert f"compute buffer size = {use.compute / 2**20:8.2f} MiB" in log
+    assert 90 * 2**20 < use.weights < 100 * 2**20
+    assert use.rss > use.weights

@@ -29,6 +29,7 @@ from llamatui.engines.base import (
     Delta,
     EngineError,
     LoadOptions,
+    MemoryUse,
     ModelInfo,
     ReplyStats,
     SamplingParams,
@@ -145,6 +146,7 @@ class ChatScreen(ConversationsScreen):
         info: ModelInfo
         profile: Profile
         gpu_offload: bool
+        memory: MemoryUse
 
     @dataclass
     class LoadProgress(Message):
@@ -285,7 +287,7 @@ class ChatScreen(ConversationsScreen):
 
             info = self.client.load(path, self._load_options(profile), progress)
             gpu = self.client.supports_gpu_offload()
-            self.post_message(self.ModelLoaded(info, profile, gpu))
+            self.post_message(self.ModelLoaded(info, profile, gpu, self.client.memory()))
             self._loaded = info
             return info
 
@@ -325,6 +327,7 @@ class ChatScreen(ConversationsScreen):
     def on_chat_screen_model_loaded(self, message: ModelLoaded) -> None:
         self.profile = message.profile
         self._gpu_offload = message.gpu_offload
+        self.query_one(Meters).model_share = message.memory
         self.status.model = message.info
         self.status.state = "generating" if self.generating else "ready"
         remember(data_dir() / "recent.json", message.info.path)

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.reactive import var
 from textual.widget import Widget
 
+from llamatui.engines.base import MemoryUse
 from llamatui.engines.meters import Sample
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -53,6 +54,8 @@ class Meters(Widget):
         super().__init__(id=id)
         self.sample: Sample | None = None
         self.history: dict[str, deque[float]] = {}
+        self.model_share: MemoryUse | None = None
+        """The loaded model's weights, KV cache and compute buffers, as reported."""
 
     def _push(self, key: str, value: float) -> deque[float]:
         values = self.history.setdefault(key, deque(maxlen=HISTORY))
@@ -87,6 +90,13 @@ class Meters(Widget):
             parts.insert(
                 1, f"engine {gib(s.engine_rss)} {sparkline(h['engine'], width, s.ram_total)}"
             )
+            m = self.model_share
+            if self.expanded and m is not None:
+                parts.insert(
+                    2,
+                    f"  model: weights {gib(m.weights)} · KV cache {gib(m.kv_cache)} · "
+                    f"compute {gib(m.compute)} reserved",
+                )
         for g in s.gpus:
             vram = sparkline(h[f"vram{g.index}"], width, g.vram_total)
             parts.append(
