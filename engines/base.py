@@ -119,8 +119,10 @@ class Engine(Protocol):
         messages: Sequence[ChatMessage],
         params: SamplingParams,
         cancel: Event,
+        continue_last: bool = False,
     ) -> Iterator[Delta | ReplyStats]:
-        """Generate a reply: deltas, then one ReplyStats. Checks `cancel` per token."""
+        """Generate a reply (or, with continue_last, more of the last assistant
+        message): deltas, then one ReplyStats. Checks `cancel` per token."""
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens of the prompt these messages render to."""

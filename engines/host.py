@@ -121,11 +121,12 @@ def _stream(
     cancel: Any,
     messages: Sequence[ChatMessage],
     params: SamplingParams,
+    continue_last: bool = False,
 ) -> None:
     parts: list[str] = []
     n = 0
     last = 0.0
-    for item in engine.stream(messages, params, cancel):
+    for item in engine.stream(messages, params, cancel, continue_last):
         if isinstance(item, Delta):
             parts.append(item.text)
             n += item.n_tokens
@@ -308,7 +309,10 @@ class EngineClient:
         self._cancel.set()
 
     def stream(
-        self, messages: Sequence[ChatMessage], params: SamplingParams
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        continue_last: bool = False,
     ) -> Iterator[Delta | ReplyStats]:
         """Generate a reply: deltas, then one ReplyStats.
 
@@ -318,7 +322,7 @@ class EngineClient:
         """
         with self._lock:
             self._cancel.clear()
-            self._send(("stream", list(messages), params))
+            self._send(("stream", list(messages), params, continue_last))
             finished = False
             try:
                 while True:

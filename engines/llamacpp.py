@@ -177,14 +177,25 @@ class LlamaCppEngine:
             raise EngineError("no model is loaded")
         return self._template
 
-    def tokenize_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
+    def tokenize_chat(
+        self, messages: Sequence[ChatMessage], *, continue_last: bool = False
+    ) -> list[int]:
         """Render the conversation with the chat template and tokenize it.
 
         The template's text is tokenized with control tokens; message text as plain
         text, so `<|im_end|>` typed by a user stays characters.
         """
         llm = self._require()
-        parts = self.template.render_parts(messages)
+        if continue_last:
+            # Continue the last (assistant) message: render without a new turn and
+            # stop right after its text, before the template closes it.
+            parts = self.template.render_parts(messages, add_generation_prompt=False)
+            last = max((i for i, (_, is_msg) in enumerate(parts) if is_msg), default=-1)
+            if last < 0:
+                raise EngineError("this model's chat template cannot continue a reply")
+            parts = parts[: last + 1]
+        else:
+            parts = self.template.render_parts(messages)
         # The template writes the BOS token itself when the model wants one; add it
         # only when the model asks for it and the template did not.
         bos = self.template.bos_token
@@ -211,13 +222,15 @@ class LlamaCppEngine:
         messages: Sequence[ChatMessage],
         params: SamplingParams,
         cancel: Event,
+        continue_last: bool = False,
     ) -> Iterator[Delta | ReplyStats]:
-        """Generate a reply token by token; see the module docstring."""
+        """Generate a reply token by token (or more of the last one); see the module
+        docstring."""
         import llama_cpp as lc
 
         llm = self._require()
         t_start = time.perf_counter()
-        prompt = self.tokenize_chat(messages)
+        prompt = self.tokenize_chat(messages, continue_last=continue_last)
         ctx = llm._ctx.ctx
         vocab = lc.llama_model_get_vocab(llm._model.model)
         n_ctx = llm.n_ctx()

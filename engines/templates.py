@@ -168,7 +168,9 @@ class ChatTemplate:
             _DEADLINE.reset(token)
         return "".join(chunks)
 
-    def render_parts(self, messages: Sequence[ChatMessage]) -> list[tuple[str, bool]]:
+    def render_parts(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> list[tuple[str, bool]]:
         """The rendered prompt as (text, is_message_text) pieces.
 
         Message text must be tokenized as plain text, so that a user who types
@@ -185,7 +187,8 @@ class ChatTemplate:
         marked: list[ChatMessage] = [
             {"role": m["role"], "content": _MARK.format(i)} for i, m in enumerate(clean)
         ]
-        text = self.render(marked)
+        gen = add_generation_prompt
+        text = self.render(marked, add_generation_prompt=gen)
         parts: list[tuple[str, bool]] = []
         pos = 0
         for i, m in enumerate(clean):
@@ -197,10 +200,10 @@ class ChatTemplate:
             pos = at + len(mark)
         else:
             parts.append((text[pos:], False))
-            whole = self.render(clean)
+            whole = self.render(clean, add_generation_prompt=gen)
             if "".join(t for t, _ in parts) == whole:
                 return [(t, is_msg) for t, is_msg in parts if t]
-        return [(self.render(clean), False)]
+        return [(self.render(clean, add_generation_prompt=gen), False)]
 
 
 _DEADLINE: ContextVar[float] = ContextVar("template_deadline", default=float("inf"))

@@ -55,7 +55,7 @@ class FakeClient(EngineClient):
         )
 
     def stream(
-        self, messages: Sequence[ChatMessage], params: SamplingParams
+        self, messages: Sequence[ChatMessage], params: SamplingParams, continue_last: bool = False
     ) -> Iterator[Delta | ReplyStats]:
         self._cancel.clear()
         words = self.reply.split(" ")

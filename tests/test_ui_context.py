@@ -9,7 +9,7 @@ from llamatui.engines.base import LoadOptions, SamplingParams
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
-from llamatui.tui.widgets.chat_message import Notice
+from llamatui.tui.widgets.chat_message import AssistantMessage, Notice
 
 SYSTEM = "You are a helpful assistant."
 LONG = "Tell me about rivers, lakes, seas, oceans, glaciers and rain. " * 6
@@ -91,3 +91,30 @@ async def test_context_meter_counts_what_will_be_sent_as_you_type() -> None:
         await wait_until(pilot, lambda: not screen.generating)
         stats = screen.status.stats
         assert stats is not None and stats.prompt_tokens == expected
+
+
+async def test_a_cut_reply_can_be_continued() -> None:
+    app = LlamaTUI(
+        Settings(
+            load=LoadOptions(n_ctx=2048, n_threads=2),
+            sampling=SamplingParams(temperature=0, max_tokens=12),
+        )
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await send(pilot, "Write a long story about a lighthouse keeper.")
+        await wait_until(pilot, lambda: not screen.generating)
+        reply = screen.query(AssistantMessage).last()
+        first = reply.text
+        assert "Ctrl+T continues" in str(reply.query_one(".reply-footer").render())
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: not screen.generating and len(reply.text) > len(first))
+        assert reply.text.startswith(first)
+        assert len(screen.query(AssistantMessage)) == 1
+        assert [t["role"] for t in screen.turns] == ["user", "assistant"]
+        assert screen.turns[-1]["content"] == reply.text
+        assert app.store is not None and screen.conversation_id is not None
+        saved = app.store.messages(screen.conversation_id)
+        assert [m.content for m in saved] == [screen.turns[0]["content"], reply.text]

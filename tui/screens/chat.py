@@ -122,6 +122,14 @@ class ChatScreen(ConversationsScreen):
             tooltip="Switch to a recent model",
         ),
         Binding(
+            "ctrl+t",
+            "continue_reply",
+            "Continue",
+            id="chat.continue_reply",
+            show=False,
+            tooltip="Continue a reply that was cut off",
+        ),
+        Binding(
             "ctrl+g",
             "toggle_meters",
             "Meters",
@@ -240,6 +248,11 @@ class ChatScreen(ConversationsScreen):
         self._gpu_offload = False
         self._cancelling_load = False
         self._count_timer: Timer | None = None
+        self._cut: AssistantMessage | None = None
+        """The last reply, when it was cut off and can be continued."""
+        self._continuing = False
+        self._reply_id: int | None = None
+        self._reply_meta_now = ReplyMeta()
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -368,6 +381,8 @@ class ChatScreen(ConversationsScreen):
         self.status.streamed = 0
         self.status.next_prompt = None
         self.status.state = "generating" if self.client.alive else "loading"
+        self._cut = None
+        self._reply_id, self._reply_meta_now = reply_id, meta
         self.generate(self._messages(), self.sampling, reply_id, meta, self._dropped)
 
     def _reply_meta(self) -> ReplyMeta:
@@ -405,11 +420,18 @@ class ChatScreen(ConversationsScreen):
         reply_id: int | None,
         meta: ReplyMeta,
         dropped_before: int,
+        continue_text: str | None = None,
     ) -> None:
-        """Stream a reply from the engine, posting batches of text and saving it."""
+        """Stream a reply from the engine, posting batches of text and saving it.
+
+        With continue_text, the last message is that (cut) reply and the engine
+        carries it on; the saved reply grows from it.
+        """
         parts: list[str] = []
         n = 0
         recorder = ReplyRecorder(self.store, reply_id, time.monotonic())
+        if continue_text:
+            recorder.parts.append(continue_text)
         stats: ReplyStats | None = None
         try:
             info = self._ensure_loaded()
@@ -422,7 +444,8 @@ class ChatScreen(ConversationsScreen):
             if fitted.dropped > dropped_before:
                 self.post_message(self.ContextTrimmed(fitted.dropped, info.n_ctx))
             pacer.start(time.monotonic())
-            for item in self.client.stream(fitted.messages, sampling):
+            continuing = continue_text is not None
+            for item in self.client.stream(fitted.messages, sampling, continuing):
                 if isinstance(item, Delta):
                     text = strip_controls(item.text)
                     parts.append(text)
@@ -464,6 +487,9 @@ class ChatScreen(ConversationsScreen):
         self._count_draft()
         if reply is not None:
             note = FINISH_NOTES[s.finish]
+            if s.finish in ("length", "context"):
+                self._cut = reply
+                note += " · Ctrl+T continues"
             await reply.finish(reply_footer(meta_of(s, ReplyMeta()), note), cut=bool(note))
         await self._refresh_pane()
 
@@ -540,9 +566,41 @@ class ChatScreen(ConversationsScreen):
         """Close the streaming reply and keep what it holds in the conversation."""
         reply, self._reply = self._reply, None
         self.generating = False
+        if self._continuing:
+            self._continuing = False
+            if reply is not None and self.turns and self.turns[-1]["role"] == "assistant":
+                self.turns[-1] = {"role": "assistant", "content": reply.text}
+            return reply
         if reply is not None and reply.text:
             self.turns.append({"role": "assistant", "content": reply.text})
         return reply
+
+    def action_continue_reply(self) -> None:
+        """Carry on the last reply, if it was cut off by the token limit or the context."""
+        reply = self._cut
+        if (
+            self.generating
+            or reply is None
+            or not self.turns
+            or self.turns[-1]["role"] != "assistant"
+        ):
+            self.notify("There is no cut-off reply to continue.", severity="warning")
+            return
+        self._cut = None
+        self._reply = reply
+        self._continuing = True
+        self.generating = True
+        self.status.streamed = 0
+        self.status.state = "generating"
+        self.conversation.anchor()
+        self.generate(
+            self._messages(),
+            self.sampling,
+            self._reply_id,
+            self._reply_meta_now,
+            self._dropped,
+            reply.text,
+        )
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that failed in a way nobody planned for: say so, keep going."""
