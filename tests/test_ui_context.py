@@ -29,9 +29,9 @@ async def test_trim_keeps_going_with_a_notice_and_the_system_prompt() -> None:
     sent: list[list[dict[str, str]]] = []
     original = app.client.stream
 
-    def spy(messages, params):  # type: ignore[no-untyped-def]
+    def spy(messages, params, continue_last=False):  # type: ignore[no-untyped-def]
         sent.append(list(messages))
-        return original(messages, params)
+        return original(messages, params, continue_last)
 
     app.client.stream = spy  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)) as pilot:
