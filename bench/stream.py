@@ -12,7 +12,11 @@ Each is the median of --runs runs, interleaved, and given as a ratio of the raw
 generate loop. Also time to first token, and the cold start of `llamatui` to its
 first frame in a pseudo-terminal.
 
+With --meters-compare, each round also runs the UI with the meters pane open, right
+after the run with it closed, and the paired ratio open/closed is printed.
+
 Usage: python bench/stream.py [--tokens N] [--threads N] [--runs N] [--meters]
+                              [--meters-compare]
 """
 
 from __future__ import annotations
@@ -129,7 +133,7 @@ async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, 
             await asyncio.sleep(0.01)
         await pilot.press("ctrl+n")  # a new chat for the measured reply
         await pilot.pause(0.1)
-        if meters and hasattr(screen, "action_toggle_meters"):
+        if meters:
             screen.action_toggle_meters()
         # Each frame the app writes to its terminal: (time, tokens handled before it).
         # The headless driver is told it is not headless, so frames are encoded for
@@ -215,12 +219,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ctx", type=int, default=2048)
     parser.add_argument("--meters", action="store_true", help="with the meters pane open")
+    parser.add_argument(
+        "--meters-compare", action="store_true", help="also each round with the pane open"
+    )
     args = parser.parse_args()
     model = default_model_path()
     params = SamplingParams(temperature=0, max_tokens=args.tokens)
     print(f"model {model.name}, {args.threads} threads, greedy, {args.tokens} tokens max")
 
-    hosts, uis, raws = [], [], []
+    hosts, uis, raws, opened = [], [], [], []
     for _ in range(args.runs):
         # A fresh engine each run, like a fresh app: the prompt is not cached.
         client = EngineClient()
@@ -234,6 +241,8 @@ def main() -> None:
         with mp.get_context("spawn").Pool(1) as pool:
             raws += pool.apply(raw_runs, (model, n_tokens, args.threads, args.ctx, 1))
         uis.append(asyncio.run(ui_run(model, args.threads, args.ctx, params, args.meters)))
+        if args.meters_compare:
+            opened.append(asyncio.run(ui_run(model, args.threads, args.ctx, params, True)))
 
     decode = statistics.median(r[0] for r in raws)
     generate = statistics.median(r[1] for r in raws)
@@ -251,6 +260,11 @@ def main() -> None:
     print(f"UI / raw, paired by round {paired:.3f}")
     own = statistics.median(u[3] for u in uis)
     print(f"engine's own rate, in UI  {own:7.1f} tok/s  ({own / generate:.3f})")
+    if opened:
+        pane = statistics.median(o[0] for o in opened)
+        pair = statistics.median(o[0] / u[0] for o, u in zip(opened, uis, strict=True))
+        print(f"UI, meters pane open      {pane:7.1f} tok/s  ({pane / generate:.3f})")
+        print(f"pane open / closed, paired {pair:.3f}")
     share = statistics.median(u[4] for u in uis)
     print(f"app CPU while streaming   {share * 100:7.1f} % of one core")
     print("per run (tok/s): raw generate, host, UI")
