@@ -123,6 +123,23 @@ def _int(h: GGUFHeader, key: str) -> int | None:
     return h.get_int(f"{h.architecture}.{key}")
 
 
+def gguf_shape(h: GGUFHeader) -> Shape:
+    """What the memory estimate needs, from a GGUF header (one file's tensor data)."""
+    n_head = _int(h, "attention.head_count")
+    n_embd = _int(h, "embedding_length")
+    head_dim = n_embd // n_head if n_embd and n_head else None
+    tokens = h.metadata.get("tokenizer.ggml.tokens")
+    return Shape(
+        weights=h.data_size,
+        n_layer=_int(h, "block_count"),
+        n_head_kv=_int(h, "attention.head_count_kv") or n_head,
+        key_length=_int(h, "attention.key_length") or head_dim,
+        value_length=_int(h, "attention.value_length") or head_dim,
+        n_vocab=tokens.length if isinstance(tokens, ArrayInfo) else _int(h, "vocab_size"),
+        context_length=_int(h, "context_length"),
+    )
+
+
 def _gguf_entry(files: list[Path]) -> ModelEntry:
     first = files[0]
     size = sum(f.stat().st_size for f in files)
@@ -142,16 +159,13 @@ def _gguf_entry(files: list[Path]) -> ModelEntry:
     entry.weights = sum(x.data_size for x in headers)
     ftype = h.get_int("general.file_type")
     entry.quantization = FILE_TYPES.get(ftype, f"type {ftype}") if ftype is not None else None
-    entry.context_length = _int(h, "context_length")
-    entry.n_layer = _int(h, "block_count")
-    n_head = _int(h, "attention.head_count")
-    entry.n_head_kv = _int(h, "attention.head_count_kv") or n_head
-    n_embd = _int(h, "embedding_length")
-    head_dim = n_embd // n_head if n_embd and n_head else None
-    entry.key_length = _int(h, "attention.key_length") or head_dim
-    entry.value_length = _int(h, "attention.value_length") or head_dim
-    tokens = h.metadata.get("tokenizer.ggml.tokens")
-    entry.n_vocab = tokens.length if isinstance(tokens, ArrayInfo) else _int(h, "vocab_size")
+    shape = gguf_shape(h)
+    entry.context_length = shape.context_length
+    entry.n_layer = shape.n_layer
+    entry.n_head_kv = shape.n_head_kv
+    entry.key_length = shape.key_length
+    entry.value_length = shape.value_length
+    entry.n_vocab = shape.n_vocab
     entry.template = choose_template(h.chat_template, arch).name
     if arch == "unknown":
         entry.error = "the file does not say its architecture (general.architecture)"

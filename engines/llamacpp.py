@@ -30,7 +30,8 @@ from llamatui.engines.base import (
     SamplingParams,
 )
 from llamatui.engines.estimate import Shape, kv_cache_bytes
-from llamatui.engines.gguf import GGUFHeader, read_header
+from llamatui.engines.gguf import read_header
+from llamatui.engines.library import gguf_shape
 from llamatui.engines.templates import (
     ChatMessage,
     ChatTemplate,
@@ -124,7 +125,7 @@ class LlamaCppEngine:
             lc.llama_model_default_params = default_params
         self._llm = llm
         self._cached = []
-        self._shape = _shape_of(header)
+        self._shape = gguf_shape(header)
         self._compute_bytes = _compute_buffers_logged()
         bos = self._token_text(llm.token_bos())
         eos = self._token_text(llm.token_eos())
@@ -344,22 +345,6 @@ class LlamaCppEngine:
             kv_cache=kv_cache_bytes(self._shape, self._info.n_ctx),
             compute=self._compute_bytes,
         )
-
-
-def _shape_of(header: GGUFHeader) -> Shape:
-    def key(name: str) -> int | None:
-        return header.get_int(f"{header.architecture}.{name}")
-
-    n_head = key("attention.head_count")
-    n_embd = key("embedding_length")
-    head_dim = n_embd // n_head if n_embd and n_head else None
-    return Shape(
-        weights=header.data_size,
-        n_layer=key("block_count"),
-        n_head_kv=key("attention.head_count_kv") or n_head,
-        key_length=key("attention.key_length") or head_dim,
-        value_length=key("attention.value_length") or head_dim,
-    )
 
 
 _COMPUTE_LINE = re.compile(rb"compute buffer size\s*=\s*([\d.]+) MiB")

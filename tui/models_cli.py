@@ -83,6 +83,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def ram_cells(entry: ModelEntry, n_ctx: int, available: int) -> tuple[str, str]:
+    """The RAM a model needs at n_ctx, and whether it fits, as table cells."""
+    if entry.format != "gguf":
+        return "VRAM", "-"  # exllama models: the GPU side is in the meters
+    need = ram_needed(entry.shape, n_ctx)
+    return human(need), str(fit(need, available))
+
+
 def table(entries: list[ModelEntry], n_ctx: int, available: int) -> str:
     """The library as an aligned text table."""
     head = ["NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CTX", "TEMPLATE", f"RAM@{n_ctx}", "FIT"]
@@ -92,10 +100,7 @@ def table(entries: list[ModelEntry], n_ctx: int, available: int) -> str:
         if not e.usable:
             broken.append(f"  {e.name}: {e.error}")
             continue
-        ram, verdict = "VRAM", "-"  # exllama models: the GPU side comes with meters
-        if e.format == "gguf":
-            need = ram_needed(e.shape, n_ctx)
-            ram, verdict = human(need), str(fit(need, available))
+        ram, verdict = ram_cells(e, n_ctx, available)
         rows.append([
             e.name, e.architecture or "?", human(e.parameters or 0, "").strip() or "?",
             e.quantization or "?", human(e.size_bytes), f"{e.context_length or '?'}",

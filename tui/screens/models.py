@@ -17,10 +17,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from llamatui.engines.estimate import fit, ram_needed
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
-from llamatui.tui.models_cli import human
+from llamatui.tui.models_cli import human, ram_cells
 from llamatui.tui.paths import config_path
 from llamatui.tui.screens.profile import ProfileDialog
 
@@ -102,10 +101,7 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
                 cells = [Text(mark + e.name, style="dim"), *(["-"] * 8)]
                 table.add_row(*cells, Text(f"unusable: {e.error}"), key=str(i))
                 continue
-            ram, verdict = "VRAM", "-"
-            if e.format == "gguf":
-                need = ram_needed(e.shape, self.n_ctx)
-                ram, verdict = human(need), str(fit(need, available))
+            ram, verdict = ram_cells(e, self.n_ctx, available)
             table.add_row(
                 Text(mark + e.name), e.architecture or "?",
                 human(e.parameters or 0, "").strip(), e.quantization or "?",
