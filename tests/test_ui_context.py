@@ -108,7 +108,12 @@ async def test_a_cut_reply_can_be_continued() -> None:
         await wait_until(pilot, lambda: not screen.generating)
         reply = screen.query(AssistantMessage).last()
         first = reply.text
-        assert "Ctrl+T continues" in str(reply.query_one(".reply-footer").render())
+
+        def footer() -> str:
+            return str(reply.query_one(".reply-footer").render())
+
+        await wait_until(pilot, lambda: footer() != "")  # drawn just after the state
+        assert "Ctrl+T continues" in footer()
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: not screen.generating and len(reply.text) > len(first))
         assert reply.text.startswith(first)
