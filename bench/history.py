@@ -18,13 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fakes import FakeClient
+from fakes import fake_settings, scripted
 
 from llamatui.tui.app import LlamaTUI
-from llamatui.tui.recorder import CHECKPOINT_S
+from llamatui.tui.chat.recorder import CHECKPOINT_S
+from llamatui.tui.history.store import Message, ReplyMeta, Store
 from llamatui.tui.screens.chat import ChatScreen
-from llamatui.tui.settings import Settings
-from llamatui.tui.store import Message, ReplyMeta, Store
 from llamatui.tui.widgets.chat_message import AssistantMessage
 
 _VOCABULARY = (
@@ -67,7 +66,7 @@ def open_time(path: Path, cid: int, runs: int) -> tuple[list[float], list[float]
         s.close()
 
     async def one() -> float:
-        app = LlamaTUI(Settings(model_path=Path("fake.gguf")), FakeClient(), history=path)
+        app = LlamaTUI(fake_settings(), make_handle=scripted(), history=path)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             assert isinstance(screen, ChatScreen)
@@ -97,7 +96,7 @@ def open_time(path: Path, cid: int, runs: int) -> tuple[list[float], list[float]
             shown = time.perf_counter()  # the last messages are mounted
             await pilot.pause(0.5)
             driver.__class__ = headless
-            assert len(screen.turns) > 9_000
+            assert len(screen.session.turns) > 9_000
             # The first frame after they were mounted in which they are readable.
             return next(f for f, ok in frames if f >= shown and ok) - t
 

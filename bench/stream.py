@@ -34,9 +34,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from llamatui.engines.base import Delta, LoadOptions, ReplyStats, SamplingParams
-from llamatui.engines.host import EngineClient
+from llamatui.engines.handle import EngineState
+from llamatui.engines.host import ProcessHandle
 from llamatui.engines.models import default_model_path
+from llamatui.engines.protocol import Delta, LoadOptions, ReplyStats, SamplingParams
+from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 
 PROMPT = "Write a long story about a dragon who learns to read."
@@ -94,7 +96,7 @@ def raw_runs(model: Path, n_tokens: int, threads: int, n_ctx: int, runs: int):
     return out
 
 
-def host_run(client: EngineClient, params: SamplingParams) -> tuple[float, float, int]:
+def host_run(client: ProcessHandle, params: SamplingParams) -> tuple[float, float, int]:
     """(tok/s as received, TTFT s, tokens) through the engine process."""
     t0 = time.perf_counter()
     t_first = 0.0
@@ -119,17 +121,20 @@ async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, 
 
     app = LlamaTUI(
         Settings(
-            model_path=model, load=LoadOptions(n_ctx=n_ctx, n_threads=threads), sampling=params
+            model=ModelRef("llamacpp", str(model)),
+            load=LoadOptions(n_ctx=n_ctx),
+            engine_options={"llamacpp": {"threads": threads}},
+            sampling=params,
         )
     )
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        while screen.status.state != "ready":
+        while screen.session.state is not EngineState.READY:
             await asyncio.sleep(0.05)
         screen.prompt.text = WARM_UP[0]["content"]
         await pilot.press("enter")
-        while screen.generating or screen.status.stats is None:
+        while screen.session.generating or screen.status.stats is None:
             await asyncio.sleep(0.01)
         await pilot.press("ctrl+n")  # a new chat for the measured reply
         await pilot.pause(0.1)
@@ -155,7 +160,7 @@ async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, 
         t0 = time.perf_counter()
         cpu0 = time.process_time()
         await pilot.press("enter")
-        while screen.generating:
+        while screen.session.generating:
             await asyncio.sleep(0.01)
         cpu_share = (time.process_time() - cpu0) / (time.perf_counter() - t0)
         await pilot.pause(0.2)
@@ -230,8 +235,11 @@ def main() -> None:
     hosts, uis, raws, opened = [], [], [], []
     for _ in range(args.runs):
         # A fresh engine each run, like a fresh app: the prompt is not cached.
-        client = EngineClient()
-        client.load(model, LoadOptions(n_ctx=args.ctx, n_threads=args.threads))
+        client = ProcessHandle()
+        client.load(
+            ModelRef("llamacpp", str(model)),
+            LoadOptions(n_ctx=args.ctx, engine={"threads": args.threads}),
+        )
         list(client.stream(WARM_UP, WARM_UP_PARAMS))
         hosts.append(host_run(client, params))
         client.close()

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from llamatui.engines.estimate import Shape
+
 GGUF_MAGIC = b"GGUF"
 
 # Magic numbers of the pre-GGUF formats, as they appear on disk (little-endian).
@@ -273,3 +275,24 @@ class _TruncatedData(ModelFileError):
             f"the file is truncated: its tensors need {expected:,} bytes but the file "
             f"has {size:,} ({missing:,} missing; incomplete download?)",
         )
+
+
+def _int(h: GGUFHeader, key: str) -> int | None:
+    return h.get_int(f"{h.architecture}.{key}")
+
+
+def gguf_shape(h: GGUFHeader) -> Shape:
+    """What the memory estimate needs, from a GGUF header (one file's tensor data)."""
+    n_head = _int(h, "attention.head_count")
+    n_embd = _int(h, "embedding_length")
+    head_dim = n_embd // n_head if n_embd and n_head else None
+    tokens = h.metadata.get("tokenizer.ggml.tokens")
+    return Shape(
+        weights=h.data_size,
+        n_layer=_int(h, "block_count"),
+        n_head_kv=_int(h, "attention.head_count_kv") or n_head,
+        key_length=_int(h, "attention.key_length") or head_dim,
+        value_length=_int(h, "attention.value_length") or head_dim,
+        n_vocab=tokens.length if isinstance(tokens, ArrayInfo) else _int(h, "vocab_size"),
+        context_length=_int(h, "context_length"),
+    )

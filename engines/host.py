@@ -1,4 +1,4 @@
-"""Run an engine in a spawned child process and talk to it over a pipe.
+"""Run a local engine in a spawned child process and talk to it over a pipe.
 
 A model that makes llama.cpp `abort()`, a CUDA error or the out-of-memory killer
 ends the child, not the app: the client sees the pipe close and raises
@@ -24,16 +24,21 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from llamatui.engines.base import (
+from llamatui.engines import registry
+from llamatui.engines.gguf import ModelFileError
+from llamatui.engines.handle import EngineDied, EngineHandle
+from llamatui.engines.protocol import (
     Delta,
+    Engine,
     EngineError,
     LoadOptions,
     MemoryUse,
     ModelInfo,
     ReplyStats,
     SamplingParams,
+    Unsupported,
 )
-from llamatui.engines.gguf import ModelFileError
+from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage, TemplateError
 
 # The engine log is moved aside to `.1` when it grows past this at an engine start.
@@ -44,21 +49,17 @@ LOG_ROTATE_BYTES = 8 * 1024 * 1024
 FLUSH_S = 0.03
 
 
-class EngineDied(EngineError):
-    """The engine process ended while it was needed."""
+def prepare() -> None:
+    """Start multiprocessing's resource tracker (which the cancel Event needs) now.
 
-    def __init__(self, reason: str, exitcode: int | None) -> None:
-        self.reason = reason
-        self.exitcode = exitcode
-        super().__init__(f"the engine stopped: {reason}")
+    Call before a UI takes over stdout and stderr: the tracker is handed
+    `sys.stderr.fileno()` when it starts, and started from inside a Textual app,
+    whose stderr is a capture object, it would get an invalid descriptor and no
+    engine process could start.
+    """
+    from multiprocessing import resource_tracker
 
-
-def _make_engine(kind: str) -> Any:
-    if kind == "llama.cpp":
-        from llamatui.engines.llamacpp import LlamaCppEngine
-
-        return LlamaCppEngine()
-    raise EngineError(f"unknown engine {kind!r}")
+    resource_tracker.ensure_running()
 
 
 def _redirect_output(log_path: str) -> None:
@@ -74,7 +75,7 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
     _redirect_output(log_path)
     # Ctrl+C in the terminal goes to the whole process group; the app decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    engine = _make_engine(kind)
+    engine = registry.get(kind).make_engine()
     while True:
         try:
             op, *args = conn.recv()
@@ -84,17 +85,24 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
             if op == "stream":
                 _stream(conn, engine, cancel, *args)
             elif op == "load":
-                conn.send(("ok", engine.load(*args, progress=_progress_sender(conn))))
+                ref, options = args
+                conn.send(("ok", engine.load(ref, options, _progress_sender(conn))))
+            elif op == "count_tokens":
+                conn.send(("ok", engine.count_tokens(*args)))
+            elif op == "memory":
+                conn.send(("ok", engine.memory()))
             elif op == "shutdown":
                 engine.unload()
                 conn.send(("ok", None))
                 return
             else:
-                conn.send(("ok", getattr(engine, op)(*args)))
+                conn.send(("error", "engine", f"unknown request {op!r}"))
         except (BrokenPipeError, EOFError):
             return
         except ModelFileError as e:
             conn.send(("error", "model_file", e.path, e.reason))
+        except Unsupported as e:
+            conn.send(("error", "unsupported", str(e)))
         except (EngineError, TemplateError) as e:
             conn.send(("error", "engine", str(e)))
         except Exception as e:  # anything else is a bug: log it, keep serving
@@ -117,7 +125,7 @@ def _progress_sender(conn: Connection) -> Callable[[float], None]:
 
 def _stream(
     conn: Connection,
-    engine: Any,
+    engine: Engine,
     cancel: Any,
     messages: Sequence[ChatMessage],
     params: SamplingParams,
@@ -183,10 +191,14 @@ def _last_log_line(log_path: str) -> str:
     return "".join(ch for ch in last if ch.isprintable())[:200]
 
 
-class EngineClient:
-    """The app's handle on one engine process. Safe to call from worker threads."""
+class ProcessHandle(EngineHandle):
+    """The app's handle on one engine process. Safe to call from worker threads.
 
-    def __init__(self, kind: str = "llama.cpp", log_path: str | Path | None = None) -> None:
+    One handle serves one process at a time; a lock makes each request/reply
+    exchange atomic.
+    """
+
+    def __init__(self, kind: str = "llamacpp", log_path: str | Path | None = None) -> None:
         self.kind = kind
         self.log_path = str(log_path) if log_path else os.devnull
         self._ctx = mp.get_context("spawn")
@@ -212,15 +224,20 @@ class EngineClient:
         self._discard()
         _rotate(self.log_path)
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(
+        proc = self._ctx.Process(
             target=serve,
             args=(child, self._cancel, self.kind, self.log_path),
             name=f"llamatui-engine ({self.kind})",
             daemon=True,
         )
-        self._proc.start()
-        child.close()
-        self._conn = parent
+        try:
+            proc.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self._proc, self._conn = proc, parent
 
     def _discard(self) -> None:
         if self._conn is not None:
@@ -256,6 +273,8 @@ class EngineClient:
         if reply[0] == "error":
             if reply[1] == "model_file":
                 raise ModelFileError(reply[2], reply[3])
+            if reply[1] == "unsupported":
+                raise Unsupported(reply[2])
             raise EngineError(reply[2])
         return reply
 
@@ -266,7 +285,7 @@ class EngineClient:
 
     def load(
         self,
-        path: str | Path,
+        ref: ModelRef,
         options: LoadOptions,
         progress: Callable[[float], None] | None = None,
     ) -> ModelInfo:
@@ -277,7 +296,7 @@ class EngineClient:
         """
         self.start()
         with self._lock:
-            self._send(("load", str(path), options))
+            self._send(("load", ref, options))
             while True:
                 reply = self._recv()
                 if reply[0] == "progress":
@@ -296,13 +315,6 @@ class EngineClient:
         """Memory of the engine process."""
         use: MemoryUse = self._call("memory")
         return use
-
-    def supports_gpu_offload(self) -> bool:
-        """Whether the engine can offload layers to a GPU (False when not running)."""
-        if not self.alive:
-            return False
-        offload: bool = self._call("supports_gpu_offload")
-        return offload
 
     def cancel(self) -> None:
         """Ask the running reply to stop; the engine checks before every token."""
@@ -355,15 +367,15 @@ class EngineClient:
 
     def close(self, timeout: float = 3.0) -> None:
         """End the engine process, politely first; its memory is freed."""
-        proc = self._proc
+        proc, conn = self._proc, self._conn
         if proc is None:
             return
         self._cancel.set()
-        if proc.is_alive() and self._lock.acquire(timeout=timeout):
+        if conn is not None and proc.is_alive() and self._lock.acquire(timeout=timeout):
             try:
-                self._conn.send(("shutdown",))  # type: ignore[union-attr]
-                if self._conn.poll(timeout):  # type: ignore[union-attr]
-                    self._conn.recv()  # type: ignore[union-attr]
+                conn.send(("shutdown",))
+                if conn.poll(timeout):
+                    conn.recv()
             except (OSError, EOFError):
                 pass
             finally:

@@ -1,32 +1,38 @@
-"""The models on disk: GGUF files (split sets counted once) and exllama folders.
+"""The models on disk: GGUF files (split sets counted once), EXL3 and HF folders,
+and old GGML files that nothing runs any more.
 
 Everything is read from file headers with capped readers (engines/gguf.py and the
-safetensors header reader here), never by loading a model; a file that cannot be
-used is listed with the reason. Results are cached on (path, size, mtime), so a
-rescan reads only what changed.
+safetensors header reader here), never by loading a model; a model that cannot be
+used here is listed with the reason: its files are wrong, or no engine that runs
+its format can run on this machine (the registry says which and why). Results are
+cached on (path, size, mtime), so a rescan reads only what changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from llamatui.engines import registry
+from llamatui.engines.atomic import write_atomic
 from llamatui.engines.estimate import Shape
-from llamatui.engines.gguf import ArrayInfo, GGUFHeader, ModelFileError, read_header
+from llamatui.engines.gguf import LEGACY_MAGICS, ModelFileError, gguf_shape, read_header
+from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ARCHITECTURE_FORMATS, DEFAULT_FORMAT, choose_template
 
 SPLIT = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 MAX_CONFIG = 4 * 1024 * 1024
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 # llama.cpp's LLAMA_FTYPE values, as quantization names.
 FILE_TYPES = {
@@ -68,76 +74,71 @@ def known_architecture(arch: str) -> bool | None:
     return arch.encode() + b"\x00" in binary
 
 
+Format = Literal["gguf", "exl3", "hf", "ggml"]
+
+
 @dataclass
 class ModelEntry:
     """One model in the library, usable or not."""
 
     path: str
-    """The GGUF file (the first of a split set) or the model folder."""
+    """The GGUF file (the first of a split set), the model folder, or the GGML file."""
     name: str
-    format: Literal["gguf", "exl3", "hf"]
+    format: Format
     size_bytes: int
     files: list[str] = field(default_factory=list)
     architecture: str | None = None
     parameters: int | None = None
     quantization: str | None = None
-    context_length: int | None = None
     template: str | None = None
     """"model" when the model carries its own chat template, else the fallback's name."""
-    n_layer: int | None = None
-    n_head_kv: int | None = None
-    key_length: int | None = None
-    value_length: int | None = None
-    n_vocab: int | None = None
-    weights: int = 0
-    """Bytes of tensor data (GGUF); 0 means the size of the files."""
+    shape: Shape | None = None
+    """What the memory estimate needs (weights, layers, heads, vocabulary, context)."""
     error: str | None = None
-    """Why the model cannot be used; None when it can."""
+    """What is wrong with the model's files; None when they are fine."""
     warning: str | None = None
 
     @property
-    def engine(self) -> str:
-        """The engine that runs this format."""
-        return "llama.cpp" if self.format == "gguf" else "exllama"
+    def context_length(self) -> int | None:
+        """The context the model was trained for."""
+        return self.shape.context_length if self.shape else None
+
+    @property
+    def engine(self) -> registry.EngineSpec | None:
+        """The engine that runs this format, or None when none does."""
+        return registry.for_format(self.format)
+
+    @property
+    def ref(self) -> ModelRef:
+        """The reference that loads this model."""
+        spec = self.engine
+        return ModelRef(spec.kind if spec else self.format, self.path)
+
+    @property
+    def reason(self) -> str | None:
+        """Why the model cannot be used here (its files, or no engine here), or None."""
+        if self.error is not None:
+            return self.error
+        spec = self.engine
+        if spec is None:
+            return f"no engine in llamatui runs {self.format.upper()} models"
+        why = spec.unavailable()
+        return f"{spec.label} {why}" if why else None
 
     @property
     def usable(self) -> bool:
-        """Whether the model can be loaded."""
-        return self.error is None
+        """Whether the model can be loaded on this machine."""
+        return self.reason is None
 
-    @property
-    def shape(self) -> Shape:
-        """What the memory estimate needs."""
-        return Shape(
-            weights=self.weights or self.size_bytes,
-            n_layer=self.n_layer,
-            n_head_kv=self.n_head_kv,
-            key_length=self.key_length,
-            value_length=self.value_length,
-            n_vocab=self.n_vocab,
-            context_length=self.context_length,
-        )
+    def to_json(self) -> dict[str, Any]:
+        """Every field, for the cache and `llamatui models --json`."""
+        return asdict(self)
 
-
-def _int(h: GGUFHeader, key: str) -> int | None:
-    return h.get_int(f"{h.architecture}.{key}")
-
-
-def gguf_shape(h: GGUFHeader) -> Shape:
-    """What the memory estimate needs, from a GGUF header (one file's tensor data)."""
-    n_head = _int(h, "attention.head_count")
-    n_embd = _int(h, "embedding_length")
-    head_dim = n_embd // n_head if n_embd and n_head else None
-    tokens = h.metadata.get("tokenizer.ggml.tokens")
-    return Shape(
-        weights=h.data_size,
-        n_layer=_int(h, "block_count"),
-        n_head_kv=_int(h, "attention.head_count_kv") or n_head,
-        key_length=_int(h, "attention.key_length") or head_dim,
-        value_length=_int(h, "attention.value_length") or head_dim,
-        n_vocab=tokens.length if isinstance(tokens, ArrayInfo) else _int(h, "vocab_size"),
-        context_length=_int(h, "context_length"),
-    )
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelEntry:
+        """The entry `to_json` wrote."""
+        shape = data.get("shape")
+        return cls(**(data | {"shape": Shape(**shape) if shape else None}))
 
 
 def _gguf_entry(files: list[Path]) -> ModelEntry:
@@ -156,16 +157,10 @@ def _gguf_entry(files: list[Path]) -> ModelEntry:
     arch = h.architecture
     entry.architecture = arch
     entry.parameters = sum(x.parameters for x in headers)
-    entry.weights = sum(x.data_size for x in headers)
     ftype = h.get_int("general.file_type")
     entry.quantization = FILE_TYPES.get(ftype, f"type {ftype}") if ftype is not None else None
-    shape = gguf_shape(h)
-    entry.context_length = shape.context_length
-    entry.n_layer = shape.n_layer
-    entry.n_head_kv = shape.n_head_kv
-    entry.key_length = shape.key_length
-    entry.value_length = shape.value_length
-    entry.n_vocab = shape.n_vocab
+    # The tensor data of every part of a split set.
+    entry.shape = replace(gguf_shape(h), weights=sum(x.data_size for x in headers))
     entry.template = choose_template(h.chat_template, arch).name
     if arch == "unknown":
         entry.error = "the file does not say its architecture (general.architecture)"
@@ -174,6 +169,29 @@ def _gguf_entry(files: list[Path]) -> ModelEntry:
             f"architecture {arch!r} is unknown to this llama.cpp "
             "(a newer llama-cpp-python may support it)"
         )
+    return entry
+
+
+def _is_ggml(path: Path) -> bool:
+    """Whether a .bin file is a pre-GGUF llama.cpp model (other .bin files, PyTorch
+    weights among them, are not models the library lists)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4) in LEGACY_MAGICS
+    except OSError:
+        return False
+
+
+def _ggml_entry(path: Path) -> ModelEntry:
+    """An old GGML file: listed where the user looks, with what to do about it."""
+    entry = ModelEntry(
+        path=str(path), name=path.stem, format="ggml", size_bytes=path.stat().st_size
+    )
+    entry.files = [str(path)]
+    try:
+        read_header(path)
+    except ModelFileError as e:
+        entry.error = e.reason
     return entry
 
 
@@ -252,21 +270,29 @@ def _folder_entry(folder: Path, safetensors: list[Path]) -> ModelEntry:
     entry.architecture = (
         str(archs[0]) if isinstance(archs, list) and archs else str(config.get("model_type"))
     )
-    entry.context_length = text.get("max_position_embeddings")
-    entry.n_layer = text.get("num_hidden_layers")
     n_head = text.get("num_attention_heads")
-    entry.n_head_kv = text.get("num_key_value_heads") or n_head
     hidden = text.get("hidden_size")
     head_dim = text.get("head_dim") or (hidden // n_head if hidden and n_head else None)
-    entry.key_length = entry.value_length = head_dim
-    entry.n_vocab = text.get("vocab_size")
+    entry.shape = Shape(
+        weights=size,
+        n_layer=text.get("num_hidden_layers"),
+        n_head_kv=text.get("num_key_value_heads") or n_head,
+        key_length=head_dim,
+        value_length=head_dim,
+        n_vocab=text.get("vocab_size"),
+        context_length=text.get("max_position_embeddings"),
+    )
     quant = config.get("quantization_config")
     if isinstance(quant, dict) and str(quant.get("quant_method", "")).lower() == "exl3":
         entry.format = "exl3"
         bits = quant.get("bits")
         entry.quantization = f"EXL3 {float(bits):.1f}bpw" if bits is not None else "EXL3"
     elif isinstance(quant, dict):
-        entry.error = f"quantized with {quant.get('quant_method')!r}, which exllama cannot run"
+        method = str(quant.get("quant_method"))
+        entry.error = (
+            f"quantized with {method.upper()}, which exllamav3 does not load: "
+            "use an EXL3 or a GGUF version of the same model"
+        )
     else:
         dtype = str(config.get("torch_dtype") or config.get("dtype") or "float16")
         entry.quantization = {"bfloat16": "BF16", "float16": "FP16", "float32": "FP32"}.get(
@@ -319,13 +345,9 @@ class Library:
     def _save_cache(self, used: dict[str, Any]) -> None:
         if self.cache_path is None:
             return
-        tmp = self.cache_path.with_name(self.cache_path.name + ".tmp")
-        try:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"version": CACHE_VERSION, "entries": used}))
-            os.replace(tmp, self.cache_path)
-        except OSError:
-            pass  # a cache we cannot write is only slower next time
+        # A cache we cannot write is only slower next time.
+        with contextlib.suppress(OSError):
+            write_atomic(self.cache_path, json.dumps({"version": CACHE_VERSION, "entries": used}))
         self._cache = used
 
     def scan(self, folders: Iterable[Path]) -> list[ModelEntry]:
@@ -342,6 +364,7 @@ class Library:
     def scan_files(self, paths: Iterable[Path]) -> list[ModelEntry]:
         """The models these files make up: GGUF files, split sets, safetensors folders."""
         gguf: list[Path] = []
+        ggml: list[Path] = []
         st_folders: dict[Path, list[Path]] = {}
         for p in paths:
             name = p.name.lower()
@@ -349,9 +372,11 @@ class Library:
                 gguf.append(p)
             elif name.endswith(".safetensors"):
                 st_folders.setdefault(p.parent, []).append(p)
+            elif name.endswith(".bin") and _is_ggml(p):
+                ggml.append(p)
         singles = [p for p in gguf if not SPLIT.match(p.name)]
         sets, broken = _split_sets(gguf)
-        entries = list(broken)
+        entries = list(broken) + [_ggml_entry(p) for p in ggml]
         used: dict[str, Any] = {}
         units: list[tuple[str, list[Path], Any]] = [(str(p), [p], None) for p in singles]
         units += [(str(s[0]), s, None) for s in sets]
@@ -363,13 +388,13 @@ class Library:
                 sig = None
             cached = self._cache.get(key)
             if sig is not None and cached and cached.get("sig") == sig:
-                entry = ModelEntry(**cached["entry"])
+                entry = ModelEntry.from_json(cached["entry"])
             elif folder is not None:
                 entry = _folder_entry(folder, files)
             else:
                 entry = _gguf_entry(files)
             if sig is not None:
-                used[key] = {"sig": sig, "entry": asdict(entry)}
+                used[key] = {"sig": sig, "entry": entry.to_json()}
             entries.append(entry)
         self._save_cache(used)
         return sorted(entries, key=lambda e: (not e.usable, e.name.lower()))

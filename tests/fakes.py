@@ -1,98 +1,46 @@
-"""A deterministic stand-in for the engine process, for UI snapshots only."""
+"""The scripted engine set up for UI tests and snapshots, and frozen meters."""
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 
-from llamatui.engines.base import (
-    Delta,
-    LoadOptions,
-    MemoryUse,
-    ModelInfo,
-    ReplyStats,
-    SamplingParams,
-)
-from llamatui.engines.host import EngineClient
+from llamatui.engines.handle import InProcessHandle
 from llamatui.engines.meters import GpuSample, Sample, Sampler
-from llamatui.engines.templates import ChatMessage
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.scripted import DEFAULT_REPLY, ScriptedEngine
+from llamatui.tui.chat.session import HandleMaker
+from llamatui.tui.settings import Settings
 
-FAKE_REPLY = (
-    "Here is a **bold** answer with a list:\n\n- one\n- two\n\n"
-    "```python\ndef hello():\n    return 'world'\n```\n"
-)
+FAKE_REPLY = DEFAULT_REPLY
+FAKE_MODEL = ModelRef("scripted", "fake-model.Q4_0")
 
 
-class FakeClient(EngineClient):
-    """Replies with fixed text, word by word; no process, no model."""
+def ticking_clock(step: float = 0.05):
+    """A clock that moves `step` seconds each time it is read: fixed reply figures."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * step
 
-    def __init__(self, reply: str = FAKE_REPLY, step: threading.Event | None = None) -> None:
-        super().__init__("fake")
-        self.reply = reply
-        self.step = step
-        """When set, each word waits for this event (the test releases it)."""
-        self._running = False
 
-    @property
-    def alive(self) -> bool:
-        return self._running
+def scripted(
+    reply: str = FAKE_REPLY, step: threading.Event | None = None, delay_s: float = 0.0
+) -> HandleMaker:
+    """Handles on the scripted engine, in the app's process, whatever model is asked."""
 
-    def start(self) -> None:
-        self._running = True
-
-    def load(self, path: str | Path, options: LoadOptions, progress=None) -> ModelInfo:
-        self._running = True
-        return ModelInfo(
-            path=str(path),
-            name="fake-model.Q4_0",
-            architecture="llama",
-            n_ctx=options.n_ctx,
-            n_ctx_train=8192,
-            n_threads=2,
-            template="model",
-            size_bytes=1000,
+    def make(ref: ModelRef) -> InProcessHandle:
+        return InProcessHandle(
+            "scripted",
+            lambda: ScriptedEngine(
+                reply, step=step, delay_s=delay_s, name="fake-model.Q4_0", clock=ticking_clock()
+            ),
         )
 
-    def stream(
-        self, messages: Sequence[ChatMessage], params: SamplingParams, continue_last: bool = False
-    ) -> Iterator[Delta | ReplyStats]:
-        self._cancel.clear()
-        words = self.reply.split(" ")
-        finish = "stop"
-        n = 0
-        for i, word in enumerate(words):
-            if self.step is not None:
-                self.step.wait(5)
-            if self._cancel.is_set():
-                finish = "cancelled"
-                break
-            n += 1
-            yield Delta(word if i == 0 else " " + word, 1)
-        yield ReplyStats(
-            finish=finish,  # type: ignore[arg-type]
-            prompt_tokens=42,
-            prompt_evaluated=42,
-            generated_tokens=n,
-            ttft_s=0.05,
-            tokens_per_s=123.4,
-            context_used=42 + n,
-            n_ctx=4096,
-        )
+    return make
 
-    def supports_gpu_offload(self) -> bool:
-        return False
 
-    def memory(self) -> MemoryUse:
-        return MemoryUse(
-            rss=300 * 2**20, weights=90 * 2**20, kv_cache=45 * 2**20, compute=100 * 2**20
-        )
-
-    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        return sum(len(m["content"].split()) + 4 for m in messages)
-
-    def close(self, timeout: float = 3.0) -> None:
-        self._running = False
+def fake_settings(**kw) -> Settings:
+    """Settings that name the scripted model."""
+    return Settings(model=FAKE_MODEL, **kw)
 
 
 class FixedSampler(Sampler):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llamatui.engines.templates import ChatMessage
-from llamatui.tui.context import ContextFull, fit_context, reply_room
+from llamatui.tui.chat.context import ContextFull, fit_context, reply_room
 
 
 def words(messages: list[ChatMessage]) -> int:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from engine_refs import gguf
 
-from llamatui.engines.base import Delta, LoadOptions, ReplyStats, SamplingParams
 from llamatui.engines.gguf import ModelFileError
-from llamatui.engines.host import EngineClient, EngineDied
+from llamatui.engines.handle import EngineDied
+from llamatui.engines.host import ProcessHandle
+from llamatui.engines.protocol import Delta, LoadOptions, ReplyStats, SamplingParams
 from llamatui.engines.templates import ChatMessage
 
 STORY: list[ChatMessage] = [{"role": "user", "content": "Write a long story about a dragon."}]
@@ -23,14 +25,14 @@ LONG = SamplingParams(temperature=0, max_tokens=2000)
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[EngineClient]:
-    c = EngineClient(log_path=tmp_path / "engine.log")
+def client(tmp_path: Path) -> Iterator[ProcessHandle]:
+    c = ProcessHandle(log_path=tmp_path / "engine.log")
     yield c
     c.close()
 
 
-def test_load_stream_unload(client: EngineClient, smollm2: Path, tmp_path: Path) -> None:
-    info = client.load(smollm2, LoadOptions(n_ctx=1024, n_threads=2))
+def test_load_stream_unload(client: ProcessHandle, smollm2: Path, tmp_path: Path) -> None:
+    info = client.load(gguf(smollm2), LoadOptions(n_ctx=1024, engine={"threads": 2}))
     assert info.template == "model"
     pid = client.pid
     assert pid is not None and psutil.pid_exists(pid)
@@ -49,8 +51,8 @@ def test_load_stream_unload(client: EngineClient, smollm2: Path, tmp_path: Path)
     assert "llama_model_loader" in (tmp_path / "engine.log").read_text()
 
 
-def test_cancel_mid_stream(client: EngineClient, smollm2: Path) -> None:
-    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+def test_cancel_mid_stream(client: ProcessHandle, smollm2: Path) -> None:
+    client.load(gguf(smollm2), LoadOptions(n_ctx=2048, engine={"threads": 2}))
     got = 0
     stats = None
     for item in client.stream(STORY, LONG):
@@ -66,8 +68,8 @@ def test_cancel_mid_stream(client: EngineClient, smollm2: Path) -> None:
     assert client.count_tokens(STORY) == stats.prompt_tokens
 
 
-def test_abandoned_stream_leaves_the_pipe_in_step(client: EngineClient, smollm2: Path) -> None:
-    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+def test_abandoned_stream_leaves_the_pipe_in_step(client: ProcessHandle, smollm2: Path) -> None:
+    client.load(gguf(smollm2), LoadOptions(n_ctx=2048, engine={"threads": 2}))
     stream = client.stream(STORY, LONG)
     next(stream)
     stream.close()
@@ -79,9 +81,9 @@ def test_abandoned_stream_leaves_the_pipe_in_step(client: EngineClient, smollm2:
     [(signal.SIGKILL, "killed \\(SIGKILL\\)"), (signal.SIGABRT, "llama.cpp aborted")],
 )
 def test_engine_death_is_reported_and_recoverable(
-    client: EngineClient, smollm2: Path, sig: int, reason: str
+    client: ProcessHandle, smollm2: Path, sig: int, reason: str
 ) -> None:
-    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+    client.load(gguf(smollm2), LoadOptions(n_ctx=2048, engine={"threads": 2}))
     pid = client.pid
     assert pid is not None
     text = []
@@ -95,13 +97,15 @@ def test_engine_death_is_reported_and_recoverable(
     assert text  # what streamed before the death was delivered
     assert not client.alive
     # It starts again and works.
-    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+    client.load(gguf(smollm2), LoadOptions(n_ctx=2048, engine={"threads": 2}))
     assert client.pid != pid
     assert client.count_tokens(STORY) > 0
 
 
-def test_death_while_idle_is_reported_on_the_next_call(client: EngineClient, smollm2: Path) -> None:
-    client.load(smollm2, LoadOptions(n_ctx=1024, n_threads=2))
+def test_death_while_idle_is_reported_on_the_next_call(
+    client: ProcessHandle, smollm2: Path
+) -> None:
+    client.load(gguf(smollm2), LoadOptions(n_ctx=1024, engine={"threads": 2}))
     assert client.pid is not None
     os.kill(client.pid, signal.SIGKILL)
     time.sleep(0.2)
@@ -119,22 +123,23 @@ def test_death_while_idle_is_reported_on_the_next_call(client: EngineClient, smo
     ],
 )
 def test_bad_files_give_their_error_and_the_engine_lives(
-    client: EngineClient, bad_files: dict[str, Path], smollm2: Path, name: str, expected: str
+    client: ProcessHandle, bad_files: dict[str, Path], smollm2: Path, name: str, expected: str
 ) -> None:
     with pytest.raises(ModelFileError, match=expected) as info:
-        client.load(bad_files[name], LoadOptions())
+        client.load(gguf(bad_files[name]), LoadOptions())
     assert info.value.path == str(bad_files[name])
     assert client.alive
-    client.load(smollm2, LoadOptions(n_ctx=512, n_threads=2))
+    client.load(gguf(smollm2), LoadOptions(n_ctx=512, engine={"threads": 2}))
 
 
 def test_nothing_from_llama_cpp_reaches_the_terminal(smollm2: Path, tmp_path: Path) -> None:
     script = f"""
-from llamatui.engines.host import EngineClient
-from llamatui.engines.base import LoadOptions, SamplingParams
+from llamatui.engines.host import ProcessHandle
+from llamatui.engines.protocol import LoadOptions, SamplingParams
+from llamatui.engines.refs import ModelRef
 if __name__ == "__main__":
-    c = EngineClient(log_path={str(tmp_path / "e.log")!r})
-    c.load({str(smollm2)!r}, LoadOptions(n_ctx=512, n_threads=2))
+    c = ProcessHandle(log_path={str(tmp_path / "e.log")!r})
+    c.load(ModelRef("llamacpp", {str(smollm2)!r}), LoadOptions(n_ctx=512, engine={{"threads": 2}}))
     list(c.stream([{{"role": "user", "content": "hi"}}], SamplingParams(max_tokens=8)))
     c.close()
 """
@@ -150,9 +155,9 @@ if __name__ == "__main__":
 def test_big_engine_log_is_moved_aside(tmp_path: Path, smollm2: Path) -> None:
     log = tmp_path / "engine.log"
     log.write_bytes(b"old line\n" * 1_000_000)
-    c = EngineClient(log_path=log)
+    c = ProcessHandle(log_path=log)
     try:
-        c.load(smollm2, LoadOptions(n_ctx=256, n_threads=1))
+        c.load(gguf(smollm2), LoadOptions(n_ctx=256, engine={"threads": 1}))
     finally:
         c.close()
     assert (tmp_path / "engine.log.1").stat().st_size == 9_000_000
@@ -160,16 +165,16 @@ def test_big_engine_log_is_moved_aside(tmp_path: Path, smollm2: Path) -> None:
     assert log.stat().st_size < 9_000_000
 
 
-def test_load_reports_progress(client: EngineClient, gemma3: Path) -> None:
+def test_load_reports_progress(client: ProcessHandle, gemma3: Path) -> None:
     seen: list[float] = []
-    client.load(gemma3, LoadOptions(n_ctx=512, n_threads=2), seen.append)
+    client.load(gguf(gemma3), LoadOptions(n_ctx=512, engine={"threads": 2}), seen.append)
     assert seen and seen[-1] == 1.0
     assert seen == sorted(seen)
     assert len(seen) >= 3
 
 
-def test_memory_share_as_llama_cpp_reports_it(client: EngineClient, smollm2: Path) -> None:
-    client.load(smollm2, LoadOptions(n_ctx=2048, n_threads=2))
+def test_memory_share_as_llama_cpp_reports_it(client: ProcessHandle, smollm2: Path) -> None:
+    client.load(gguf(smollm2), LoadOptions(n_ctx=2048, engine={"threads": 2}))
     use = client.memory()
     log = Path(client.log_path).read_text()
     # llama.cpp's own figures, from its log: "CPU KV buffer size = 45.00 MiB" etc.

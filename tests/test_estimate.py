@@ -6,11 +6,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from engine_refs import gguf
 
-from llamatui.engines.base import LoadOptions, SamplingParams
 from llamatui.engines.estimate import Shape, fit, kv_cache_bytes, ram_needed
-from llamatui.engines.host import EngineClient
+from llamatui.engines.host import ProcessHandle
 from llamatui.engines.library import Library
+from llamatui.engines.protocol import LoadOptions, SamplingParams
 
 
 @pytest.mark.parametrize("model", ["smollm2", "gemma3"])
@@ -21,9 +22,9 @@ def test_estimate_within_15_percent_of_resident_memory(
     path: Path = request.getfixturevalue(model)
     [entry] = Library().scan_files([path])
     estimate = ram_needed(entry.shape, n_ctx)
-    client = EngineClient(log_path=tmp_path / "engine.log")
+    client = ProcessHandle(log_path=tmp_path / "engine.log")
     try:
-        client.load(path, LoadOptions(n_ctx=n_ctx, n_threads=2))
+        client.load(gguf(path), LoadOptions(n_ctx=n_ctx, engine={"threads": 2}))
         list(
             client.stream(
                 [{"role": "user", "content": "Write a poem."}], SamplingParams(max_tokens=64)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from clitools import llamatui
 
+from llamatui.tui.history.store import ReplyMeta, Store
 from llamatui.tui.paths import history_path
-from llamatui.tui.store import ReplyMeta, Store
 
 
 def test_list_export_import(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_list_export_import(tmp_path: Path) -> None:
     md = llamatui("export", str(cid), "--format", "md")
     assert md.returncode == 0
     assert md.stdout.startswith("# Volcanoes\n")
-    assert "## Assistant\n\nEtna." in md.stdout and "model: x.gguf" in md.stdout
+    assert "## Assistant\n\nEtna." in md.stdout and "model: x ·" in md.stdout
 
     out = tmp_path / "c.json"
     assert llamatui("export", str(cid), "--format", "json", "-o", str(out)).returncode == 0

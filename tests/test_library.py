@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_refs import gguf
 
+from llamatui.engines import registry
 from llamatui.engines.library import Library, ModelEntry
 
 
@@ -98,7 +100,8 @@ def models(tmp_path: Path, smollm2: Path, gemma3: Path) -> Path:
 def test_library_lists_every_kind(models: Path) -> None:
     got = by_name(Library().scan([models]))
     smol = got["SmolLM2-135M-Instruct.Q4_1"]
-    assert (smol.format, smol.engine, smol.architecture) == ("gguf", "llama.cpp", "llama")
+    assert smol.engine is not None and smol.engine.label == "llama.cpp"
+    assert (smol.format, smol.ref, smol.architecture) == ("gguf", gguf(smol.path), "llama")
     assert smol.parameters == 134_515_008 and smol.quantization == "Q4_1"
     assert smol.context_length == 8192 and smol.template == "model" and smol.usable
     gemma = got["gemma-3-270m-q4_k_m"]
@@ -111,13 +114,19 @@ def test_library_lists_every_kind(models: Path) -> None:
     holey = got["holey"]
     assert holey.error == "split set is missing part 2 of 3"
     exl3 = got["Llama-3.2-1B-exl3-4.0bpw"]
-    assert (exl3.format, exl3.engine, exl3.quantization) == ("exl3", "exllama", "EXL3 4.0bpw")
+    assert (exl3.format, exl3.ref.engine, exl3.quantization) == ("exl3", "exllama", "EXL3 4.0bpw")
     assert exl3.parameters == 2048 * 2048 + 128256 * 2048 and exl3.template == "model"
-    assert exl3.key_length == 64 and exl3.n_head_kv == 8 and exl3.context_length == 131072
+    assert exl3.shape is not None and exl3.context_length == 131072
+    assert exl3.shape.key_length == 64 and exl3.shape.n_head_kv == 8
     hf = got["Qwen2.5-0.5B-Instruct"]
     assert (hf.format, hf.quantization, hf.template) == ("hf", "BF16", "chatml")
     assert hf.parameters == 896 * 896 + 151936 * 896
-    assert [e.name for e in Library().scan([models]) if not e.usable] == ["holey"]
+    # The folders are fine; whether they are usable is the exllama engine's to say.
+    exllama = registry.get("exllama").unavailable()
+    assert exl3.error is None and hf.error is None
+    assert exl3.reason == hf.reason == (f"exllama {exllama}" if exllama else None)
+    unusable = {e.name for e in Library().scan([models]) if not e.usable}
+    assert unusable == {"holey"} | ({exl3.name, hf.name} if exllama else set())
 
 
 def test_broken_and_hostile_files_are_listed_with_reasons(tmp_path: Path, smollm2: Path) -> None:
@@ -131,6 +140,8 @@ def test_broken_and_hostile_files_are_listed_with_reasons(tmp_path: Path, smollm
         b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + struct.pack("<Q", 2**60)
     )
     (bad / "huge-kv-count.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 2**62))
+    (bad / "llama-7b.ggmlv3.q4_0.bin").write_bytes(b"tjgg" + b"\x03\x00\x00\x00" * 50)
+    (bad / "pytorch_model.bin").write_bytes(b"PK\x03\x04" + bytes(64))  # not a model we list
     tiny_gguf(bad / "strange-arch.gguf", arch="brand_new_arch")
     nocfg = bad / "weights-only"
     nocfg.mkdir()
@@ -155,7 +166,11 @@ def test_broken_and_hostile_files_are_listed_with_reasons(tmp_path: Path, smollm
     assert "architecture 'brand_new_arch' is unknown" in (got["strange-arch"].error or "")
     assert got["weights-only"].error == "a safetensors folder without config.json"
     assert "header" in (got["bad-safetensors"].error or "")
-    assert "gptq" in (got["gptq-model"].error or "")
+    assert "GPTQ, which exllamav3 does not load" in (got["gptq-model"].error or "")
+    ggml = got["llama-7b.ggmlv3.q4_0"]
+    assert ggml.format == "ggml" and ggml.engine is None and not ggml.usable
+    assert "old GGJT model file" in (ggml.reason or "") and "convert" in (ggml.reason or "")
+    assert "pytorch_model" not in got
 
 
 def test_warm_scan_reads_only_what_changed(tmp_path: Path, models: Path) -> None:

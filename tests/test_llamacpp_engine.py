@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_refs import gguf
 
-from llamatui.engines.base import Delta, EngineError, LoadOptions, ReplyStats, SamplingParams
 from llamatui.engines.llamacpp import LlamaCppEngine
+from llamatui.engines.protocol import Delta, EngineError, LoadOptions, ReplyStats, SamplingParams
 from llamatui.engines.templates import ChatMessage
 
 GREEDY = SamplingParams(temperature=0, max_tokens=48)
@@ -19,7 +20,7 @@ ASK: list[ChatMessage] = [{"role": "user", "content": "Name three colors."}]
 @pytest.fixture(scope="module")
 def engine(smollm2: Path) -> Iterator[LlamaCppEngine]:
     e = LlamaCppEngine()
-    e.load(smollm2, LoadOptions(n_ctx=1024, n_threads=2))
+    e.load(gguf(smollm2), LoadOptions(n_ctx=1024, engine={"threads": 2}))
     yield e
     e.unload()
 
@@ -38,7 +39,7 @@ def collect(engine: LlamaCppEngine, messages: list[ChatMessage], params: Samplin
 
 def test_load_reports_the_model(smollm2: Path) -> None:
     e = LlamaCppEngine()
-    info = e.load(smollm2, LoadOptions(n_ctx=100_000, n_threads=1))
+    info = e.load(gguf(smollm2), LoadOptions(n_ctx=100_000, engine={"threads": 1}))
     try:
         assert info.architecture == "llama"
         assert info.name == "SmolLM2-135M-Instruct.Q4_1"
@@ -111,7 +112,7 @@ def test_sampling_with_temperature_and_seed(engine: LlamaCppEngine) -> None:
 
 def test_prompt_longer_than_context_is_refused(smollm2: Path) -> None:
     e = LlamaCppEngine()
-    info = e.load(smollm2, LoadOptions(n_ctx=128, n_threads=2))
+    info = e.load(gguf(smollm2), LoadOptions(n_ctx=128, engine={"threads": 2}))
     try:
         long: list[ChatMessage] = [{"role": "user", "content": "word " * 400}]
         with pytest.raises(EngineError, match=f"context holds {info.n_ctx}"):
@@ -122,7 +123,7 @@ def test_prompt_longer_than_context_is_refused(smollm2: Path) -> None:
 
 def test_context_full_ends_the_reply(smollm2: Path) -> None:
     e = LlamaCppEngine()
-    info = e.load(smollm2, LoadOptions(n_ctx=128, n_threads=2))
+    info = e.load(gguf(smollm2), LoadOptions(n_ctx=128, engine={"threads": 2}))
     try:
         assert info.n_ctx <= 256  # llama.cpp rounds small contexts up
         ask: list[ChatMessage] = [{"role": "user", "content": "Write a very long story."}]
@@ -135,7 +136,7 @@ def test_context_full_ends_the_reply(smollm2: Path) -> None:
 
 def test_gemma_prompt_uses_gemma_turns(gemma3: Path) -> None:
     e = LlamaCppEngine()
-    info = e.load(gemma3, LoadOptions(n_ctx=1024, n_threads=2))
+    info = e.load(gguf(gemma3), LoadOptions(n_ctx=1024, engine={"threads": 2}))
     try:
         assert info.architecture == "gemma3"
         assert info.template == "gemma"

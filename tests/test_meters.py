@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
 from pathlib import Path
 
 import psutil
+import pytest
+from engine_refs import gguf
 
-from llamatui.engines.base import LoadOptions
-from llamatui.engines.host import EngineClient
+from llamatui.engines.host import ProcessHandle
 from llamatui.engines.meters import GpuSample, Nvml, Sampler
+from llamatui.engines.protocol import LoadOptions
 
 
 class TwoGpus:
@@ -31,9 +35,9 @@ def proc_rss(pid: int) -> int:
 
 
 def test_sample_is_sane_on_this_machine(smollm2: Path, tmp_path: Path) -> None:
-    client = EngineClient(log_path=tmp_path / "e.log")
+    client = ProcessHandle(log_path=tmp_path / "e.log")
     try:
-        client.load(smollm2, LoadOptions(n_ctx=512, n_threads=2))
+        client.load(gguf(smollm2), LoadOptions(n_ctx=512, engine={"threads": 2}))
         sampler = Sampler()
         s = sampler.sample(client.pid)
         assert s.ram_total == psutil.virtual_memory().total
@@ -46,12 +50,38 @@ def test_sample_is_sane_on_this_machine(smollm2: Path, tmp_path: Path) -> None:
     assert sampler.sample(None).engine_rss is None
 
 
-def test_no_nvml_means_no_gpu_said_once() -> None:
-    nvml = Nvml()  # this machine has no NVIDIA driver
+class NoDriver(types.ModuleType):
+    """pynvml on a machine without the NVIDIA driver: nvmlInit fails."""
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self) -> None:
+        super().__init__("pynvml")
+
+    def nvmlInit(self) -> None:
+        raise self.NVMLError("NVML Shared Library Not Found")
+
+
+def test_no_nvml_means_no_gpu_said_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", NoDriver())
+    nvml = Nvml()
     assert nvml.read() == ()
     assert nvml.note == "no GPU"
     s = Sampler(nvml).sample(os.getpid())
     assert s.gpus == () and s.gpu_note == "no GPU"
+
+
+def test_this_machine_is_read_as_it_is() -> None:
+    """With or without a driver: GPUs with sane figures, or "no GPU" said once."""
+    nvml = Nvml()
+    gpus = nvml.read()
+    if gpus:
+        assert nvml.note is None
+        assert all(0 < g.vram_total and 0 <= g.vram_used <= g.vram_total for g in gpus)
+        assert all(0 <= g.utilization <= 100 for g in gpus)
+    else:
+        assert nvml.note == "no GPU"
 
 
 def test_fake_two_gpus() -> None:

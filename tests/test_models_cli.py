@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
 from clitools import llamatui
 
+from llamatui.engines import registry
 from llamatui.tui.config import ConfigError, load_config
 
 
@@ -34,9 +36,37 @@ def test_models_table_and_json(model_dir: Path) -> None:
         )
     }
     smol = rows["SmolLM2-135M-Instruct.Q4_1"]
-    assert smol["usable"] and smol["engine"] == "llama.cpp" and smol["ctx"] == 8192
+    assert smol["usable"] and smol["engine"] == "llamacpp" and smol["ctx"] == 8192
+    assert smol["ref"] == f"llamacpp:{smol['path']}" and smol["reason"] is None
     assert smol["fit"] in ("fits", "tight", "will not fit") and smol["ram_needed"] > 98e6
     assert not rows["broken"]["usable"] and "not a GGUF" in rows["broken"]["error"]
+
+
+def test_exllama_folders_are_listed_with_why_they_cannot_run_here(model_dir: Path) -> None:
+    for name, quant in (("Llama-exl3", {"quant_method": "exl3", "bits": 4.0}), ("Qwen-hf", None)):
+        folder = model_dir / name
+        folder.mkdir()
+        config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+        if quant:
+            config["quantization_config"] = quant
+        (folder / "config.json").write_text(json.dumps(config))
+        header = json.dumps({"w": {"dtype": "F16", "shape": [4, 4], "data_offsets": [0, 32]}})
+        (folder / "model.safetensors").write_bytes(
+            struct.pack("<Q", len(header)) + header.encode() + bytes(32)
+        )
+    done = llamatui("models", "--json", "--models-dir", str(model_dir))
+    rows = {r["name"]: r for r in json.loads(done.stdout)}
+    assert rows["SmolLM2-135M-Instruct.Q4_1"]["usable"]
+    why = registry.get("exllama").unavailable()
+    assert why is not None  # the exllama engine is not in this version yet
+    for name, fmt in (("Llama-exl3", "exl3"), ("Qwen-hf", "hf")):
+        row = rows[name]
+        assert (row["format"], row["engine"], row["error"]) == (fmt, "exllama", None)
+        assert not row["usable"] and row["reason"] == f"exllama {why}"
+    if registry.get("exllama").check() is not None:  # no NVIDIA GPU or no exllamav3 here
+        assert "needs an NVIDIA GPU with CUDA" in rows["Qwen-hf"]["reason"]
+    table = llamatui("models", "--models-dir", str(model_dir)).stdout
+    assert f"  Llama-exl3: exllama {why}" in table.splitlines()
 
 
 def test_config_model_dirs(

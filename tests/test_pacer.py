@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llamatui.tui.pacer import Pacer
+from llamatui.tui.chat.pacer import Pacer
 
 
 class FakeCPU:

@@ -8,7 +8,8 @@ import pytest
 from textual.widgets import DataTable, Input
 from uitools import send, wait_until
 
-from llamatui.engines.base import LoadOptions
+from llamatui.engines.handle import EngineState
+from llamatui.engines.protocol import LoadOptions
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
 from llamatui.tui.paths import config_path
@@ -40,6 +41,9 @@ def test_save_keeps_the_rest_and_round_trips(tmp_path: Path) -> None:
         ('[models.x]\nchat_format = "nope"\n', "chat_format must be one of"),
         ("[models.x]\ncolour = 1\n", "unknown setting 'colour'"),
         ("models = 3\n", "must be a table"),
+        ("[models.x.llamacpp]\nthreads = 0\n", r"\[models.\"x\"\].llamacpp: threads must be 1"),
+        ("[models.x.llamacpp]\nflash = true\n", "unknown option 'flash'"),
+        ("[models.x]\nllamacpp = 4\n", "must be a table of llamacpp options"),
     ],
 )
 def test_bad_profiles_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
@@ -47,6 +51,17 @@ def test_bad_profiles_say_what_is_wrong(tmp_path: Path, text: str, message: str)
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_engine_options_by_engine_and_the_old_top_level_keys(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[models.a]\nthreads = 3\ngpu_layers = 0\n[models.b.llamacpp]\nthreads = 2\n")
+    profiles = load_config(path).profiles
+    assert profiles["a"].options_for("llamacpp") == {"threads": 3, "gpu_layers": 0}
+    assert profiles["b"] == Profile(engines={"llamacpp": {"threads": 2}})
+    save_profile(path, "a", profiles["a"])  # written back under the engine's table
+    assert "[models.a.llamacpp]" in path.read_text()
+    assert load_config(path).profiles == profiles
 
 
 def test_a_file_that_does_not_parse_is_never_written_over(tmp_path: Path) -> None:
@@ -61,18 +76,25 @@ async def test_profile_is_applied_on_load(smollm2: Path) -> None:
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_profile(path, SMOL, Profile(ctx=1024, preset="greedy", system_prompt="Answer briefly."))
-    app = LlamaTUI(Settings(load=LoadOptions(n_ctx=4096, n_threads=2)))
+    # As `llamatui` does: the config is read once, at start.
+    app = LlamaTUI(
+        Settings(
+            load=LoadOptions(n_ctx=4096),
+            engine_options={"llamacpp": {"threads": 2}},
+            profiles=load_config(path).profiles,
+        )
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         assert screen.status.model is not None and screen.status.model.n_ctx == 1024
-        assert screen.sampling.temperature == 0
-        assert screen._messages()[0] == {"role": "system", "content": "Answer briefly."}
+        assert screen.session.sampling.temperature == 0
+        assert screen.session.messages()[0] == {"role": "system", "content": "Answer briefly."}
         await send(pilot, "Hi")
-        await wait_until(pilot, lambda: not screen.generating)
-        assert app.store is not None and screen.conversation_id is not None
-        reply = app.store.messages(screen.conversation_id)[-1]
+        await wait_until(pilot, lambda: not screen.session.generating)
+        assert app.store is not None and screen.session.conversation_id is not None
+        reply = app.store.messages(screen.session.conversation_id)[-1]
         assert reply.meta.sampling is not None and reply.meta.sampling["temperature"] == 0
 
 
@@ -80,11 +102,17 @@ async def test_profile_edited_from_the_library(tmp_path: Path, smollm2: Path) ->
     models = tmp_path / "models"
     models.mkdir()
     (models / smollm2.name).symlink_to(smollm2)
-    app = LlamaTUI(Settings(load=LoadOptions(n_ctx=2048, n_threads=2), model_dirs=(models,)))
+    app = LlamaTUI(
+        Settings(
+            load=LoadOptions(n_ctx=2048),
+            engine_options={"llamacpp": {"threads": 2}},
+            model_dirs=(models,),
+        )
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await pilot.press("ctrl+l")
         await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
         lib = app.screen
@@ -96,6 +124,10 @@ async def test_profile_edited_from_the_library(tmp_path: Path, smollm2: Path) ->
         dialog = app.screen
         dialog.query_one("#ctx", Input).value = "3072"
         dialog.query_one("#system_prompt", Input).value = "Be kind."
+        dialog.query_one("#threads", Input).value = "1"  # declared by the llama.cpp engine
         await pilot.click("#save")
         await wait_until(pilot, lambda: app.screen is lib)
-    assert load_config(config_path()).profiles[SMOL] == Profile(ctx=3072, system_prompt="Be kind.")
+        expected = Profile(ctx=3072, system_prompt="Be kind.", engines={"llamacpp": {"threads": 1}})
+        assert screen.session.profiles[SMOL] == expected  # the next load uses it
+    assert load_config(config_path()).profiles[SMOL] == expected
+    assert f'[models."{SMOL}".llamacpp]\nthreads = 1' in config_path().read_text()

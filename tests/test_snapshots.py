@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from fakes import TWO_GPUS, FakeClient, FixedSampler
+from fakes import TWO_GPUS, FixedSampler, fake_settings, scripted
 from textual.pilot import Pilot
 from uitools import send, wait_until
 
+from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
-from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.meters import Meters
 
 
@@ -19,9 +17,9 @@ async def one_exchange(pilot: Pilot[None]) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, ChatScreen)
     screen.prompt.cursor_blink = False
-    await wait_until(pilot, lambda: screen.status.state == "ready")
+    await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
     await send(pilot, "Show me a list and some code.")
-    await wait_until(pilot, lambda: not screen.generating)
+    await wait_until(pilot, lambda: not screen.session.generating)
     await wait_until(pilot, lambda: screen.query_one(Meters).sample is not None)
     await wait_until(pilot, lambda: screen.status.next_prompt is not None)
     await pilot.pause()
@@ -30,8 +28,8 @@ async def one_exchange(pilot: Pilot[None]) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_chat_screen(snap_compare, size: tuple[int, int]) -> None:
     app = LlamaTUI(
-        Settings(model_path=Path("fake-model.Q4_0.gguf")),
-        client=FakeClient(),
+        fake_settings(),
+        make_handle=scripted(),
         keep_history=False,
         sampler=FixedSampler(),
     )
@@ -43,14 +41,14 @@ def test_chat_screen_empty(snap_compare) -> None:
         screen = pilot.app.screen
         assert isinstance(screen, ChatScreen)
         screen.prompt.cursor_blink = False
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await wait_until(pilot, lambda: screen.query_one(Meters).sample is not None)
         await wait_until(pilot, lambda: screen.status.next_prompt is not None)
         await pilot.pause()
 
     app = LlamaTUI(
-        Settings(model_path=Path("fake-model.Q4_0.gguf")),
-        client=FakeClient(),
+        fake_settings(),
+        make_handle=scripted(),
         keep_history=False,
         sampler=FixedSampler(),
     )
@@ -64,8 +62,8 @@ def test_two_gpus_in_the_meters_pane(snap_compare) -> None:
         await pilot.pause(1.2)  # a few samples: the sparklines fill in
 
     app = LlamaTUI(
-        Settings(model_path=Path("fake-model.Q4_0.gguf")),
-        client=FakeClient(),
+        fake_settings(),
+        make_handle=scripted(),
         keep_history=False,
         sampler=FixedSampler(TWO_GPUS),
     )

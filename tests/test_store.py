@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from llamatui.tui.export import ExportFormatError, import_json, to_json, to_markdown
-from llamatui.tui.store import MIGRATIONS, SCHEMA_VERSION, ReplyMeta, Store, StoreError
+from llamatui.tui.history.export import ExportFormatError, import_json, to_json, to_markdown
+from llamatui.tui.history.store import MIGRATIONS, SCHEMA_VERSION, ReplyMeta, Store, StoreError
 
 META = ReplyMeta(
     model="/models/SmolLM2-135M-Instruct.Q4_1.gguf",

@@ -10,14 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from llamatui.tui.store import Store
+from llamatui.tui.history.store import Store
 
 REPLY = "".join(f"word{i} " for i in range(100_000))
 
 WRITER = """
 import sys, time
 from pathlib import Path
-from llamatui.tui.store import Store
+from llamatui.tui.history.store import Store
 REPLY = "".join(f"word{i} " for i in range(100_000))
 s = Store(Path(sys.argv[1]))
 cid = int(sys.argv[2])
@@ -36,7 +36,7 @@ while True:
 APPENDER = """
 import sys
 from pathlib import Path
-from llamatui.tui.store import Store
+from llamatui.tui.history.store import Store
 s = Store(Path(sys.argv[1]))
 cid, tag = int(sys.argv[2]), sys.argv[3]
 for i in range(300):

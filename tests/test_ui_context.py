@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from uitools import send, wait_until
 
-from llamatui.engines.base import LoadOptions, SamplingParams
+from llamatui.engines.handle import EngineState
+from llamatui.engines.host import ProcessHandle
+from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
@@ -17,7 +19,8 @@ LONG = "Tell me about rivers, lakes, seas, oceans, glaciers and rain. " * 6
 
 def settings(policy: str) -> Settings:
     return Settings(
-        load=LoadOptions(n_ctx=512, n_threads=2),
+        load=LoadOptions(n_ctx=512),
+        engine_options={"llamacpp": {"threads": 2}},
         sampling=SamplingParams(temperature=0, max_tokens=40),
         system_prompt=SYSTEM,
         context_policy=policy,  # type: ignore[arg-type]
@@ -25,26 +28,27 @@ def settings(policy: str) -> Settings:
 
 
 async def test_trim_keeps_going_with_a_notice_and_the_system_prompt() -> None:
-    app = LlamaTUI(settings("trim"))
     sent: list[list[dict[str, str]]] = []
-    original = app.client.stream
 
-    def spy(messages, params, continue_last=False):  # type: ignore[no-untyped-def]
-        sent.append(list(messages))
-        return original(messages, params, continue_last)
+    class Spy(ProcessHandle):
+        """The real engine, noting what each reply is asked for."""
 
-    app.client.stream = spy  # type: ignore[method-assign]
+        def stream(self, messages, params, continue_last=False):  # type: ignore[no-untyped-def]
+            sent.append(list(messages))
+            return super().stream(messages, params, continue_last)
+
+    app = LlamaTUI(settings("trim"), make_handle=lambda ref: Spy(ref.engine))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         for i in range(6):
             await send(pilot, f"{i}. {LONG}")
-            await wait_until(pilot, lambda: not screen.generating)
-            assert screen.status.state == "ready"
+            await wait_until(pilot, lambda: not screen.session.generating)
+            assert screen.session.state is EngineState.READY
         notices = [str(n.render()) for n in screen.query(Notice)]
         assert any("oldest messages are left out" in n for n in notices)
-        assert len(screen.turns) == 12  # everything stays on screen and in history
+        assert len(screen.session.turns) == 12  # everything stays on screen and in history
         last = sent[-1]
         assert last[0] == {"role": "system", "content": SYSTEM}
         assert last[1]["role"] == "user" and len(last) < 12
@@ -58,15 +62,15 @@ async def test_refuse_stops_with_the_reason() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         for i in range(6):
             await send(pilot, f"{i}. {LONG}")
-            await wait_until(pilot, lambda: not screen.generating)
+            await wait_until(pilot, lambda: not screen.session.generating)
             if screen.query(Notice):
                 break
         text = str(screen.query_one(Notice).render())
         assert "context holds 512" in text and "Start a new conversation" in text
-        assert app.is_running and screen.status.state == "ready"
+        assert app.is_running and screen.session.state is EngineState.READY
 
 
 async def test_context_meter_counts_what_will_be_sent_as_you_type() -> None:
@@ -74,21 +78,21 @@ async def test_context_meter_counts_what_will_be_sent_as_you_type() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "Name a river.")
-        await wait_until(pilot, lambda: not screen.generating)
+        await wait_until(pilot, lambda: not screen.session.generating)
         draft = "And now name three mountains in Europe, please."
         screen.prompt.focus()
         await pilot.press(*draft)
-        expected = app.client.count_tokens(
-            [*screen._messages(), {"role": "user", "content": draft}]
+        expected = app.chat.session.handle.count_tokens(
+            [*screen.session.messages(), {"role": "user", "content": draft}]
         )
         await wait_until(pilot, lambda: screen.status.next_prompt == expected)
         assert f"ctx {expected:,}/512" in str(screen.status.render())
         # It is what the engine will really take: the prompt of the next reply.
         screen.prompt.text = ""
         await send(pilot, draft)
-        await wait_until(pilot, lambda: not screen.generating)
+        await wait_until(pilot, lambda: not screen.session.generating)
         stats = screen.status.stats
         assert stats is not None and stats.prompt_tokens == expected
 
@@ -96,16 +100,17 @@ async def test_context_meter_counts_what_will_be_sent_as_you_type() -> None:
 async def test_a_cut_reply_can_be_continued() -> None:
     app = LlamaTUI(
         Settings(
-            load=LoadOptions(n_ctx=2048, n_threads=2),
+            load=LoadOptions(n_ctx=2048),
+            engine_options={"llamacpp": {"threads": 2}},
             sampling=SamplingParams(temperature=0, max_tokens=12),
         )
     )
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "Write a long story about a lighthouse keeper.")
-        await wait_until(pilot, lambda: not screen.generating)
+        await wait_until(pilot, lambda: not screen.session.generating)
         reply = screen.query(AssistantMessage).last()
         first = reply.text
 
@@ -115,11 +120,13 @@ async def test_a_cut_reply_can_be_continued() -> None:
         await wait_until(pilot, lambda: footer() != "")  # drawn just after the state
         assert "Ctrl+T continues" in footer()
         await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: not screen.generating and len(reply.text) > len(first))
+        await wait_until(
+            pilot, lambda: not screen.session.generating and len(reply.text) > len(first)
+        )
         assert reply.text.startswith(first)
         assert len(screen.query(AssistantMessage)) == 1
-        assert [t["role"] for t in screen.turns] == ["user", "assistant"]
-        assert screen.turns[-1]["content"] == reply.text
-        assert app.store is not None and screen.conversation_id is not None
-        saved = app.store.messages(screen.conversation_id)
-        assert [m.content for m in saved] == [screen.turns[0]["content"], reply.text]
+        assert [t["role"] for t in screen.session.turns] == ["user", "assistant"]
+        assert screen.session.turns[-1]["content"] == reply.text
+        assert app.store is not None and screen.session.conversation_id is not None
+        saved = app.store.messages(screen.session.conversation_id)
+        assert [m.content for m in saved] == [screen.session.turns[0]["content"], reply.text]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakes import FakeClient
+from fakes import fake_settings, scripted
 from uitools import send, wait_until
 
+from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
-from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.conversations_pane import ConversationItem
 
 
@@ -19,15 +19,15 @@ def titles(screen: ChatScreen) -> list[str]:
 
 
 async def test_new_rename_delete(tmp_path: Path) -> None:
-    app = LlamaTUI(Settings(model_path=Path("fake.gguf")), FakeClient("Sure."))
+    app = LlamaTUI(fake_settings(), make_handle=scripted("Sure."))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         assert not screen.pane.display  # narrow terminal: hidden at first
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         for prompt in ("first chat", "second chat"):
             await send(pilot, prompt)
-            await wait_until(pilot, lambda: not screen.generating)
+            await wait_until(pilot, lambda: not screen.session.generating)
             await pilot.press("ctrl+n")
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: titles(screen) == ["second chat", "first chat"])
@@ -58,21 +58,24 @@ async def test_new_rename_delete(tmp_path: Path) -> None:
 async def test_search_lands_on_a_short_conversation(tmp_path: Path) -> None:
     """A short conversation sits at the bottom while anchored; a found message in it
     must still come into view."""
-    app = LlamaTUI(Settings(model_path=Path("fake.gguf")), FakeClient("Apples and pears."))
+    app = LlamaTUI(fake_settings(), make_handle=scripted("Apples and pears."))
     async with app.run_test(size=(130, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "List three fruits.")
-        await wait_until(pilot, lambda: not screen.generating)
+        await wait_until(pilot, lambda: not screen.session.generating)
         await pilot.press("ctrl+n")
         await send(pilot, "Name a color.")
-        await wait_until(pilot, lambda: not screen.generating)
+        await wait_until(pilot, lambda: not screen.session.generating)
         await pilot.press("ctrl+f", *"fruits")
         await wait_until(pilot, lambda: bool(screen.pane.list_view.children))
         await pilot.press("enter", "enter")
         await wait_until(
-            pilot, lambda: len(screen.turns) == 2 and "fruits" in screen.turns[0]["content"]
+            pilot,
+            lambda: (
+                len(screen.session.turns) == 2 and "fruits" in screen.session.turns[0]["content"]
+            ),
         )
         await pilot.pause(0.3)
         found = screen.query_one(".-found")

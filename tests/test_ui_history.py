@@ -7,17 +7,21 @@ from pathlib import Path
 
 from uitools import send, wait_until
 
-from llamatui.engines.base import LoadOptions, SamplingParams
+from llamatui.engines.handle import EngineState
+from llamatui.engines.models import default_model_path
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.tui.app import LlamaTUI
+from llamatui.tui.history.store import Store
 from llamatui.tui.paths import history_path
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
-from llamatui.tui.store import Store
 from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
 from llamatui.tui.widgets.conversations_pane import ConversationItem, HitItem
 
 SETTINGS = Settings(
-    load=LoadOptions(n_ctx=2048, n_threads=2),
+    load=LoadOptions(n_ctx=2048),
+    engine_options={"llamacpp": {"threads": 2}},
     sampling=SamplingParams(temperature=0, max_tokens=60),
 )
 PROMPTS = ["Name a famous volcano.", "Tell me about penguins."]
@@ -28,10 +32,10 @@ async def test_two_prompts_survive_a_restart_and_search_lands() -> None:
     async with app.run_test(size=(130, 36)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         for prompt in PROMPTS:
             await send(pilot, prompt)
-            await wait_until(pilot, lambda: not screen.generating)
+            await wait_until(pilot, lambda: not screen.session.generating)
         replies = [r.text for r in screen.query(AssistantMessage)]
         assert all(replies)
         await pilot.press("ctrl+q")
@@ -45,7 +49,9 @@ async def test_two_prompts_survive_a_restart_and_search_lands() -> None:
     assert conv.title == PROMPTS[0]
     reply = saved[1]
     assert reply.status in ("complete", "cut")
-    assert reply.meta.engine == "llama.cpp" and reply.meta.model is not None
+    assert reply.meta.engine == "llamacpp" and reply.meta.model is not None
+    model = ModelRef.parse(reply.meta.model)  # the reference that loads it again
+    assert model == ModelRef("llamacpp", str(default_model_path()))
     assert reply.meta.generated_tokens and reply.meta.tokens_per_s and reply.meta.ttft_s
     assert reply.meta.sampling is not None and reply.meta.sampling["temperature"] == 0
 
@@ -63,7 +69,7 @@ async def test_two_prompts_survive_a_restart_and_search_lands() -> None:
         await wait_until(pilot, lambda: len(screen.query(UserMessage)) == 2)
         assert [u.text for u in screen.query(UserMessage)] == PROMPTS
         assert [a.text for a in screen.query(AssistantMessage)] == replies
-        assert screen.conversation_id == conv.id and len(screen.turns) == 4
+        assert screen.session.conversation_id == conv.id and len(screen.session.turns) == 4
 
         # Search for a word of the second reply and land on it.
         word = max(replies[1].split(), key=len).strip(".,!?*")
@@ -85,7 +91,9 @@ async def test_two_prompts_survive_a_restart_and_search_lands() -> None:
 
         # The conversation continues where it was.
         await send(pilot, "And a famous mountain?")
-        await wait_until(pilot, lambda: not screen.generating and len(screen.turns) == 6)
+        await wait_until(
+            pilot, lambda: not screen.session.generating and len(screen.session.turns) == 6
+        )
     store = Store(history_path())
     assert store.message_count(conv.id) == 6
     store.close()
@@ -105,9 +113,9 @@ async def test_corrupt_history_at_start_is_kept_and_reported() -> None:
         moved = list(Path(path).parent.glob("history.db.corrupt-*"))
         assert len(moved) == 1 and moved[0].read_bytes() == junk
         assert str(moved[0]) in text
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "Hello")
-        await wait_until(pilot, lambda: not screen.generating)
+        await wait_until(pilot, lambda: not screen.session.generating)
     store = Store(path)
     assert len(store.conversations()) == 1
     store.close()

@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 
 import psutil
+from engine_refs import gguf
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 from uitools import send, wait_until
 
-from llamatui.engines.base import LoadOptions, SamplingParams
+from llamatui.engines.handle import EngineState
+from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.models import ModelsScreen
@@ -20,8 +22,8 @@ from llamatui.tui.widgets.chat_message import Notice
 
 def app_rss(app: LlamaTUI) -> int:
     total = psutil.Process(os.getpid()).memory_info().rss
-    if app.client.pid is not None:
-        total += psutil.Process(app.client.pid).memory_info().rss
+    if app.chat.session.handle.pid is not None:
+        total += psutil.Process(app.chat.session.handle.pid).memory_info().rss
     return total
 
 
@@ -31,7 +33,8 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
     (models / smollm2.name).symlink_to(smollm2)
     (models / gemma3.name).symlink_to(gemma3)
     settings = Settings(
-        load=LoadOptions(n_ctx=2048, n_threads=2),
+        load=LoadOptions(n_ctx=2048),
+        engine_options={"llamacpp": {"threads": 2}},
         sampling=SamplingParams(temperature=0, max_tokens=24),
         model_dirs=(models,),
     )
@@ -39,10 +42,10 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "Say hi.")
-        await wait_until(pilot, lambda: not screen.generating)
-        first_pid = app.client.pid
+        await wait_until(pilot, lambda: not screen.session.generating)
+        first_pid = app.chat.session.handle.pid
         before = app_rss(app)
 
         # The library lists both; Enter on Gemma loads it.
@@ -56,7 +59,7 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
         table.move_cursor(row=row)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is screen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         assert screen.status.model is not None and screen.status.model.architecture == "gemma3"
         assert first_pid is not None
         assert not psutil.pid_exists(first_pid) or (
@@ -64,7 +67,9 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
         )
         # The conversation continues with the new model.
         await send(pilot, "And hello?")
-        await wait_until(pilot, lambda: not screen.generating and len(screen.turns) == 4)
+        await wait_until(
+            pilot, lambda: not screen.session.generating and len(screen.session.turns) == 4
+        )
 
         # Quick switch back: the palette offers the recent model first.
         await pilot.press("ctrl+o")
@@ -76,15 +81,19 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
             pilot,
             lambda: screen.status.model is not None and screen.status.model.architecture == "llama",
         )
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "Bye.")
-        await wait_until(pilot, lambda: not screen.generating and len(screen.turns) == 6)
+        await wait_until(
+            pilot, lambda: not screen.session.generating and len(screen.session.turns) == 6
+        )
         after = app_rss(app)
         assert abs(after - before) / before < 0.10, (before / 2**20, after / 2**20)
 
         # Each reply remembers its model.
-        assert app.store is not None and screen.conversation_id is not None
-        replies = [m for m in app.store.messages(screen.conversation_id) if m.role == "assistant"]
+        assert app.store is not None and screen.session.conversation_id is not None
+        replies = [
+            m for m in app.store.messages(screen.session.conversation_id) if m.role == "assistant"
+        ]
         assert [Path(m.meta.model or "").name for m in replies] == [
             smollm2.name,
             gemma3.name,
@@ -93,16 +102,22 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
 
 
 async def test_loading_can_be_cancelled(gemma3: Path) -> None:
-    app = LlamaTUI(Settings(model_path=gemma3, load=LoadOptions(n_ctx=2048, n_threads=2)))
+    app = LlamaTUI(
+        Settings(
+            model=gguf(gemma3),
+            load=LoadOptions(n_ctx=2048),
+            engine_options={"llamacpp": {"threads": 2}},
+        )
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: app.client.pid is not None, timeout=10)
-        pid = app.client.pid
+        await wait_until(pilot, lambda: app.chat.session.handle.pid is not None, timeout=10)
+        pid = app.chat.session.handle.pid
         await pilot.press("escape")
         await wait_until(pilot, lambda: bool(screen.query(Notice)))
         assert "Loading was cancelled" in str(screen.query_one(Notice).render())
-        assert not app.client.alive
+        assert not app.chat.session.handle.alive
         assert pid is not None and (
             not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from fakes import FakeClient
+from fakes import fake_settings, scripted
 from uitools import send, wait_until
 
+from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
-from llamatui.tui.sanitize import strip_controls
+from llamatui.tui.chat.sanitize import strip_controls
 from llamatui.tui.screens.chat import ChatScreen
-from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import AssistantMessage
 
 HOSTILE = (
@@ -25,15 +23,13 @@ def test_strip_controls_keeps_text_newlines_and_tabs() -> None:
 
 
 async def test_control_characters_in_a_reply_do_not_reach_the_screen() -> None:
-    app = LlamaTUI(
-        Settings(model_path=Path("fake.gguf")), client=FakeClient(HOSTILE), keep_history=False
-    )
+    app = LlamaTUI(fake_settings(), make_handle=scripted(HOSTILE), keep_history=False)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.status.state == "ready")
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "say something \x1b[5mnasty")
-        await wait_until(pilot, lambda: not screen.generating)
+        await wait_until(pilot, lambda: not screen.session.generating)
         reply = screen.query_one(AssistantMessage)
         for bad in ("\x1b", "\x07", "\x9b", "\x00", "\r"):
             assert bad not in reply.text

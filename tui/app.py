@@ -11,14 +11,15 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from llamatui.engines.host import EngineClient
+from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
 from llamatui.themes import THEMES
-from llamatui.tui.commands import ModelCommands
-from llamatui.tui.paths import engine_log_path, history_path
+from llamatui.tui.chat.session import HandleMaker
+from llamatui.tui.history.store import Store, StoreError
+from llamatui.tui.paths import history_path
 from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.settings import Settings
-from llamatui.tui.store import Store, StoreError
 
 
 def open_history(path: Path) -> tuple[Store | None, str | None]:
@@ -47,48 +48,54 @@ class LlamaTUI(App[None]):
     def __init__(
         self,
         settings: Settings | None = None,
-        client: EngineClient | None = None,
         *,
         history: Path | None = None,
         keep_history: bool = True,
         config_notice: str | None = None,
         sampler: Sampler | None = None,
+        make_handle: HandleMaker | None = None,
     ) -> None:
         """
         Args:
             settings: the model and how to run it.
-            client: the engine client (default: llama.cpp in its own process).
             history: the history database (default: in the user data folder).
             keep_history: False runs without saving anything.
             config_notice: what is wrong with the config file, to tell the user.
             sampler: the meters' sampler (default: this machine's).
+            make_handle: makes engine handles (default: the registry's; tests pass
+                the scripted engine).
         """
         super().__init__()
+        registry.prepare()  # before Textual takes stderr over
         self.settings = settings or Settings()
-        self.client = client or EngineClient("llama.cpp", log_path=engine_log_path())
         self.history = history
         self.keep_history = keep_history
         self.store: Store | None = None
         self.config_notice = config_notice
         self.sampler = sampler
+        self.make_handle = make_handle
+        self.chat: ChatScreen | None = None
+        """The chat screen, once the app has started."""
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = "llamatui-dark"
         notice = None
         if self.keep_history:
-            self.store, notice = open_history(self.history or history_path())
+            # Opening checks and may migrate or repair the file, and waits for a
+            # lock another copy of the app holds: not on the UI thread.
+            path = self.history or history_path()
+            self.store, notice = await asyncio.to_thread(open_history, path)
         notice = "\n".join(n for n in (self.config_notice, notice) if n) or None
-        self.push_screen(
-            ChatScreen(
-                self.client,
-                self.settings,
-                self.store,
-                startup_notice=notice,
-                sampler=self.sampler,
-            )
+        self.chat = ChatScreen(
+            self.settings,
+            self.store,
+            startup_notice=notice,
+            sampler=self.sampler,
+            make_handle=self.make_handle,
         )
+        self.push_screen(self.chat)
         # Everything made so far (Textual, styles, the screen) lives as long as the
         # app: move it out of the collector's way, so collections while a reply
         # streams walk only new objects and take less CPU from the model.
@@ -96,6 +103,7 @@ class LlamaTUI(App[None]):
 
     async def on_unmount(self) -> None:
         # Ending the engine process frees the model's memory; it may take a moment.
-        await asyncio.to_thread(self.client.close)
+        if self.chat is not None:
+            await asyncio.to_thread(self.chat.session.close)
         if self.store is not None:
             self.store.close()

@@ -8,29 +8,38 @@ written over: the app runs on defaults and says what is wrong, where.
 model_dirs = ["~/models", "/data/gguf"]
 context_policy = "trim"                # or "refuse", when a chat outgrows the context
 
-[models."SmolLM2-135M-Instruct.Q4_1"]   # per-model profile, by file name
+[models."SmolLM2-135M-Instruct.Q4_1"]   # per-model profile, by model name
 ctx = 8192
-threads = 4
-gpu_layers = 0
 chat_format = "chatml"                 # instead of the model's own template
 preset = "precise"                     # balanced | precise | creative | greedy
 system_prompt = "You are terse."
+
+[models."SmolLM2-135M-Instruct.Q4_1".llamacpp]   # the engine's own options
+threads = 4
+gpu_layers = 0
 ```
+
+Each engine's options are declared in the engine registry and checked against it.
+`threads` and `gpu_layers` at the top of a profile (as configs before engine tables
+wrote them) are read as llama.cpp's.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from llamatui.engines.base import SamplingParams
+from llamatui.engines import registry
+from llamatui.engines.atomic import write_atomic
+from llamatui.engines.options import OptionError, validate_options
+from llamatui.engines.protocol import CTX_MIN, SamplingParams
 from llamatui.engines.templates import NAMED_FORMATS
-from llamatui.tui.context import POLICIES, Policy
+from llamatui.tui.chat.context import POLICIES, Policy
 from llamatui.tui.paths import default_model_dirs
 
 PRESETS: dict[str, SamplingParams] = {
@@ -45,22 +54,31 @@ class ConfigError(Exception):
     """The config file is wrong; the message says where and how."""
 
 
+# Profile settings before engine tables: they were llama.cpp's.
+LEGACY_ENGINE_KEYS = {"threads": "llamacpp", "gpu_layers": "llamacpp"}
+
+
 @dataclass(frozen=True)
 class Profile:
     """How to run one model; None leaves the global setting."""
 
     ctx: int | None = None
     """Context size in tokens."""
-    threads: int | None = None
-    """CPU threads."""
-    gpu_layers: int | None = None
-    """Layers to offload to the GPU (llama.cpp builds with CUDA)."""
     chat_format: str | None = None
     """A named chat format to use instead of the model's own template."""
     preset: str | None = None
     """The sampling preset: balanced, precise, creative or greedy."""
     system_prompt: str | None = None
     """A system prompt for conversations with this model."""
+    engines: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each engine's own options, by engine kind (`[models.NAME.llamacpp]`)."""
+
+    def options_for(self, kind: str) -> dict[str, Any]:
+        """The options this profile sets for one engine."""
+        return dict(self.engines.get(kind, {}))
+
+
+COMMON_KEYS = ("ctx", "chat_format", "preset", "system_prompt")
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,8 @@ class Config:
     model_dirs: tuple[Path, ...] = field(default_factory=lambda: tuple(default_model_dirs()))
     """Folders the model library scans (`model_dirs = ["~/models", ...]`)."""
     profiles: dict[str, Profile] = field(default_factory=dict)
-    """Per-model profiles, by model name (the file name without .gguf)."""
+    """Per-model profiles, by model name (ModelRef.name: the file name without .gguf,
+    the folder's name, the model id on a server)."""
     context_policy: Policy = "trim"
     """When a conversation outgrows the context: "trim" the oldest turns, or "refuse"."""
 
@@ -124,17 +143,25 @@ def _profile(path: Path, name: str, table: Any) -> Profile:
     where = f'{path}: [models."{name}"]'
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
-    names = {f.name for f in fields(Profile)}
-    for key in table:
-        if key not in names:
-            raise ConfigError(
-                f"{where}: unknown setting {key!r} (known: {', '.join(sorted(names))})"
-            )
-    for key in ("ctx", "threads", "gpu_layers"):
-        value = table.get(key)
-        low = 128 if key == "ctx" else (1 if key == "threads" else 0)
-        if value is not None and (not isinstance(value, int) or value < low):
-            raise ConfigError(f"{where}: {key} must be a whole number, {low} or more")
+    engines: dict[str, dict[str, Any]] = {}
+    for key, value in table.items():
+        if key in LEGACY_ENGINE_KEYS:
+            engines.setdefault(LEGACY_ENGINE_KEYS[key], {})[key] = value
+        elif key in registry.REGISTRY:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key} must be a table of {key} options")
+            engines.setdefault(key, {}).update(value)
+        elif key not in COMMON_KEYS:
+            known = ", ".join([*COMMON_KEYS, *(s.kind for s in registry.REGISTRY.values())])
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {known})")
+    for kind, values in engines.items():
+        try:
+            engines[kind] = validate_options(registry.get(kind).options, values)
+        except OptionError as e:
+            raise ConfigError(f"{where}.{kind}: {e}") from None
+    ctx = table.get("ctx")
+    if ctx is not None and (isinstance(ctx, bool) or not isinstance(ctx, int) or ctx < CTX_MIN):
+        raise ConfigError(f"{where}: ctx must be a whole number, {CTX_MIN} or more")
     fmt = table.get("chat_format")
     if fmt is not None and fmt not in NAMED_FORMATS:
         raise ConfigError(f"{where}: chat_format must be one of {', '.join(sorted(NAMED_FORMATS))}")
@@ -144,11 +171,24 @@ def _profile(path: Path, name: str, table: Any) -> Profile:
     prompt = table.get("system_prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise ConfigError(f"{where}: system_prompt must be text")
-    return Profile(**table)
+    common = {k: table[k] for k in COMMON_KEYS if k in table}
+    return Profile(**common, engines={k: v for k, v in engines.items() if v})
 
 
-def save_profile(path: Path, name: str, profile: Profile) -> None:
-    """Store a model's profile in the config file, keeping everything else in it.
+def _profile_table(profile: Profile) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        k: getattr(profile, k) for k in COMMON_KEYS if getattr(profile, k) is not None
+    }
+    for kind, values in profile.engines.items():
+        values = {k: v for k, v in values.items() if v is not None}
+        if values:
+            table[kind] = values
+    return table
+
+
+def save_profile(path: Path, name: str, profile: Profile) -> Config:
+    """Store a model's profile in the config file, keeping everything else in it;
+    the config as it is now.
 
     Raises:
         ConfigError: the file does not parse (it is not written over) or cannot be
@@ -156,20 +196,14 @@ def save_profile(path: Path, name: str, profile: Profile) -> None:
     """
     data = _read(path)
     _validate(path, data)  # never rewrite a file that is wrong
-    table = {k: v for k, v in profile.__dict__.items() if v is not None}
+    table = _profile_table(profile)
     models = data.setdefault("models", {})
     if table:
         models[name] = table
     else:
         models.pop(name, None)
-    text = tomli_w.dumps(data)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, tomli_w.dumps(data))
     except OSError as e:
         raise ConfigError(f"{path}: cannot be written ({e.strerror})") from None
+    return _validate(path, data)

@@ -1,22 +1,28 @@
-"""What one run of the app was asked to do (from the command line)."""
+"""What one run of the app was asked to do (the command line and the config)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from llamatui.engines.base import LoadOptions, SamplingParams
-from llamatui.tui.context import Policy
+from llamatui.engines.protocol import LoadOptions, SamplingParams
+from llamatui.engines.refs import ModelRef
+from llamatui.tui.chat.context import Policy
+from llamatui.tui.config import Profile
 
 
 @dataclass(frozen=True)
 class Settings:
     """The model to chat with and how."""
 
-    model_path: Path | None = None
-    """The GGUF file; None means the default model."""
+    model: ModelRef | None = None
+    """The model to start with; None means the default model."""
     load: LoadOptions = field(default_factory=LoadOptions)
-    """Context size, threads and chat format for loading."""
+    """Context size and chat format for loading, whatever the engine."""
+    engine_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Engine options from the command line, by engine kind (`--threads` is llama.cpp's)."""
     sampling: SamplingParams = field(default_factory=SamplingParams)
     """Sampling settings for every reply."""
     system_prompt: str | None = None
@@ -25,3 +31,5 @@ class Settings:
     """Folders the model library scans; empty means the defaults."""
     context_policy: Policy = "trim"
     """When a conversation outgrows the context: "trim" old turns or "refuse"."""
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    """Per-model profiles from the config file, by model name."""

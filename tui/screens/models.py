@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -18,13 +19,14 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from llamatui.engines.library import Library, ModelEntry
+from llamatui.engines.refs import ModelRef
+from llamatui.tui.cli.models import human, ram_cells
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
-from llamatui.tui.models_cli import human, ram_cells
 from llamatui.tui.paths import config_path
 from llamatui.tui.screens.profile import ProfileDialog
 
 
-class ModelsScreen(ModalScreen[ModelEntry | None]):
+class ModelsScreen(ModalScreen[ModelRef | None]):
     """Pick a model to load; None when dismissed.
 
     Names and reasons come from files: they go into the table as rich `Text`, which
@@ -52,11 +54,14 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
         folders: list[Path],
         cache: Path | None,
         n_ctx: int,
-        current: str | None,
+        current: ModelRef | None,
         *,
         gpu_offload: bool = False,
+        profile_saved: Callable[[str, Profile], None] | None = None,
     ) -> None:
         super().__init__()
+        self.profile_saved = profile_saved
+        """Told of each profile saved, so the next load uses it."""
         self.gpu_offload = gpu_offload
         """Whether the engine's llama.cpp build can offload layers to a GPU."""
         self.folders = folders
@@ -96,10 +101,11 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
         table = self.query_one(DataTable)
         available = psutil.virtual_memory().available
         for i, e in enumerate(entries):
-            mark = "● " if e.path == self.current else "  "
-            if not e.usable:
+            mark = "● " if e.ref == self.current else "  "
+            reason = e.reason
+            if reason is not None:
                 cells = [Text(mark + e.name, style="dim"), *(["-"] * 8)]
-                table.add_row(*cells, Text(f"unusable: {e.error}"), key=str(i))
+                table.add_row(*cells, Text(f"unusable: {reason}"), key=str(i))
                 continue
             ram, verdict = ram_cells(e, self.n_ctx, available)
             table.add_row(
@@ -114,7 +120,7 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
             "e edits its profile · Esc closes"
         )
         if not entries:
-            status = "No models found. Put GGUF files in one of these folders."
+            status = "No models found. Put GGUF files or model folders in one of these."
         self.query_one("#models-status", Label).update(Content(status))
 
     @on(DataTable.RowHighlighted)
@@ -122,8 +128,9 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
         if event.row_key.value is None or not self.entries:
             return
         e = self.entries[int(str(event.row_key.value))]
-        where = f"{e.engine} · {e.path}"
-        note = e.error or e.warning
+        spec = e.engine
+        where = f"{spec.label if spec else e.format} · {e.path}"
+        note = e.reason or e.warning
         self.query_one("#models-status", Label).update(
             Content(f"{note} · {where}" if note else where)
         )
@@ -131,15 +138,11 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         entry = self.entries[int(str(event.row_key.value))]
-        if not entry.usable:
-            self.notify(f"{entry.name} cannot be loaded: {entry.error}", severity="error")
+        reason = entry.reason
+        if reason is not None:
+            self.notify(f"{entry.name} cannot be loaded: {reason}", severity="error")
             return
-        if entry.format != "gguf":
-            self.notify(
-                "The exllama engine is not built yet: GGUF models only.", severity="warning"
-            )
-            return
-        self.dismiss(entry)
+        self.dismiss(entry.ref)
 
     def action_edit_profile(self) -> None:
         """Edit the highlighted model's profile; saved to the config file."""
@@ -162,6 +165,10 @@ class ModelsScreen(ModalScreen[ModelEntry | None]):
             except ConfigError as e:
                 self.notify(str(e), severity="error")
                 return
+            if self.profile_saved is not None:
+                self.profile_saved(entry.name, new)
             self.notify(f"Saved the profile of {entry.name}: it applies when it loads.")
 
-        self.app.push_screen(ProfileDialog(entry.name, profile, self.gpu_offload), saved)
+        spec = entry.engine
+        dialog = ProfileDialog(entry.name, profile, spec, gpu_offload=self.gpu_offload)
+        self.app.push_screen(dialog, saved)

@@ -1,9 +1,9 @@
-"""Edit a model's profile (context, threads, GPU layers, chat format, preset,
-system prompt); saved to the config file."""
+"""Edit a model's profile (context, chat format, preset, system prompt, and the
+options its engine declares); saved to the config file."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,8 +13,13 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from llamatui.engines.options import OptionError, OptionSpec
+from llamatui.engines.protocol import CTX_MIN
+from llamatui.engines.registry import EngineSpec
 from llamatui.engines.templates import NAMED_FORMATS
 from llamatui.tui.config import PRESETS, Profile
+
+CTX = OptionSpec("ctx", "Context", int, "context size in tokens", minimum=CTX_MIN)
 
 
 class ProfileDialog(ModalScreen[Profile | None]):
@@ -38,31 +43,47 @@ class ProfileDialog(ModalScreen[Profile | None]):
         Binding("escape", "dismiss(None)", "Cancel", id="profile.cancel")
     ]
 
-    def __init__(self, name: str, profile: Profile, gpu_offload: bool) -> None:
+    def __init__(
+        self, name: str, profile: Profile, engine: EngineSpec | None, *, gpu_offload: bool
+    ) -> None:
+        """
+        Args:
+            name: the model's name (the profile's key).
+            profile: its profile now.
+            engine: the engine that runs it, whose own options get a field each.
+            gpu_offload: whether the engine here can use a GPU.
+        """
         super().__init__()
         self.model_name = name
         self.profile = profile
+        self.engine = engine
         self.gpu_offload = gpu_offload
+
+    @property
+    def options(self) -> tuple[OptionSpec, ...]:
+        """The engine's own options."""
+        return self.engine.options if self.engine else ()
 
     def compose(self) -> ComposeResult:
         p = self.profile
+        own = p.options_for(self.engine.kind) if self.engine else {}
         with Vertical():
             yield Label(Content(f"Profile of {self.model_name}: applied when it loads"))
             with Grid():
                 yield Label("Context")
                 yield Input(str(p.ctx or ""), placeholder="default", id="ctx", type="integer")
-                yield Label("Threads")
-                yield Input(
-                    str(p.threads or ""), placeholder="default", id="threads", type="integer"
-                )
-                yield Label("GPU layers")
-                yield Input(
-                    str(p.gpu_layers if p.gpu_layers is not None else ""),
-                    placeholder="0" if self.gpu_offload else "no GPU offload in this build",
-                    id="gpu_layers",
-                    type="integer",
-                    disabled=not self.gpu_offload,
-                )
+                for spec in self.options:
+                    off = spec.needs_gpu and not self.gpu_offload
+                    value = own.get(spec.name)
+                    yield Label(Content(spec.label))
+                    yield Input(
+                        "" if value is None else str(value),
+                        placeholder="no GPU offload here" if off else spec.placeholder,
+                        id=spec.name,
+                        type="integer" if spec.type is int else "text",
+                        disabled=off,
+                        tooltip=spec.help,
+                    )
                 yield Label("Chat format")
                 yield Select(
                     [(name, name) for name in sorted(NAMED_FORMATS)],
@@ -84,14 +105,8 @@ class ProfileDialog(ModalScreen[Profile | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Save", id="save", variant="primary")
 
-    def _int(self, widget_id: str, low: int) -> int | None:
-        text = self.query_one(f"#{widget_id}", Input).value.strip()
-        if not text:
-            return None
-        value = int(text)
-        if value < low:
-            raise ValueError(f"{widget_id.replace('_', ' ')} must be {low} or more")
-        return value
+    def _value(self, spec: OptionSpec) -> Any:
+        return spec.parse(self.query_one(f"#{spec.name}", Input).value)
 
     def _select(self, widget_id: str) -> str | None:
         value = self.query_one(f"#{widget_id}", Select).value
@@ -103,15 +118,20 @@ class ProfileDialog(ModalScreen[Profile | None]):
             self.dismiss(None)
             return
         try:
+            own = {s.name: v for s in self.options if (v := self._value(s)) is not None}
+            engines = dict(self.profile.engines)
+            if self.engine is not None:
+                engines.pop(self.engine.kind, None)
+                if own:
+                    engines[self.engine.kind] = own
             profile = Profile(
-                ctx=self._int("ctx", 128),
-                threads=self._int("threads", 1),
-                gpu_layers=self._int("gpu_layers", 0),
+                ctx=self._value(CTX),
                 chat_format=self._select("chat_format"),
                 preset=self._select("preset"),
                 system_prompt=self.query_one("#system_prompt", Input).value.strip() or None,
+                engines=engines,
             )
-        except ValueError as e:
+        except OptionError as e:
             self.query_one("#profile-error", Label).update(Content(str(e)))
             return
         self.dismiss(profile)

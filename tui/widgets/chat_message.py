@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 
-from llamatui.tui.sanitize import strip_controls
+from llamatui.tui.chat.sanitize import strip_controls
 
 
 class UserMessage(Static):
@@ -75,11 +75,12 @@ class AssistantMessage(Vertical):
     async def append(self, text: str) -> None:
         """Add streamed text and wait until the Markdown holds it.
 
-        Awaiting the append (rather than queueing it in a `MarkdownStream`) lets the
-        caller change other widgets in the same frame; the generation worker's pacer
-        already gathers text, so appends never pile up.
+        The session has stripped control characters from streamed text already
+        (stored text is stripped when the widget is made). Awaiting the append
+        (rather than queueing it in a `MarkdownStream`) lets the caller change other
+        widgets in the same frame; the worker's pacer already gathers text, so
+        appends never pile up.
         """
-        text = strip_controls(text)
         if not text:
             return
         self.text += text

@@ -1,21 +1,28 @@
-"""The conversations pane: saved conversations, newest first, and search."""
+"""The conversations pane: saved conversations, newest first, search, rename and
+delete. It owns its dealings with the history store; the chat screen hears which
+conversation to open and which was deleted."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import MountError
 from textual.widgets import Input, Label, ListItem, ListView
 
-from llamatui.tui.sanitize import strip_controls
-from llamatui.tui.store import Conversation, SearchHit
+from llamatui.tui.chat.sanitize import strip_controls
+from llamatui.tui.history.records import Conversation, SearchHit
+from llamatui.tui.history.store import Store, StoreError
+from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
 
 
 def _when(ts: float) -> str:
@@ -112,10 +119,16 @@ class ConversationsPane(Vertical):
         conversation: Conversation
 
     @dataclass
-    class SearchChanged(Message):
-        """The search text changed."""
+    class Deleted(Message):
+        """A conversation and its messages were deleted."""
 
-        text: str
+        conversation_id: int
+
+    def __init__(self, store: Store | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.current: int | None = None
+        """The conversation open in the chat, marked in the list."""
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Search all messages", id="conversation-search")
@@ -148,10 +161,63 @@ class ConversationsPane(Vertical):
         if hits:
             lv.index = 0
 
+    async def refresh_list(self) -> None:
+        """List the stored conversations again (unless a search is showing)."""
+        if self.store is None or not self.display or self.search_input.value:
+            return
+        if not self.list_view.is_mounted:
+            self.call_after_refresh(self.refresh_list)  # right after start-up
+            return
+        try:
+            convs = self.store.conversations()
+        except StoreError as e:
+            self.notify(str(e), severity="error")
+            return
+        # A quit right after a reply can close the app under this refresh.
+        with contextlib.suppress(MountError):
+            await self.show_conversations(convs, self.current)
+
     @on(Input.Changed, "#conversation-search")
-    def _search_changed(self, event: Input.Changed) -> None:
+    async def _search_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.SearchChanged(event.value))
+        if self.store is None:
+            return
+        if not event.value.strip():
+            await self.refresh_list()
+            return
+        try:
+            hits = self.store.search(event.value)
+        except StoreError as e:
+            self.notify(str(e), severity="error")
+            return
+        await self.show_hits(hits)
+
+    @on(RenameRequested)
+    @work(exclusive=True, group="dialog")
+    async def _rename(self, event: RenameRequested) -> None:
+        title = await self.app.push_screen_wait(RenameDialog(event.conversation.title))
+        if title is None or self.store is None:
+            return
+        try:  # a write may wait for another copy of the app: never on the UI thread
+            await asyncio.to_thread(self.store.rename, event.conversation.id, title)
+        except StoreError as e:
+            self.notify(str(e), severity="error")
+        await self.refresh_list()
+
+    @on(DeleteRequested)
+    @work(exclusive=True, group="dialog")
+    async def _delete(self, event: DeleteRequested) -> None:
+        conv = event.conversation
+        question = f"Delete “{conv.title}” and all its messages? This cannot be undone."
+        if not await self.app.push_screen_wait(ConfirmDialog(question)) or self.store is None:
+            return
+        try:
+            await asyncio.to_thread(self.store.delete, conv.id)
+        except StoreError as e:
+            self.notify(str(e), severity="error")
+            return
+        self.post_message(self.Deleted(conv.id))
+        await self.refresh_list()
 
     @on(Input.Submitted, "#conversation-search")
     def _search_submitted(self, event: Input.Submitted) -> None:

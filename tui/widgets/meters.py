@@ -9,8 +9,8 @@ from textual.content import Content
 from textual.reactive import var
 from textual.widget import Widget
 
-from llamatui.engines.base import MemoryUse
 from llamatui.engines.meters import Sample
+from llamatui.engines.protocol import MemoryUse
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 HISTORY = 40

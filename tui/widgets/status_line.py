@@ -1,4 +1,4 @@
-"""The one-line status bar under the prompt: model, speed and context."""
+"""The one-line status bar under the prompt: model, engine state, speed and context."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from llamatui.engines.base import ModelInfo, ReplyStats
+from llamatui.engines.handle import EngineState
+from llamatui.engines.protocol import ModelInfo, ReplyStats
 
 
 class StatusLine(Widget):
@@ -23,20 +24,33 @@ class StatusLine(Widget):
 
     model: reactive[ModelInfo | None] = reactive(None)
     """The loaded model, or None."""
-    state: reactive[str] = reactive("starting")
-    """What the engine is doing: loading, ready, generating, stopped, failed."""
+    state: reactive[EngineState] = reactive(EngineState.IDLE)
+    """What the engine is doing."""
+    load_note: reactive[str] = reactive("")
+    """While loading: the model's name and how far it is."""
     stats: reactive[ReplyStats | None] = reactive(None)
     """The figures of the last reply."""
     streamed: reactive[int] = reactive(0)
     """Tokens of the reply streaming now."""
     next_prompt: reactive[int | None] = reactive(None)
     """Tokens the next prompt will take (system, history and the draft), when counted."""
+    estimated: reactive[bool] = reactive(False)
+    """Whether next_prompt is an estimate (the engine cannot count tokens)."""
+
+    def _state_text(self) -> str:
+        state = self.state
+        if state is EngineState.LOADING:
+            what = f" {self.load_note}" if self.load_note else ""
+            return f"loading{what} (Esc cancels)"
+        if state is EngineState.IDLE:
+            return "Ctrl+L picks a model"
+        if state is EngineState.GENERATING:
+            return f"generating · {self.streamed} tokens"
+        return str(state.value)
 
     def render(self) -> Content:
         # Plain Content: a model name from a file is never read as markup.
-        parts = [self.model.name if self.model else "no model", self.state]
-        if self.state == "generating":
-            parts.append(f"{self.streamed} tokens")
+        parts = [self.model.name if self.model else "no model", self._state_text()]
         s = self.stats
         if s is not None:
             parts += [f"{s.tokens_per_s:.1f} tok/s", f"TTFT {s.ttft_s * 1000:.0f} ms"]
@@ -46,7 +60,8 @@ class StatusLine(Widget):
             used = self.next_prompt
             if used is None:
                 used = s.context_used if s is not None else 0
-            parts.append(f"ctx {used:,}/{self.model.n_ctx:,}")
+            approx = "~" if self.estimated and self.next_prompt is not None else ""
+            parts.append(f"ctx {approx}{used:,}/{self.model.n_ctx:,}")
         if s is not None:
             parts.append(f"prompt {s.prompt_tokens:,} tok")
         return Content(" · ".join(parts))

@@ -21,7 +21,7 @@ class Pacer:
 
     def __init__(
         self,
-        n_threads: int,
+        cpu_threads: int,
         *,
         cpus: int | None = None,
         budget: float = 0.04,
@@ -32,7 +32,8 @@ class Pacer:
     ) -> None:
         """
         Args:
-            n_threads: CPU threads the engine uses.
+            cpu_threads: CPU threads the engine keeps busy while generating (0 for
+                an engine on a GPU or another machine).
             cpus: logical CPUs of this machine (default: os.cpu_count()). When the
                 engine leaves one free, drawing takes nothing from the model and
                 the pacer stays at min_interval.
@@ -42,8 +43,8 @@ class Pacer:
             window: how long to measure the app's CPU use over before adjusting.
             cpu_clock: the app process's CPU time in seconds.
         """
-        self.n_threads = n_threads
-        self.contended = n_threads >= (cpus or os.cpu_count() or 1)
+        self.cpu_threads = cpu_threads
+        self.contended = cpu_threads >= (cpus or os.cpu_count() or 1)
         self.budget = budget
         self.min_interval = min_interval
         self.max_interval = max_interval

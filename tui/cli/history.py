@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from llamatui.tui.export import ExportFormatError, import_json, to_json, to_markdown
+from llamatui.tui.history.export import ExportFormatError, import_json, to_json, to_markdown
+from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path
-from llamatui.tui.store import Store, StoreError
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llamatui.engines.base import ReplyStats
-from llamatui.tui.store import ReplyMeta, ReplyStatus, Store, StoreError
+from llamatui.engines.protocol import ReplyStats
+from llamatui.tui.history.records import ReplyMeta
+from llamatui.tui.history.status import ReplyStatus
+from llamatui.tui.history.store import Store, StoreError
 
 CHECKPOINT_S = 1.0
-
-STATUS_OF_FINISH: dict[str, ReplyStatus] = {
-    "stop": "complete",
-    "length": "cut",
-    "context": "cut",
-    "cancelled": "stopped",
-}
 
 
 class ReplyRecorder:

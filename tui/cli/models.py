@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import psutil
@@ -68,8 +67,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         rows = []
         for e in entries:
-            row = asdict(e) | {"engine": e.engine, "usable": e.usable}
-            if e.usable and e.format == "gguf":
+            spec = e.engine
+            row = e.to_json() | {
+                "engine": spec.kind if spec else None,
+                "ref": str(e.ref),
+                "usable": e.usable,
+                "reason": e.reason,
+            }
+            if e.usable and e.format == "gguf" and e.shape is not None:
                 need = ram_needed(e.shape, n_ctx)
                 row |= {"ram_needed": need, "ctx": n_ctx, "fit": fit(need, available)}
             rows.append(row)
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not entries:
         print(f"No models found in {', '.join(str(d) for d in dirs)}.")
-        print("Put GGUF files there, or pass --models-dir DIR.")
+        print("Put GGUF files or model folders there, or pass --models-dir DIR.")
         return 0
     print(table(entries, n_ctx, available))
     return 0
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 def ram_cells(entry: ModelEntry, n_ctx: int, available: int) -> tuple[str, str]:
     """The RAM a model needs at n_ctx, and whether it fits, as table cells."""
-    if entry.format != "gguf":
+    if entry.format != "gguf" or entry.shape is None:
         return "VRAM", "-"  # exllama models: the GPU side is in the meters
     need = ram_needed(entry.shape, n_ctx)
     return human(need), str(fit(need, available))
@@ -97,8 +102,9 @@ def table(entries: list[ModelEntry], n_ctx: int, available: int) -> str:
     rows = [head]
     broken = []
     for e in entries:
-        if not e.usable:
-            broken.append(f"  {e.name}: {e.error}")
+        reason = e.reason
+        if reason is not None:
+            broken.append(f"  {e.name}: {reason}")
             continue
         ram, verdict = ram_cells(e, n_ctx, available)
         rows.append([

@@ -19,126 +19,26 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-ReplyStatus = Literal["streaming", "complete", "stopped", "cut", "interrupted"]
+from llamatui.tui.history.records import (
+    Conversation,
+    Message,
+    ReplyMeta,
+    SearchHit,
+    title_from_prompt,
+)
+from llamatui.tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from llamatui.tui.history.status import ReplyStatus
 
 # A reply still marked "streaming" whose last checkpoint is older than this was
 # left by an app that died: checkpoints come at least once a second.
 STALE_STREAM_S = 10.0
 
-# Each step takes the schema from version i to i + 1.
-MIGRATIONS: list[str] = [
-    # 1: conversations and their messages.
-    """
-    CREATE TABLE conversations (
-        id INTEGER PRIMARY KEY,
-        title TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
-        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        role TEXT NOT NULL,
-        content TEXT NOT NULL,
-        created_at REAL NOT NULL
-    );
-    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-    """,
-    # 2: what each reply came from and how it went; renamed titles; full-text search.
-    """
-    ALTER TABLE conversations ADD COLUMN renamed INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'complete';
-    ALTER TABLE messages ADD COLUMN updated_at REAL;
-    ALTER TABLE messages ADD COLUMN model TEXT;
-    ALTER TABLE messages ADD COLUMN engine TEXT;
-    ALTER TABLE messages ADD COLUMN sampling TEXT;
-    ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER;
-    ALTER TABLE messages ADD COLUMN generated_tokens INTEGER;
-    ALTER TABLE messages ADD COLUMN tokens_per_s REAL;
-    ALTER TABLE messages ADD COLUMN ttft_s REAL;
-    UPDATE messages SET updated_at = created_at;
-    CREATE INDEX conversations_by_update ON conversations(updated_at DESC);
-    CREATE VIRTUAL TABLE messages_fts USING fts5(
-        content, content='messages', content_rowid='id', tokenize='unicode61'
-    );
-    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-    END;
-    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts(messages_fts, rowid, content)
-        VALUES ('delete', old.id, old.content);
-    END;
-    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
-        INSERT INTO messages_fts(messages_fts, rowid, content)
-        VALUES ('delete', old.id, old.content);
-        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-    END;
-    INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
 
 class StoreError(Exception):
     """History could not be read or saved; the message says why, in words."""
-
-
-@dataclass
-class ReplyMeta:
-    """Where a reply came from and how it went."""
-
-    model: str | None = None
-    engine: str | None = None
-    sampling: dict[str, Any] | None = None
-    prompt_tokens: int | None = None
-    generated_tokens: int | None = None
-    tokens_per_s: float | None = None
-    ttft_s: float | None = None
-
-
-@dataclass
-class Message:
-    """One stored message."""
-
-    id: int
-    conversation_id: int
-    role: str
-    content: str
-    created_at: float
-    status: ReplyStatus = "complete"
-    meta: ReplyMeta = field(default_factory=ReplyMeta)
-
-
-@dataclass
-class Conversation:
-    """One stored conversation (without its messages)."""
-
-    id: int
-    title: str
-    created_at: float
-    updated_at: float
-    renamed: bool = False
-
-
-@dataclass
-class SearchHit:
-    """A message that matched a search, with a snippet around the match."""
-
-    conversation_id: int
-    conversation_title: str
-    message_id: int
-    role: str
-    snippet: str
-
-
-def title_from_prompt(prompt: str, limit: int = 60) -> str:
-    """A one-line title from the first prompt of a conversation."""
-    line = " ".join(prompt.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def _private_file(path: Path) -> None:
@@ -300,33 +200,61 @@ class Store:
         created_at: float | None = None,
     ) -> int:
         """Append a message (committed when this returns); its id."""
+        with self._write() as conn:
+            return self._insert(conn, conversation_id, role, content, status, meta, created_at)
+
+    def save_prompt(
+        self, conversation_id: int | None, prompt: str, meta: ReplyMeta
+    ) -> tuple[int, int]:
+        """Commit a prompt and the empty reply that is about to stream, in one
+        transaction, creating the conversation (titled from the prompt) on its
+        first message; the conversation's id and the reply's."""
+        with self._write() as conn:
+            if conversation_id is None:
+                now = time.time()
+                cur = conn.execute(
+                    "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
+                    (title_from_prompt(prompt), now, now),
+                )
+                conversation_id = int(cur.lastrowid or 0)
+            self._insert(conn, conversation_id, "user", prompt, "complete", None, None)
+            reply = self._insert(conn, conversation_id, "assistant", "", "streaming", meta, None)
+            return conversation_id, reply
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        conversation_id: int,
+        role: str,
+        content: str,
+        status: ReplyStatus,
+        meta: ReplyMeta | None,
+        created_at: float | None,
+    ) -> int:
         now = created_at if created_at is not None else time.time()
         m = meta or ReplyMeta()
-        with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, created_at, updated_at,"
-                " status, model, engine, sampling, prompt_tokens, generated_tokens,"
-                " tokens_per_s, ttft_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation_id,
-                    role,
-                    content,
-                    now,
-                    now,
-                    status,
-                    m.model,
-                    m.engine,
-                    json.dumps(m.sampling) if m.sampling is not None else None,
-                    m.prompt_tokens,
-                    m.generated_tokens,
-                    m.tokens_per_s,
-                    m.ttft_s,
-                ),
-            )
-            conn.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-            )
-            return int(cur.lastrowid or 0)
+        cur = conn.execute(
+            "INSERT INTO messages (conversation_id, role, content, created_at, updated_at,"
+            " status, model, engine, sampling, prompt_tokens, generated_tokens,"
+            " tokens_per_s, ttft_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                role,
+                content,
+                now,
+                now,
+                status,
+                m.model,
+                m.engine,
+                json.dumps(m.sampling) if m.sampling is not None else None,
+                m.prompt_tokens,
+                m.generated_tokens,
+                m.tokens_per_s,
+                m.ttft_s,
+            ),
+        )
+        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        return int(cur.lastrowid or 0)
 
     def checkpoint_reply(self, message_id: int, content: str) -> None:
         """Save the text of a reply that is still streaming."""
@@ -491,8 +419,3 @@ class Store:
     def quick_check(self) -> bool:
         """Whether SQLite finds the database sound."""
         return bool(self._read("PRAGMA quick_check")[0][0] == "ok")
-
-
-def reply_meta_dict(meta: ReplyMeta) -> dict[str, Any]:
-    """A reply's figures as plain data, without the empty ones."""
-    return {k: v for k, v in asdict(meta).items() if v is not None}

@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-import os
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from threading import Event
 from typing import TYPE_CHECKING, Any
 
-from llamatui.engines.base import (
+from llamatui.engines.estimate import Shape, kv_cache_bytes
+from llamatui.engines.gguf import gguf_shape, read_header
+from llamatui.engines.llamacpp.native import (
+    UnusedFormatter,
+    compute_buffers_logged,
+    default_threads,
+    progress_reported,
+    sampler_chain,
+)
+from llamatui.engines.protocol import (
+    Capabilities,
     Delta,
+    DeviceMemory,
     EngineError,
     LoadOptions,
     MemoryUse,
@@ -29,9 +38,8 @@ from llamatui.engines.base import (
     ReplyStats,
     SamplingParams,
 )
-from llamatui.engines.estimate import Shape, kv_cache_bytes
-from llamatui.engines.gguf import read_header
-from llamatui.engines.library import gguf_shape
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.stops import StopMatcher
 from llamatui.engines.templates import (
     ChatMessage,
     ChatTemplate,
@@ -52,13 +60,6 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 
-def default_threads() -> int:
-    """One thread per physical core: more only fight over the same FPUs."""
-    import psutil
-
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-
-
 class LlamaCppEngine:
     """GGUF models on llama.cpp. One instance per engine process."""
 
@@ -75,58 +76,44 @@ class LlamaCppEngine:
 
     def load(
         self,
-        path: str | Path,
+        ref: ModelRef,
         options: LoadOptions,
         progress: Callable[[float], None] | None = None,
     ) -> ModelInfo:
         """Check the file's header, then load it, reporting progress from 0 to 1."""
+        path = ref.location
         header = read_header(path)
         import llama_cpp.llama_chat_format as chat_format
         import llama_cpp.llama_cpp as lc  # the module Llama() reads its defaults from
         from llama_cpp import Llama
 
-        # llama-cpp-python compiles every template in the file as it loads, and a
-        # template with a syntax error would fail the load. Templates are ours to
-        # render (sandboxed, budgeted, with a fallback): give it a formatter that
-        # does nothing.
-        chat_format.Jinja2ChatFormatter = _UnusedFormatter  # type: ignore[misc,assignment]
+        chat_format.Jinja2ChatFormatter = UnusedFormatter  # type: ignore[misc,assignment]
 
         self.unload()
         n_ctx_train = header.get_int(f"{header.architecture}.context_length") or options.n_ctx
         n_ctx = min(options.n_ctx, n_ctx_train) if options.n_ctx > 0 else n_ctx_train
-        n_threads = options.n_threads or default_threads()
-        # Llama() takes no progress callback: hand llama.cpp one through the default
-        # model parameters it starts from. The ctypes callback must outlive the load.
-        callback = lc.llama_progress_callback(lambda p, _: _report(progress, p))
-        default_params = lc.llama_model_default_params
-
-        def params_with_progress() -> Any:
-            params = default_params()
-            params.progress_callback = callback
-            return params
-
-        lc.llama_model_default_params = params_with_progress
+        n_threads = int(options.engine.get("threads") or default_threads())
+        n_gpu_layers = int(options.engine.get("gpu_layers") or 0)
         try:
-            llm = Llama(
-                str(path),
-                n_ctx=n_ctx,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                n_gpu_layers=options.n_gpu_layers,
-                flash_attn=True,
-                verbose=True,  # the engine process's stderr is the log file
-                chat_format="llama-2",  # unused: we render templates ourselves
-            )
+            with progress_reported(lc, progress):
+                llm = Llama(
+                    str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    n_gpu_layers=n_gpu_layers,
+                    flash_attn=True,
+                    verbose=True,  # the engine process's stderr is the log file
+                    chat_format="llama-2",  # unused: we render templates ourselves
+                )
         except (ValueError, RuntimeError) as e:
             raise EngineError(
                 f"llama.cpp could not load {Path(path).name} ({e}); the engine log has the details"
             ) from e
-        finally:
-            lc.llama_model_default_params = default_params
         self._llm = llm
         self._cached = []
         self._shape = gguf_shape(header)
-        self._compute_bytes = _compute_buffers_logged()
+        self._compute_bytes = compute_buffers_logged()
         bos = self._token_text(llm.token_bos())
         eos = self._token_text(llm.token_eos())
         notice = None
@@ -151,16 +138,22 @@ class LlamaCppEngine:
                     notice = f"{e}; using the {fallback.name} chat format instead"
                     self._template = fallback
         self._info = ModelInfo(
-            path=str(path),
+            ref=ref,
             # The file name: what the user chose and recognises (general.name is
             # often a training-run label).
-            name=Path(path).stem,
+            name=ref.name,
             architecture=header.architecture,
             n_ctx=llm.n_ctx(),
             n_ctx_train=n_ctx_train,
-            n_threads=n_threads,
             template=self._template.name,
             size_bytes=header.file_size,
+            cpu_threads=n_threads,
+            capabilities=Capabilities(
+                count_tokens=True,
+                continue_reply=True,
+                gpu_offload=bool(lc.llama_supports_gpu_offload()),
+                memory_split=True,
+            ),
             notice=notice,
         )
         return self._info
@@ -243,7 +236,8 @@ class LlamaCppEngine:
         n_past = self._reuse_prefix(lc, ctx, prompt)
         evaluated = len(prompt) - n_past
         self._decode(lc, ctx, prompt[n_past:], llm.n_batch)
-        chain = _sampler_chain(lc, params)
+        chain = sampler_chain(lc, params)
+        stops = StopMatcher(params.stop)
         piece = ctypes.create_string_buffer(256)
         one = (lc.llama_token * 1)()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -266,9 +260,12 @@ class LlamaCppEngine:
                 generated += 1
                 if generated == 1:
                     t_first = time.perf_counter()
-                text = decoder.decode(piece.raw[: max(n, 0)])
+                text = stops.feed(decoder.decode(piece.raw[: max(n, 0)]))
                 if text:
                     yield Delta(text, 1)
+                if stops.stopped:
+                    finish = "stop"
+                    break
                 one[0] = token
                 self._cached.append(token)
                 if lc.llama_decode(ctx, lc.llama_batch_get_one(one, 1)) != 0:
@@ -277,7 +274,7 @@ class LlamaCppEngine:
                     break
         finally:
             lc.llama_sampler_free(chain)
-        tail = decoder.decode(b"", final=True)
+        tail = stops.feed(decoder.decode(b"", final=True)) + stops.flush()
         if tail:
             yield Delta(tail, 0)
         t_end = time.perf_counter()
@@ -317,12 +314,6 @@ class LlamaCppEngine:
                 raise EngineError(f"llama.cpp could not evaluate the prompt (code {rc})")
             self._cached.extend(chunk)
 
-    def supports_gpu_offload(self) -> bool:
-        """Whether this llama.cpp build can put layers on a GPU."""
-        import llama_cpp as lc
-
-        return bool(lc.llama_supports_gpu_offload())
-
     def unload(self) -> None:
         """Free the model and its context."""
         if self._llm is not None:
@@ -332,75 +323,21 @@ class LlamaCppEngine:
         self._template = None
 
     def memory(self) -> MemoryUse:
-        """This process's resident memory and the model's share of it."""
+        """This process's resident memory and the model's share of it.
+
+        With layers offloaded to a GPU the split is not reported yet: llama.cpp has
+        no call for it, and it all counts as the CPU's here.
+        """
         import llama_cpp as lc
         import psutil
 
         rss = psutil.Process().memory_info().rss
         if self._llm is None or self._info is None:
-            return MemoryUse(rss=rss, weights=0)
-        return MemoryUse(
-            rss=rss,
+            return MemoryUse(rss=rss)
+        cpu = DeviceMemory(
+            "cpu",
             weights=int(lc.llama_model_size(self._llm._model.model)),
             kv_cache=kv_cache_bytes(self._shape, self._info.n_ctx),
             compute=self._compute_bytes,
         )
-
-
-_COMPUTE_LINE = re.compile(rb"compute buffer size\s*=\s*([\d.]+) MiB")
-
-
-def _compute_buffers_logged() -> int:
-    """The compute buffers llama.cpp just reported, read back from our own log.
-
-    llama.cpp has no call that returns them; it logs them at load, and this
-    process's stderr is the engine log file. 0 when it cannot be read.
-    """
-    try:
-        path = os.readlink("/proc/self/fd/2")
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 65536))
-            tail = f.read()
-    except OSError:
-        return 0
-    # The last load's lines: after its final "llama_context:" constructor line.
-    start = tail.rfind(b"llama_context: constructing")
-    sizes = _COMPUTE_LINE.findall(tail[start if start >= 0 else 0 :])
-    return int(sum(float(x) for x in sizes) * 1024 * 1024)
-
-
-def _report(progress: Callable[[float], None] | None, fraction: float) -> bool:
-    if progress is not None:
-        progress(fraction)
-    return True  # go on loading
-
-
-class _UnusedFormatter:
-    """Stands in for llama-cpp-python's template formatter, which we never use."""
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def to_chat_handler(self) -> None:
-        return None
-
-
-def _sampler_chain(lc: Any, params: SamplingParams) -> Any:
-    """llama.cpp's own sampler chain for these settings."""
-    chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
-    add = lc.llama_sampler_chain_add
-    if params.repeat_penalty != 1.0:
-        add(chain, lc.llama_sampler_init_penalties(64, params.repeat_penalty, 0.0, 0.0))
-    if params.temperature <= 0:
-        add(chain, lc.llama_sampler_init_greedy())
-        return chain
-    if params.top_k > 0:
-        add(chain, lc.llama_sampler_init_top_k(params.top_k))
-    if params.top_p < 1.0:
-        add(chain, lc.llama_sampler_init_top_p(params.top_p, 1))
-    if params.min_p > 0:
-        add(chain, lc.llama_sampler_init_min_p(params.min_p, 1))
-    add(chain, lc.llama_sampler_init_temp(params.temperature))
-    seed = params.seed if params.seed is not None else 0xFFFFFFFF  # LLAMA_DEFAULT_SEED
-    add(chain, lc.llama_sampler_init_dist(seed))
-    return chain
+        return MemoryUse(rss=rss, devices=(cpu,))

@@ -19,9 +19,13 @@ def _positive(value: str) -> int:
 
 
 def _context(value: str) -> int:
+    from llamatui.engines.protocol import CTX_MIN
+
     n = _positive(value)
-    if n < 128:
-        raise argparse.ArgumentTypeError(f"a context of {n} tokens is too small (128 or more)")
+    if n < CTX_MIN:
+        raise argparse.ArgumentTypeError(
+            f"a context of {n} tokens is too small ({CTX_MIN} or more)"
+        )
     return n
 
 
@@ -54,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive,
         metavar="N",
-        help="CPU threads for generation (default: one per physical core)",
+        help="CPU threads for llama.cpp's generation (default: one per physical core)",
     )
     parser.add_argument("--system", metavar="TEXT", help="a system prompt for the conversation")
     parser.add_argument(
@@ -64,11 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder of models for the library (repeatable; default: from the config)",
     )
-    from llamatui.tui import history_cli, models_cli
+    from llamatui.tui.cli import history, models
 
     sub = parser.add_subparsers(dest="command", title="commands")
-    models_cli.add_command(sub)
-    history_cli.add_commands(sub)
+    models.add_command(sub)
+    history.add_commands(sub)
     return parser
 
 
@@ -76,18 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     """Run `llamatui`."""
     args = build_parser().parse_args(argv)
     if args.command == "models":
-        from llamatui.tui import models_cli
+        from llamatui.tui.cli import models
 
-        return models_cli.run(args)
+        return models.run(args)
     if args.command is not None:
-        from llamatui.tui import history_cli
+        from llamatui.tui.cli import history
 
-        return history_cli.run(args)
+        return history.run(args)
     if args.model is not None and not args.model.is_file():
         print(f"llamatui: error: no such model file: {args.model}", file=sys.stderr)
         return 2
 
-    from llamatui.engines.base import LoadOptions
+    from llamatui.engines.protocol import LoadOptions
+    from llamatui.engines.refs import ModelRef
     from llamatui.tui.app import LlamaTUI
     from llamatui.tui.config import ConfigError, load_config
     from llamatui.tui.paths import config_path
@@ -101,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 
         config, notice = Config(), f"{e}. Using the defaults; the file was left as it is."
     settings = Settings(
-        model_path=args.model.resolve() if args.model else None,
-        load=LoadOptions(n_ctx=args.ctx, n_threads=args.threads),
+        model=ModelRef("llamacpp", str(args.model.resolve())) if args.model else None,
+        load=LoadOptions(n_ctx=args.ctx),
+        engine_options={"llamacpp": {"threads": args.threads}} if args.threads else {},
         system_prompt=args.system,
         model_dirs=tuple(d.expanduser() for d in args.models_dir or config.model_dirs),
         context_policy=config.context_policy,
+        profiles=config.profiles,
     )
     LlamaTUI(settings, config_notice=notice).run()
     return 0

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from llamatui.tui.store import Conversation, Message, ReplyMeta, Store, reply_meta_dict
+from llamatui.engines.refs import ModelRef
+from llamatui.tui.history.records import Conversation, Message, ReplyMeta, reply_meta_dict
+from llamatui.tui.history.status import STATUSES
+from llamatui.tui.history.store import Store
 
 FORMAT = "llamatui.conversation"
 FORMAT_VERSION = 1
 ROLES = {"system", "user", "assistant"}
-STATUSES = {"streaming", "complete", "stopped", "cut", "interrupted"}
 
 
 class ExportFormatError(ValueError):
@@ -33,7 +34,7 @@ def to_markdown(conv: Conversation, messages: list[Message]) -> str:
         if m.role == "assistant":
             figures = reply_meta_dict(m.meta)
             if "model" in figures:
-                figures["model"] = Path(figures["model"]).name
+                figures["model"] = ModelRef.parse(figures["model"]).name
             notes = [f"{k}: {v}" for k, v in figures.items() if k != "sampling"]
             if m.status != "complete":
                 notes.insert(0, m.status)

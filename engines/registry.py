@@ -1,0 +1,189 @@
+"""Every engine llamatui knows: how to make it, what it can do, the options it
+takes, which model formats it runs, and whether it can run on this machine.
+
+"Which engine runs this format" and "can it run here" are answered here and
+nowhere else; the library, the CLI, the app and the tests ask.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llamatui.engines.options import OptionSpec
+from llamatui.engines.protocol import Capabilities, Engine, EngineError
+
+if TYPE_CHECKING:
+    from llamatui.engines.handle import EngineHandle
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One engine, as the registry knows it (nothing imported until it is made)."""
+
+    kind: str
+    """Its key: in model references, profiles (`[models.NAME.KIND]`) and the history."""
+    label: str
+    """What the user reads: "llama.cpp"."""
+    formats: tuple[str, ...]
+    """Model formats it runs, as the library names them ("gguf", "exl3", "hf")."""
+    capabilities: Capabilities
+    """What it can do at best; a loaded model reports what it does (ModelInfo)."""
+    options: tuple[OptionSpec, ...] = ()
+    """Its own load options, beyond the context size and chat format."""
+    engine_class: str | None = None
+    """"module:Class" of the engine; None while llamatui has no such engine yet."""
+    own_process: bool = True
+    """Whether it runs in a process of its own (local engines) or in the app's."""
+    check: Callable[[], str | None] = field(default=lambda: None)
+    """Why it cannot run here, or None when it can."""
+    listed: bool = True
+    """Whether users see it (the scripted engine is for tests)."""
+
+    def unavailable(self) -> str | None:
+        """Why this engine cannot run here, or None when it can."""
+        why = _checked(self.kind)
+        if why is None and self.engine_class is None:
+            return "is not in this version of llamatui"
+        return why
+
+    def make_engine(self) -> Engine:
+        """A new engine object (imports its module: call in the engine's process)."""
+        if self.engine_class is None:
+            raise EngineError(f"the {self.label} engine is not in this version of llamatui")
+        module, _, name = self.engine_class.partition(":")
+        engine: Engine = getattr(importlib.import_module(module), name)()
+        return engine
+
+    def make_handle(self, log_path: str | Path | None = None) -> EngineHandle:
+        """The handle the app talks to: a process of its own, or in-process."""
+        from llamatui.engines.handle import InProcessHandle
+        from llamatui.engines.host import ProcessHandle
+
+        if self.own_process:
+            return ProcessHandle(self.kind, log_path=log_path)
+        return InProcessHandle(self.kind, self.make_engine)
+
+
+def _needs_module(module: str, install: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        if importlib.util.find_spec(module) is None:
+            return f"needs {install}"
+        return None
+
+    return check
+
+
+def _exllama_check() -> str | None:
+    """exllamav3 compiles CUDA code on first import: never import it to find out."""
+    reason = "needs an NVIDIA GPU with CUDA and `pip install 'llamatui[gpu]'`"
+    if importlib.util.find_spec("exllamav3") is None or importlib.util.find_spec("torch") is None:
+        return reason
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            count = pynvml.nvmlDeviceGetCount()
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no driver, no library: NVML raises its own error types
+        count = 0
+    return None if count > 0 else reason
+
+
+LLAMACPP_OPTIONS = (
+    OptionSpec(
+        "threads",
+        "CPU threads",
+        int,
+        "CPU threads for generation (default: one per physical core)",
+        minimum=1,
+        placeholder="one per core",
+    ),
+    OptionSpec(
+        "gpu_layers",
+        "GPU layers",
+        int,
+        "layers to offload to the GPU (a llama.cpp build with CUDA)",
+        minimum=0,
+        placeholder="0",
+        needs_gpu=True,
+    ),
+)
+
+REGISTRY: dict[str, EngineSpec] = {
+    spec.kind: spec
+    for spec in (
+        EngineSpec(
+            kind="llamacpp",
+            label="llama.cpp",
+            formats=("gguf",),
+            capabilities=Capabilities(
+                count_tokens=True, continue_reply=True, gpu_offload=True, memory_split=True
+            ),
+            options=LLAMACPP_OPTIONS,
+            engine_class="llamatui.engines.llamacpp:LlamaCppEngine",
+            check=_needs_module("llama_cpp", "llama-cpp-python (`pip install llama-cpp-python`)"),
+        ),
+        EngineSpec(
+            kind="exllama",
+            label="exllama",
+            formats=("exl3", "hf"),
+            capabilities=Capabilities(
+                count_tokens=True, continue_reply=True, gpu_offload=True, memory_split=True
+            ),
+            engine_class=None,
+            check=_exllama_check,
+        ),
+        EngineSpec(
+            kind="scripted",
+            label="scripted",
+            formats=(),
+            capabilities=Capabilities(count_tokens=True, continue_reply=True),
+            engine_class="llamatui.engines.scripted:ScriptedEngine",
+            own_process=False,
+            listed=False,
+        ),
+    )
+}
+
+
+@cache
+def _checked(kind: str) -> str | None:
+    """An engine's check, once per run: it may look for a GPU."""
+    return REGISTRY[kind].check()
+
+
+def get(kind: str) -> EngineSpec:
+    """The engine of this kind.
+
+    Raises:
+        EngineError: no engine has this kind.
+    """
+    spec = REGISTRY.get(kind)
+    if spec is None:
+        raise EngineError(f"unknown engine {kind!r} (known: {', '.join(REGISTRY)})")
+    return spec
+
+
+def for_format(fmt: str) -> EngineSpec | None:
+    """The engine that runs models of this format, or None when none does."""
+    return next((s for s in REGISTRY.values() if fmt in s.formats), None)
+
+
+def prepare() -> None:
+    """Ready this process to start engine processes later; call before a UI starts."""
+    from llamatui.engines.host import prepare as prepare_processes
+
+    prepare_processes()
+
+
+def available() -> list[EngineSpec]:
+    """The engines that can run on this machine (the contract suite runs each)."""
+    return [s for s in REGISTRY.values() if s.unavailable() is None]

@@ -1,0 +1,185 @@
+"""A scripted engine: replies with a fixed text, one word a token, in the app's process.
+
+It keeps the whole engine contract (context, max tokens, stop strings, cancel per
+token, continue, token counts, memory) with no model, so the contract suite runs
+the in-process handle on it and the UI's snapshots are the same on every machine.
+It is registered but not listed: users never see it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from threading import Event
+
+from llamatui.engines.protocol import (
+    Capabilities,
+    Delta,
+    DeviceMemory,
+    EngineError,
+    LoadOptions,
+    MemoryUse,
+    ModelInfo,
+    ReplyStats,
+    SamplingParams,
+)
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.stops import StopMatcher
+from llamatui.engines.templates import ChatMessage
+
+DEFAULT_REPLY = (
+    "Here is a **bold** answer with a list:\n\n- one\n- two\n\n"
+    "```python\ndef hello():\n    return 'world'\n```\n"
+)
+N_CTX_TRAIN = 8192
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def words(text: str) -> list[str]:
+    """The scripted tokenizer: each word with the spaces after it is one token."""
+    return _WORD.findall(text)
+
+
+class ScriptedEngine:
+    """Replies with its script, word by word."""
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        reply: str = DEFAULT_REPLY,
+        *,
+        step: threading.Event | None = None,
+        delay_s: float = 0.0,
+        name: str = "scripted-model",
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """
+        Args:
+            reply: what every reply says.
+            step: when given, each token waits for it (a test releases it).
+            delay_s: seconds per token, to look like a model.
+            name: the model's name in ModelInfo.
+            clock: seconds for the reply's figures (a fixed step makes them the same
+                on every machine, for snapshots).
+        """
+        self.script = words(reply)
+        self.step = step
+        self.delay_s = delay_s
+        self.model_name = name
+        self.clock = clock
+        self._info: ModelInfo | None = None
+        self._used = 0
+
+    def load(
+        self,
+        ref: ModelRef,
+        options: LoadOptions,
+        progress: Callable[[float], None] | None = None,
+    ) -> ModelInfo:
+        for fraction in (0.0, 0.5, 1.0):
+            if progress is not None:
+                progress(fraction)
+        self._info = ModelInfo(
+            ref=ref,
+            name=self.model_name,
+            architecture="scripted",
+            n_ctx=max(min(options.n_ctx, N_CTX_TRAIN), 256),
+            n_ctx_train=N_CTX_TRAIN,
+            template=options.chat_format or "model",
+            size_bytes=len("".join(self.script).encode()),
+            cpu_threads=0,
+            capabilities=Capabilities(count_tokens=True, continue_reply=True),
+        )
+        self._used = 0
+        return self._info
+
+    def _require(self) -> ModelInfo:
+        if self._info is None:
+            raise EngineError("no model is loaded")
+        return self._info
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Words of every message, two tokens of template around each, two to start
+        the reply."""
+        self._require()
+        return sum(len(words(m["content"])) + 2 for m in messages) + 2
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        cancel: Event,
+        continue_last: bool = False,
+    ) -> Iterator[Delta | ReplyStats]:
+        info = self._require()
+        t_start = self.clock()
+        prompt = self.count_tokens(messages)
+        if prompt >= info.n_ctx:
+            raise EngineError(
+                f"the conversation is {prompt:,} tokens and the context holds "
+                f"{info.n_ctx:,}: start a new conversation or load with a larger context"
+            )
+        start = 0
+        if continue_last:
+            if not messages or messages[-1]["role"] != "assistant":
+                raise EngineError("there is no reply to continue")
+            done = "".join(self.script)
+            last = messages[-1]["content"]
+            start = len(words(last)) if done.startswith(last) else 0
+        stops = StopMatcher(params.stop)
+        used = prompt
+        generated = 0
+        finish = "stop"
+        t_first = 0.0
+        for word in self.script[start:]:
+            if self.step is not None:
+                self.step.wait(5)
+            if cancel.is_set():
+                finish = "cancelled"
+                break
+            if generated >= params.max_tokens:
+                finish = "length"
+                break
+            if used >= info.n_ctx:
+                finish = "context"
+                break
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            generated += 1
+            used += 1
+            t_first = t_first or self.clock()
+            text = stops.feed(word)
+            if text:
+                yield Delta(text, 1)
+            if stops.stopped:
+                break
+        tail = stops.flush()
+        if tail:
+            yield Delta(tail, 0)
+        self._used = used
+        t_end = self.clock()
+        yield ReplyStats(
+            finish=finish,  # type: ignore[arg-type]
+            prompt_tokens=prompt,
+            prompt_evaluated=prompt,
+            generated_tokens=generated,
+            ttft_s=(t_first or t_end) - t_start,
+            tokens_per_s=(generated - 1) / (t_end - t_first) if generated > 1 else 0.0,
+            context_used=used,
+            n_ctx=info.n_ctx,
+        )
+
+    def unload(self) -> None:
+        self._info = None
+        self._used = 0
+
+    def memory(self) -> MemoryUse:
+        if self._info is None:
+            return MemoryUse(rss=0)
+        return MemoryUse(
+            rss=0,
+            devices=(DeviceMemory("cpu", weights=self._info.size_bytes, kv_cache=self._used * 64),),
+        )

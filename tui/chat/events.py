@@ -1,0 +1,116 @@
+"""What the session's workers report: plain values, no Textual.
+
+A worker never changes the session's state; it emits these, and the UI thread
+folds each into the session (`ChatSession.apply`) before it draws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llamatui.engines.protocol import MemoryUse, ModelInfo, ReplyStats
+from llamatui.tui.config import Profile
+
+
+@dataclass(frozen=True)
+class LoadStarted:
+    """The engine is loading a model."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """How far the model has loaded (0 to 1)."""
+
+    name: str
+    fraction: float
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    """The engine loaded the model."""
+
+    info: ModelInfo
+    profile: Profile
+    memory: MemoryUse
+
+
+@dataclass(frozen=True)
+class LoadFailed:
+    """The model could not be loaded, or the user cancelled the load."""
+
+    reason: str
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class PromptSaved:
+    """The prompt and its empty reply are in the history."""
+
+    conversation_id: int
+    reply_id: int
+
+
+@dataclass(frozen=True)
+class TextStreamed:
+    """A batch of reply text, as the pacer gathered it."""
+
+    text: str
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class ContextTrimmed:
+    """Older turns were left out so the conversation fits the context."""
+
+    dropped: int
+    n_ctx: int
+
+
+@dataclass(frozen=True)
+class ReplyEnded:
+    """The reply ended: completed, cut or stopped. `text` is all of it."""
+
+    stats: ReplyStats
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyFailed:
+    """The reply could not be made, or the engine died making it; `text` is what
+    came before."""
+
+    reason: str
+    engine_died: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class ContextCounted:
+    """Tokens the next prompt will take; `exact` is False for an estimate."""
+
+    tokens: int
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class SaveFailed:
+    """The history could not be written; the message says what it means."""
+
+    reason: str
+
+
+Event = (
+    LoadStarted
+    | LoadProgress
+    | ModelLoaded
+    | LoadFailed
+    | PromptSaved
+    | TextStreamed
+    | ContextTrimmed
+    | ReplyEnded
+    | ReplyFailed
+    | ContextCounted
+    | SaveFailed
+)

@@ -1,0 +1,105 @@
+"""Running one reply: the engine streams, the recorder saves, the pacer gathers text
+into batches, and a sink receives them. No Textual: the screen's sink posts each
+batch as a message; the session's tests collect them in a list.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from llamatui.engines.handle import EngineDied, EngineHandle
+from llamatui.engines.protocol import Delta, ReplyStats, SamplingParams
+from llamatui.engines.templates import ChatMessage
+from llamatui.tui.chat.events import Event, ReplyEnded, ReplyFailed, SaveFailed, TextStreamed
+from llamatui.tui.chat.pacer import Pacer
+from llamatui.tui.chat.recorder import ReplyRecorder, meta_of
+from llamatui.tui.chat.sanitize import strip_controls
+from llamatui.tui.history.records import ReplyMeta
+from llamatui.tui.history.status import STATUS_OF_FINISH
+from llamatui.tui.history.store import Store
+
+
+@dataclass
+class ReplyJob:
+    """One reply to make: what to send, how to sample, where to save it."""
+
+    messages: list[ChatMessage]
+    """The conversation to send, system prompt first, as it was when asked."""
+    sampling: SamplingParams
+    meta: ReplyMeta
+    """What the stored reply says it came from (model, engine, sampling)."""
+    prompt: str | None = None
+    """The user's new message, to save before the reply starts; None to continue."""
+    conversation_id: int | None = None
+    """The stored conversation; None until its first message is saved."""
+    reply_id: int | None = None
+    """The stored reply; known once the prompt is saved (or when continuing)."""
+    dropped_before: int = 0
+    """Turns already left out of what the model sees, so only new trims are told."""
+    continue_text: str | None = None
+    """The cut reply being carried on; None for a new reply."""
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def continuing(self) -> bool:
+        """Whether this job carries on the last reply."""
+        return self.continue_text is not None
+
+
+def stream_reply(
+    handle: EngineHandle,
+    job: ReplyJob,
+    messages: list[ChatMessage],
+    *,
+    store: Store | None,
+    pacer: Pacer,
+    emit: Callable[[Event], None],
+    errors: tuple[type[Exception], ...],
+) -> None:
+    """Stream the reply to `messages`, emitting paced batches, then how it ended.
+
+    Model text loses its control characters here, once, before it is shown or saved.
+    Whatever was generated is kept (on screen, in the history) however it ends.
+    """
+    recorder = ReplyRecorder(store, job.reply_id, time.monotonic())
+    if job.continue_text:
+        recorder.parts.append(job.continue_text)
+    parts: list[str] = []
+    n = 0
+    stats: ReplyStats | None = None
+
+    def flush() -> None:
+        nonlocal n
+        if parts:
+            emit(TextStreamed("".join(parts), n))
+            parts.clear()
+            n = 0
+
+    try:
+        pacer.start(time.monotonic())
+        for item in handle.stream(messages, job.sampling, job.continuing):
+            if isinstance(item, Delta):
+                text = strip_controls(item.text)
+                parts.append(text)
+                n += item.n_tokens
+                now = time.monotonic()
+                if error := recorder.add(text, now):
+                    emit(SaveFailed(error))
+                if pacer.due(now):
+                    flush()
+                    pacer.posted(now)
+            else:
+                stats = item
+        flush()
+        if stats is None:
+            raise EngineDied("it ended the reply without its figures")
+        if error := recorder.finish(STATUS_OF_FINISH[stats.finish], meta_of(stats, job.meta)):
+            emit(SaveFailed(error))
+        emit(ReplyEnded(stats, recorder.text))
+    except errors as e:
+        flush()
+        if error := recorder.finish("interrupted", job.meta):
+            emit(SaveFailed(error))
+        emit(ReplyFailed(str(e), isinstance(e, EngineDied), recorder.text))

@@ -1,0 +1,417 @@
+"""One conversation with one model, whatever engine runs it. No Textual.
+
+The session holds the conversation (the turns sent to the model, the turns left out
+to fit the context, whether the last reply can be continued), the engine handle and
+its state, and the profile of the model. Two kinds of methods:
+
+- UI-thread methods (`send`, `continue_reply`, `stop`, `switch`, `open`, `clear`,
+  `apply`) never block: no engine call, no disk. They change the state.
+- Worker methods (`load`, `ensure_loaded`, `run_reply`, `count`) block on the engine
+  or the disk and change nothing the UI reads: they report through `emit`, and the
+  UI thread folds each event in with `apply` before drawing it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from llamatui.engines import registry
+from llamatui.engines.gguf import ModelFileError
+from llamatui.engines.handle import EngineDied, EngineHandle, EngineState
+from llamatui.engines.models import default_model_path
+from llamatui.engines.protocol import (
+    EngineError,
+    LoadOptions,
+    ModelInfo,
+    ReplyStats,
+    SamplingParams,
+    estimate_tokens,
+)
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.templates import ChatMessage
+from llamatui.tui.chat import events as ev
+from llamatui.tui.chat.context import ContextFull, fit_context, reply_room
+from llamatui.tui.chat.pacer import Pacer
+from llamatui.tui.chat.recent import remember
+from llamatui.tui.chat.reply import ReplyJob, stream_reply
+from llamatui.tui.config import PRESETS, Profile
+from llamatui.tui.history.records import Message as StoredMessage
+from llamatui.tui.history.records import ReplyMeta
+from llamatui.tui.history.store import Store, StoreError
+from llamatui.tui.settings import Settings
+
+# What loading or generating can raise that a user should read.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    EngineError,
+    ModelFileError,
+    FileNotFoundError,
+    ContextFull,
+)
+
+
+HandleMaker = Callable[[ModelRef], EngineHandle]
+"""Makes the handle for a model's engine."""
+
+
+class Busy(Exception):
+    """The session cannot do that now; the message says why and what to do."""
+
+
+def default_model() -> ModelRef:
+    """The bundled default model, on llama.cpp (FileNotFoundError when absent)."""
+    return ModelRef("llamacpp", str(default_model_path()))
+
+
+class ChatSession:
+    """A conversation with a model, driven by the UI and run by workers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None,
+        emit: Callable[[ev.Event], None],
+        *,
+        make_handle: HandleMaker | None = None,
+        log_path: Path | None = None,
+        recent_path: Path | None = None,
+    ) -> None:
+        """
+        Args:
+            settings: the model, options and policies of this run.
+            store: the history, or None to save nothing.
+            emit: where worker methods report (the screen posts each as a message).
+            make_handle: makes the handle for a model's engine (default: the
+                registry's, with the engine log at log_path).
+            recent_path: the recent-models list to update on each load.
+        """
+        self.settings = settings
+        self.store = store
+        self.emit = emit
+        self.profiles: dict[str, Profile] = dict(settings.profiles)
+        self._make_handle = make_handle or (
+            lambda ref: registry.get(ref.engine).make_handle(log_path)
+        )
+        self.recent_path = recent_path
+        self.handle: EngineHandle | None = None
+        self.wanted: ModelRef | None = settings.model
+        """The model to run; None means the default model."""
+        self.state = EngineState.IDLE
+        self.info: ModelInfo | None = None
+        """The loaded model, as the UI knows it."""
+        self.profile = Profile()
+        """The loaded model's profile."""
+        self.turns: list[ChatMessage] = []
+        """The conversation as it is sent to the model (the system prompt aside)."""
+        self.dropped = 0
+        """Oldest turns left out of what the model sees, to fit its context."""
+        self.conversation_id: int | None = None
+        self.reply: ReplyJob | None = None
+        """The reply being made (loading for it or streaming); None when idle."""
+        self.last_reply: ReplyJob | None = None
+        self.cut = False
+        """Whether the last reply was cut off and can be continued."""
+        self.last_stats: ReplyStats | None = None
+        self._loaded: ModelInfo | None = None
+        """The model the engine holds, as the workers know it (under _load_lock)."""
+        self._load_lock = threading.Lock()
+        self._cancelling_load = False
+        self._pacer: Pacer | None = None
+
+    # Reading (any thread) ----------------------------------------------------------
+
+    @property
+    def generating(self) -> bool:
+        """Whether a reply is being made."""
+        return self.reply is not None
+
+    @property
+    def engine_pid(self) -> int | None:
+        """The engine's own process, for the meters."""
+        return self.handle.pid if self.handle is not None else None
+
+    def model_ref(self) -> ModelRef:
+        """The model to run (FileNotFoundError when it is the default and that is absent)."""
+        return self.wanted or default_model()
+
+    @property
+    def sampling(self) -> SamplingParams:
+        """Sampling for the next reply: the model's preset, else the global one."""
+        return PRESETS.get(self.profile.preset or "", self.settings.sampling)
+
+    def messages(self) -> list[ChatMessage]:
+        """What the next reply is asked for: the system prompt and the turns."""
+        system = self.profile.system_prompt or self.settings.system_prompt
+        head: list[ChatMessage] = [{"role": "system", "content": system}] if system else []
+        return head + self.turns
+
+    def load_options(self, ref: ModelRef, profile: Profile) -> LoadOptions:
+        """The command line's options under the model's profile, for its engine."""
+        base = self.settings.load
+        engine = dict(self.settings.engine_options.get(ref.engine, {}))
+        engine.update(profile.options_for(ref.engine))
+        return LoadOptions(
+            n_ctx=profile.ctx or base.n_ctx,
+            chat_format=profile.chat_format or base.chat_format,
+            engine=engine,
+        )
+
+    # UI thread ---------------------------------------------------------------------
+
+    def send(self, text: str) -> ReplyJob:
+        """Add the user's message and make the job of its reply (run it in a worker)."""
+        if self.reply is not None:
+            raise Busy("A reply is streaming: Esc stops it.")
+        self.turns.append({"role": "user", "content": text})
+        job = ReplyJob(
+            self.messages(),
+            self.sampling,
+            self._reply_meta(),
+            prompt=text,
+            conversation_id=self.conversation_id,
+            dropped_before=self.dropped,
+        )
+        self._begin(job)
+        return job
+
+    def continue_reply(self) -> ReplyJob:
+        """The job that carries on the last reply, if it was cut off."""
+        last = self.last_reply
+        if self.reply is not None:
+            raise Busy("A reply is streaming: Esc stops it.")
+        if not self.cut or last is None or not self.turns or self.turns[-1]["role"] != "assistant":
+            raise Busy("There is no cut-off reply to continue.")
+        if self.info is not None and not self.info.capabilities.continue_reply:
+            raise Busy(f"{registry.get(self.info.ref.engine).label} cannot continue a reply.")
+        job = ReplyJob(
+            self.messages(),
+            self.sampling,
+            last.meta,
+            conversation_id=self.conversation_id,
+            reply_id=last.reply_id,
+            dropped_before=self.dropped,
+            continue_text=self.turns[-1]["content"],
+        )
+        self._begin(job)
+        return job
+
+    def _begin(self, job: ReplyJob) -> None:
+        self.reply = job
+        self.cut = False
+        alive = self.handle is not None and self.handle.alive and self.info is not None
+        self.state = EngineState.GENERATING if alive else EngineState.LOADING
+
+    def _reply_meta(self) -> ReplyMeta:
+        try:
+            ref = self.model_ref()
+        except FileNotFoundError:
+            return ReplyMeta(sampling=asdict(self.sampling))
+        return ReplyMeta(model=str(ref), engine=ref.engine, sampling=asdict(self.sampling))
+
+    def stop(self) -> None:
+        """Stop the reply (what it generated stays), or cancel a load."""
+        if self.handle is None:
+            return
+        if self.reply is not None:
+            self.handle.cancel()
+        elif self.state is EngineState.LOADING and self.handle.alive:
+            # Ending the engine is the one sure way to stop llama.cpp mid-load,
+            # and it gives back what was read so far.
+            self._cancelling_load = True
+            self.handle.kill()
+
+    def switch(self, ref: ModelRef | None) -> None:
+        """Ask for another model (None: the default); then run `load(restart=True)`."""
+        if self.reply is not None and self.handle is not None:
+            self.handle.cancel()
+        self.wanted = ref
+        self.restarting()
+
+    def restarting(self) -> None:
+        """The engine is about to start again: the status says loading at once."""
+        if self.reply is not None and self.handle is not None:
+            self.handle.cancel()
+        self.info = None
+        self.state = EngineState.LOADING
+
+    def open(self, conversation_id: int, history: list[StoredMessage]) -> None:
+        """Continue a stored conversation."""
+        if self.reply is not None:
+            raise Busy("A reply is streaming: Esc stops it first.")
+        self.conversation_id = conversation_id
+        self.turns = [
+            {"role": m.role, "content": m.content}
+            for m in history
+            if m.role in ("user", "assistant") and m.content
+        ]
+        self.dropped = 0
+        self.cut = False
+        self.last_reply = None
+        self.last_stats = None
+
+    def clear(self) -> None:
+        """Start an empty conversation with the same model."""
+        if self.reply is not None:
+            raise Busy("A reply is streaming: Esc stops it first.")
+        self.open_none()
+
+    def open_none(self) -> None:
+        """Forget the conversation (it was deleted, or a new one starts)."""
+        self.conversation_id = None
+        self.turns = []
+        self.dropped = 0
+        self.cut = False
+        self.last_reply = None
+        self.last_stats = None
+
+    def apply(self, event: ev.Event) -> None:
+        """Fold a worker's event into the state; the UI thread calls it first."""
+        match event:
+            case ev.LoadStarted():
+                self.info = None
+                self.state = EngineState.LOADING
+            case ev.ModelLoaded(info=info, profile=profile):
+                self.info, self.profile = info, profile
+                self.last_stats = None
+                self.state = EngineState.GENERATING if self.reply else EngineState.READY
+            case ev.LoadFailed(cancelled=cancelled):
+                self.info = None
+                self.state = EngineState.IDLE if cancelled else EngineState.FAILED
+            case ev.PromptSaved(conversation_id=cid, reply_id=rid):
+                self.conversation_id = cid
+                if self.reply is not None:
+                    self.reply.reply_id = rid
+            case ev.ContextTrimmed(dropped=dropped):
+                self.dropped = dropped
+            case ev.ReplyEnded(stats=stats, text=text):
+                self._end(text)
+                self.last_stats = stats
+                can = self.info is None or self.info.capabilities.continue_reply
+                self.cut = can and stats.finish in ("length", "context")
+                self.state = EngineState.READY
+            case ev.ReplyFailed(engine_died=died, text=text):
+                self._end(text)
+                if died or self.handle is None or not self.handle.alive:
+                    self.state = EngineState.STOPPED
+                else:
+                    self.state = EngineState.READY if self.info else EngineState.FAILED
+
+    def _end(self, text: str) -> None:
+        job, self.reply = self.reply, None
+        self.last_reply = job
+        if job is not None and job.continuing:
+            if self.turns and self.turns[-1]["role"] == "assistant":
+                self.turns[-1] = {"role": "assistant", "content": text}
+        elif text:
+            self.turns.append({"role": "assistant", "content": text})
+
+    # Workers -----------------------------------------------------------------------
+
+    def load(self, restart: bool = False) -> None:
+        """Start the engine (again, when restart) and load the model."""
+        try:
+            if restart:
+                with self._load_lock:
+                    if self.handle is not None:
+                        self.handle.close()
+                    self._loaded = None
+            self.ensure_loaded()
+        except USER_ERRORS as e:
+            cancelled, self._cancelling_load = self._cancelling_load, False
+            self.emit(ev.LoadFailed(str(e), cancelled=cancelled))
+
+    def ensure_loaded(self) -> ModelInfo:
+        """Load the model unless the engine has it."""
+        with self._load_lock:
+            ref = self.model_ref()
+            handle = self.handle
+            loaded = self._loaded
+            if handle is not None and handle.alive and loaded is not None and loaded.ref == ref:
+                return loaded
+            self._loaded = None
+            if handle is None or handle.kind != ref.engine:
+                if handle is not None:
+                    handle.close()
+                handle = self.handle = self._make_handle(ref)
+            profile = self.profiles.get(ref.name, Profile())
+            self.emit(ev.LoadStarted(ref.name))
+            info = handle.load(ref, self.load_options(ref, profile), self._progress(ref.name))
+            if self.recent_path is not None:
+                remember(self.recent_path, ref)
+            self.emit(ev.ModelLoaded(info, profile, handle.memory()))
+            self._loaded = info
+            return info
+
+    def _progress(self, name: str) -> Callable[[float], None]:
+        last = [0.0]
+
+        def progress(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.1 or fraction >= 1.0:  # 10 updates a second at most
+                last[0] = now
+                self.emit(ev.LoadProgress(name, fraction))
+
+        return progress
+
+    def run_reply(self, job: ReplyJob) -> None:
+        """Save the prompt, load if needed, fit the context, and stream the reply."""
+        if job.prompt is not None and self.store is not None:
+            try:
+                cid, rid = self.store.save_prompt(job.conversation_id, job.prompt, job.meta)
+                job.reply_id = rid
+                self.emit(ev.PromptSaved(cid, rid))
+            except StoreError as e:
+                self.emit(ev.SaveFailed(f"Your message is not saved: {e}."))
+        try:
+            info = self.ensure_loaded()
+            assert self.handle is not None
+            if self._pacer is None or self._pacer.cpu_threads != info.cpu_threads:
+                self._pacer = Pacer(info.cpu_threads)
+            room = reply_room(info.n_ctx, job.sampling.max_tokens)
+            fitted = fit_context(
+                job.messages, self._counter(info), info.n_ctx, room, self.settings.context_policy
+            )
+        except USER_ERRORS as e:
+            if job.prompt is not None and job.reply_id is not None and self.store is not None:
+                try:  # nothing was generated: the stored reply says why it is empty
+                    self.store.finish_reply(job.reply_id, "", "interrupted", job.meta)
+                except StoreError as se:
+                    self.emit(ev.SaveFailed(f"The history could not be updated: {se}."))
+            self.emit(ev.ReplyFailed(str(e), isinstance(e, EngineDied), job.continue_text or ""))
+            return
+        if fitted.dropped > job.dropped_before:
+            self.emit(ev.ContextTrimmed(fitted.dropped, info.n_ctx))
+        stream_reply(
+            self.handle,
+            job,
+            fitted.messages,
+            store=self.store,
+            pacer=self._pacer,
+            emit=self.emit,
+            errors=USER_ERRORS,
+        )
+
+    def _counter(self, info: ModelInfo) -> Callable[[list[ChatMessage]], int]:
+        """The engine's own count where it has one, else an estimate."""
+        if info.capabilities.count_tokens and self.handle is not None:
+            return self.handle.count_tokens
+        return estimate_tokens
+
+    def count(self, messages: list[ChatMessage]) -> None:
+        """Count what the next prompt will take (an engine round trip)."""
+        info = self._loaded
+        if info is None:
+            return
+        try:
+            tokens = self._counter(info)(messages)
+        except USER_ERRORS:
+            return  # an engine that is dying or loading gives no count: the next will do
+        self.emit(ev.ContextCounted(tokens, exact=info.capabilities.count_tokens))
+
+    def close(self) -> None:
+        """End the engine; its memory comes back."""
+        if self.handle is not None:
+            self.handle.close()

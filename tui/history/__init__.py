@@ -1,0 +1,1 @@
+"""Chat history: the SQLite store, the reply status vocabulary, export and import."""

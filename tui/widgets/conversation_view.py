@@ -1,0 +1,136 @@
+"""The conversation on screen: stored messages mounted a window at a time, notices,
+and the reply that streams."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button
+
+from llamatui.tui.history.records import Message as StoredMessage
+from llamatui.tui.history.records import ReplyMeta
+from llamatui.tui.history.status import STATUS_NOTES
+from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
+
+# Messages mounted when a conversation opens; earlier ones on request. Mounting
+# is what costs: a 10,000-message conversation opens as fast as a 60-message one.
+WINDOW = 20
+
+# Of those, how many are drawn before the first frame.
+FIRST_PAINT = 6
+
+
+def reply_footer(meta: ReplyMeta, note: str) -> str:
+    """The line under a reply: why it ended, if not normally, and its figures."""
+    parts = [note] if note else []
+    if meta.generated_tokens is not None:
+        parts.append(f"{meta.generated_tokens} tokens")
+    if meta.tokens_per_s is not None:
+        parts.append(f"{meta.tokens_per_s:.1f} tok/s")
+    if meta.ttft_s is not None:
+        parts.append(f"TTFT {meta.ttft_s * 1000:.0f} ms")
+    return " · ".join(parts)
+
+
+class EarlierMessages(Button):
+    """Shows how many messages are not mounted; pressing it mounts more."""
+
+
+class ConversationView(VerticalScroll):
+    """The messages of one conversation, anchored to the bottom while it grows."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._history: list[StoredMessage] = []
+        """The stored messages of the open conversation (for the earlier ones)."""
+        self._shown_from = 0
+        """Index in _history of the first mounted message."""
+
+    def notice(self, text: str, *, error: bool = False) -> None:
+        """Tell the user something, inside the conversation."""
+        self.mount(Notice(text, error=error))
+
+    async def start_reply(self, prompt: str) -> AssistantMessage:
+        """Show the user's message and an empty reply to stream into."""
+        reply = AssistantMessage()
+        self.anchor()
+        await self.mount_all([UserMessage(prompt), reply])
+        return reply
+
+    async def clear(self) -> None:
+        """Remove every message."""
+        self._history = []
+        self._shown_from = 0
+        await self.remove_children()
+        self.anchor()
+
+    async def show_history(self, history: list[StoredMessage], at: int | None = None) -> None:
+        """Show a stored conversation: its last messages, or those around message `at`."""
+        self._history = history
+        start = max(0, len(history) - WINDOW)
+        if at is not None:
+            found = next((i for i, m in enumerate(history) if m.id == at), start)
+            start = min(start, max(0, found - 2))
+            first = start
+        else:
+            # The last few messages fill the screen: draw those first, the rest of
+            # the window right after, above them.
+            first = max(start, len(history) - FIRST_PAINT)
+        await self.remove_children()
+        await self._mount_history(first)
+        if first > start:
+            self.call_after_refresh(self._mount_history, start)
+        if at is not None:
+            self._show_found(at)
+        else:
+            self.anchor()
+
+    async def _mount_history(self, start: int) -> None:
+        """Mount messages from index `start` up to those already shown."""
+        end = self._shown_from if self.children else len(self._history)
+        widgets: list[Widget] = [_widget_for(m) for m in self._history[start:end]]
+        for old in self.query(EarlierMessages):
+            await old.remove()
+        if start > 0:
+            widgets.insert(0, EarlierMessages(f"▲ {start:,} earlier messages"))
+        first = self.children[0] if self.children else None
+        if first is not None:
+            await self.mount_all(widgets, before=first)
+        else:
+            await self.mount_all(widgets)
+        self._shown_from = start
+
+    @on(EarlierMessages.Pressed)
+    async def _show_earlier(self) -> None:
+        await self._mount_history(max(0, self._shown_from - WINDOW))
+
+    def _show_found(self, message_id: int) -> None:
+        widget = self.query_one(f"#message-{message_id}")
+        widget.add_class("-found")
+        # Anchored, a short conversation sits at the bottom with a negative scroll
+        # offset, which scroll_to_widget does not undo: drop the anchor and start
+        # from the top.
+        self.anchor(False)
+
+        def scroll() -> None:
+            self.scroll_y = self.scroll_target_y = 0
+            self.scroll_to_widget(widget, top=True, animate=False)
+
+        # Markdown lays its blocks out after mounting: scroll once they are drawn,
+        # and again a moment later, when heights above the message have settled.
+        self.call_after_refresh(scroll)
+        self.set_timer(0.2, scroll)
+
+
+def _widget_for(m: StoredMessage) -> UserMessage | AssistantMessage | Notice:
+    widget: UserMessage | AssistantMessage | Notice
+    if m.role == "user":
+        widget = UserMessage(m.content)
+    elif m.role == "assistant":
+        note = STATUS_NOTES[m.status]
+        widget = AssistantMessage(m.content, footer=reply_footer(m.meta, note), cut=bool(note))
+    else:
+        widget = Notice(f"{m.role}: {m.content}")
+    widget.id = f"message-{m.id}"
+    return widget
