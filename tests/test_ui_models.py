@@ -112,7 +112,7 @@ async def test_loading_can_be_cancelled(gemma3: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: app.chat.session.handle.pid is not None, timeout=10)
+        await wait_until(pilot, lambda: app.chat.session.engine_pid is not None, timeout=10)
         pid = app.chat.session.handle.pid
         await pilot.press("escape")
         await wait_until(pilot, lambda: bool(screen.query(Notice)))
