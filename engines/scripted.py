@@ -24,6 +24,7 @@ from llamatui.engines.protocol import (
     ModelInfo,
     ReplyStats,
     SamplingParams,
+    Unsupported,
 )
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.stops import StopMatcher
@@ -31,10 +32,12 @@ from llamatui.engines.templates import ChatMessage
 
 DEFAULT_REPLY = (
     "Here is a **bold** answer with a list:\n\n- one\n- two\n\n"
-    "```python\ndef hello():\n    return 'world'\n```\n"
+    "```python\ndef hello():\n    return 'world'\n```\n\n"
+    + " ".join(f"Line {i}: the scripted engine says the same thing every time." for i in range(40))
 )
 N_CTX_TRAIN = 8192
 _WORD = re.compile(r"\S+\s*|\s+")
+FULL = Capabilities(count_tokens=True, continue_reply=True)
 
 
 def words(text: str) -> list[str]:
@@ -53,23 +56,27 @@ class ScriptedEngine:
         *,
         step: threading.Event | None = None,
         delay_s: float = 0.0,
-        name: str = "scripted-model",
+        name: str | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        capabilities: Capabilities = FULL,
     ) -> None:
         """
         Args:
             reply: what every reply says.
             step: when given, each token waits for it (a test releases it).
             delay_s: seconds per token, to look like a model.
-            name: the model's name in ModelInfo.
+            name: the model's name in ModelInfo (default: the reference's).
             clock: seconds for the reply's figures (a fixed step makes them the same
                 on every machine, for snapshots).
+            capabilities: what it claims it can do; without count_tokens or
+                continue_reply it refuses them, like an engine that lacks them.
         """
         self.script = words(reply)
         self.step = step
         self.delay_s = delay_s
         self.model_name = name
         self.clock = clock
+        self.capabilities = capabilities
         self._info: ModelInfo | None = None
         self._used = 0
 
@@ -84,14 +91,14 @@ class ScriptedEngine:
                 progress(fraction)
         self._info = ModelInfo(
             ref=ref,
-            name=self.model_name,
+            name=self.model_name or ref.name,
             architecture="scripted",
             n_ctx=max(min(options.n_ctx, N_CTX_TRAIN), 256),
             n_ctx_train=N_CTX_TRAIN,
             template=options.chat_format or "model",
             size_bytes=len("".join(self.script).encode()),
             cpu_threads=0,
-            capabilities=Capabilities(count_tokens=True, continue_reply=True),
+            capabilities=self.capabilities,
         )
         self._used = 0
         return self._info
@@ -105,6 +112,12 @@ class ScriptedEngine:
         """Words of every message, two tokens of template around each, two to start
         the reply."""
         self._require()
+        if not self.capabilities.count_tokens:
+            raise Unsupported("this engine cannot count tokens")
+        return self._count(messages)
+
+    @staticmethod
+    def _count(messages: Sequence[ChatMessage]) -> int:
         return sum(len(words(m["content"])) + 2 for m in messages) + 2
 
     def stream(
@@ -116,7 +129,7 @@ class ScriptedEngine:
     ) -> Iterator[Delta | ReplyStats]:
         info = self._require()
         t_start = self.clock()
-        prompt = self.count_tokens(messages)
+        prompt = self._count(messages)
         if prompt >= info.n_ctx:
             raise EngineError(
                 f"the conversation is {prompt:,} tokens and the context holds "
@@ -124,6 +137,8 @@ class ScriptedEngine:
             )
         start = 0
         if continue_last:
+            if not self.capabilities.continue_reply:
+                raise Unsupported("this engine cannot continue a reply")
             if not messages or messages[-1]["role"] != "assistant":
                 raise EngineError("there is no reply to continue")
             done = "".join(self.script)

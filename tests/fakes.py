@@ -8,11 +8,14 @@ import threading
 from llamatui.engines.handle import InProcessHandle
 from llamatui.engines.meters import GpuSample, Sample, Sampler
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.scripted import DEFAULT_REPLY, ScriptedEngine
+from llamatui.engines.scripted import ScriptedEngine
 from llamatui.tui.chat.session import HandleMaker
 from llamatui.tui.settings import Settings
 
-FAKE_REPLY = DEFAULT_REPLY
+FAKE_REPLY = (
+    "Here is a **bold** answer with a list:\n\n- one\n- two\n\n"
+    "```python\ndef hello():\n    return 'world'\n```\n"
+)
 FAKE_MODEL = ModelRef("scripted", "fake-model.Q4_0")
 
 

@@ -78,7 +78,7 @@ def test_this_machine_is_read_as_it_is() -> None:
     gpus = nvml.read()
     if gpus:
         assert nvml.note is None
-        assert all(0 < g.vram_total and 0 <= g.vram_used <= g.vram_total for g in gpus)
+        assert all(g.vram_total > 0 and 0 <= g.vram_used <= g.vram_total for g in gpus)
         assert all(0 <= g.utilization <= 100 for g in gpus)
     else:
         assert nvml.note == "no GPU"

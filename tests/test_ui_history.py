@@ -9,8 +9,8 @@ from uitools import send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.models import default_model_path
-from llamatui.engines.refs import ModelRef
 from llamatui.engines.protocol import LoadOptions, SamplingParams
+from llamatui.engines.refs import ModelRef
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.history.store import Store
 from llamatui.tui.paths import history_path

@@ -11,6 +11,7 @@ from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.tui.chat.context import Policy
 from llamatui.tui.config import Profile
+from llamatui.tui.paths import default_model_dirs
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,7 @@ class Settings:
     """When a conversation outgrows the context: "trim" old turns or "refuse"."""
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     """Per-model profiles from the config file, by model name."""
+
+    def library_folders(self) -> list[Path]:
+        """Where the model library looks: --models-dir or the config's, else the defaults."""
+        return list(self.model_dirs) or default_model_dirs()

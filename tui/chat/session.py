@@ -104,17 +104,9 @@ class ChatSession:
         """The loaded model, as the UI knows it."""
         self.profile = Profile()
         """The loaded model's profile."""
-        self.turns: list[ChatMessage] = []
-        """The conversation as it is sent to the model (the system prompt aside)."""
-        self.dropped = 0
-        """Oldest turns left out of what the model sees, to fit its context."""
-        self.conversation_id: int | None = None
         self.reply: ReplyJob | None = None
         """The reply being made (loading for it or streaming); None when idle."""
-        self.last_reply: ReplyJob | None = None
-        self.cut = False
-        """Whether the last reply was cut off and can be continued."""
-        self.last_stats: ReplyStats | None = None
+        self.open(None, [])
         self._loaded: ModelInfo | None = None
         """The model the engine holds, as the workers know it (under _load_lock)."""
         self._load_lock = threading.Lock()
@@ -237,35 +229,23 @@ class ChatSession:
         self.info = None
         self.state = EngineState.LOADING
 
-    def open(self, conversation_id: int, history: list[StoredMessage]) -> None:
-        """Continue a stored conversation."""
+    def open(self, conversation_id: int | None, history: list[StoredMessage]) -> None:
+        """Continue a stored conversation; None and [] start an empty one."""
         if self.reply is not None:
             raise Busy("A reply is streaming: Esc stops it first.")
-        self.conversation_id = conversation_id
-        self.turns = [
+        self.conversation_id: int | None = conversation_id
+        self.turns: list[ChatMessage] = [
             {"role": m.role, "content": m.content}
             for m in history
             if m.role in ("user", "assistant") and m.content
         ]
+        """The conversation as it is sent to the model (the system prompt aside)."""
         self.dropped = 0
+        """Oldest turns left out of what the model sees, to fit its context."""
         self.cut = False
-        self.last_reply = None
-        self.last_stats = None
-
-    def clear(self) -> None:
-        """Start an empty conversation with the same model."""
-        if self.reply is not None:
-            raise Busy("A reply is streaming: Esc stops it first.")
-        self.open_none()
-
-    def open_none(self) -> None:
-        """Forget the conversation (it was deleted, or a new one starts)."""
-        self.conversation_id = None
-        self.turns = []
-        self.dropped = 0
-        self.cut = False
-        self.last_reply = None
-        self.last_stats = None
+        """Whether the last reply was cut off and can be continued."""
+        self.last_reply: ReplyJob | None = None
+        self.last_stats: ReplyStats | None = None
 
     def apply(self, event: ev.Event) -> None:
         """Fold a worker's event into the state; the UI thread calls it first."""

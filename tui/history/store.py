@@ -13,7 +13,6 @@ them): the UI thread and the generation worker each get their own.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from llamatui.tui.history.files import move_aside, private_file, private_sidecars
 from llamatui.tui.history.records import (
     Conversation,
     Message,
@@ -39,13 +39,6 @@ STALE_STREAM_S = 10.0
 
 class StoreError(Exception):
     """History could not be read or saved; the message says why, in words."""
-
-
-def _private_file(path: Path) -> None:
-    """Create the file 0600 if it is not there, and make it 0600 if it is."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
 
 
 def _explain(e: sqlite3.Error) -> str:
@@ -78,38 +71,18 @@ class Store:
     def _open_checked(self) -> None:
         ok = False
         try:
-            _private_file(self.path)
+            private_file(self.path)
             conn = self._conn()
             ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         except sqlite3.DatabaseError:
             ok = False
         if not ok:
-            self._move_aside()
-            _private_file(self.path)
+            self.close()
+            self.moved_aside = move_aside(self.path)
+            private_file(self.path)
         self._migrate(self._conn())
-        self._private_sidecars()
+        private_sidecars(self.path)
         self._mark_stale_streams()
-
-    def _move_aside(self) -> None:
-        self.close()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        n = 1
-        while target.exists():
-            n += 1
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
-        os.replace(self.path, target)
-        for suffix in ("-wal", "-shm"):
-            side = self.path.with_name(self.path.name + suffix)
-            if side.exists():
-                os.replace(side, target.with_name(target.name + suffix))
-        self.moved_aside = target
-
-    def _private_sidecars(self) -> None:
-        for suffix in ("-wal", "-shm"):
-            side = self.path.with_name(self.path.name + suffix)
-            if side.exists():
-                os.chmod(side, 0o600)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -9,9 +9,7 @@ first folded into the session (`session.apply`), then drawn.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 from textual import getters, on, work
@@ -23,21 +21,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
-from llamatui.engines.meters import Sample, Sampler
+from llamatui.engines.meters import Sampler
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
-from llamatui.tui.chat.recent import load_recent
 from llamatui.tui.chat.recorder import meta_of
 from llamatui.tui.chat.reply import ReplyJob
 from llamatui.tui.chat.session import Busy, ChatSession, HandleMaker
-from llamatui.tui.config import Profile
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import FINISH_NOTES
 from llamatui.tui.history.store import Store, StoreError
-from llamatui.tui.paths import cache_dir, data_dir, default_model_dirs, engine_log_path
+from llamatui.tui.paths import cache_dir, data_dir, engine_log_path
 from llamatui.tui.screens.chat_bindings import CHAT_BINDINGS
 from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.screens.models import ModelsScreen
@@ -49,7 +45,6 @@ from llamatui.tui.widgets.meters import Meters
 from llamatui.tui.widgets.prompt_input import PromptInput
 from llamatui.tui.widgets.status_line import StatusLine
 
-METER_PERIOD_S = 0.5
 # The context meter counts once typing has paused this long.
 COUNT_DELAY_S = 0.3
 # The conversations pane shows by default on terminals at least this wide.
@@ -81,15 +76,6 @@ class ChatScreen(Screen[None]):
                 and isinstance(message.event, ev.ContextCounted)
                 and isinstance(self.event, ev.ContextCounted)
             )
-
-    @dataclass
-    class MetersSampled(Message):
-        """A new meters sample; a newer one replaces it if it is not shown yet."""
-
-        sample: Sample
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, ChatScreen.MetersSampled)
 
     def __init__(
         self,
@@ -129,7 +115,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="chat"):
                 yield ConversationView(id="conversation")
                 yield PromptInput(id="prompt")
-        yield Meters(id="meters")
+        yield Meters(lambda: self.session.engine_pid, self.sampler, id="meters")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -145,7 +131,7 @@ class ChatScreen(Screen[None]):
         # Start the engine after the first frame: its start-up (a Python process
         # importing llama.cpp) would otherwise compete with the first paint.
         self.call_after_refresh(self.load_model)
-        self.call_after_refresh(self.sample_meters)
+        self.call_after_refresh(self.meters.start)
 
     def _sync(self) -> None:
         """Show the session's state in the status line."""
@@ -170,18 +156,6 @@ class ChatScreen(Screen[None]):
     def count_context(self, messages: list[ChatMessage]) -> None:
         """Count the tokens of what would be sent."""
         self.session.count(messages)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="meters")
-    def sample_meters(self) -> None:
-        """Sample the hardware twice a second until the screen goes."""
-        worker = get_current_worker()
-        sampler = self.sampler or Sampler()
-        while not worker.is_cancelled:
-            self.post_message(self.MetersSampled(sampler.sample(self.session.engine_pid)))
-            time.sleep(METER_PERIOD_S)
-
-    def on_chat_screen_meters_sampled(self, message: MetersSampled) -> None:
-        self.meters.show(message.sample)
 
     # What the workers report -------------------------------------------------------
 
@@ -323,25 +297,14 @@ class ChatScreen(Screen[None]):
         """Open the model library; the chosen model is loaded."""
         info = self.session.info
         screen = ModelsScreen(
-            self.model_folders(),
+            self.settings.library_folders(),
             cache_dir() / "library.json",
             self.settings.load.n_ctx,
             info.ref if info else None,
             gpu_offload=bool(info and info.capabilities.gpu_offload),
-            profile_saved=self._profile_saved,
+            profile_saved=self.session.profiles.__setitem__,  # the next load uses it
         )
         self.app.push_screen(screen, lambda ref: self.switch_model(ref) if ref else None)
-
-    def _profile_saved(self, name: str, profile: Profile) -> None:
-        self.session.profiles[name] = profile
-
-    def model_folders(self) -> list[Path]:
-        """Where the library looks: --models-dir, else the config's model_dirs."""
-        return list(self.settings.model_dirs) or default_model_dirs()
-
-    def recent_models(self) -> list[ModelRef]:
-        """Models loaded recently, newest first."""
-        return load_recent(data_dir() / "recent.json")
 
     def action_quick_switch(self) -> None:
         """The command palette with only models, recent ones first."""
@@ -366,7 +329,7 @@ class ChatScreen(Screen[None]):
     async def action_new_chat(self) -> None:
         """Start an empty conversation with the same model."""
         try:
-            self.session.clear()
+            self.session.open(None, [])
         except Busy:
             self.session.stop()
             return
@@ -412,7 +375,7 @@ class ChatScreen(Screen[None]):
     @on(ConversationsPane.Deleted)
     async def _deleted(self, event: ConversationsPane.Deleted) -> None:
         if event.conversation_id == self.session.conversation_id and not self.session.generating:
-            self.session.open_none()
+            self.session.open(None, [])
             await self._show_empty()
 
     async def action_toggle_conversations(self) -> None:

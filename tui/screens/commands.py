@@ -9,7 +9,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from llamatui.engines.library import Library
 from llamatui.engines.refs import ModelRef
-from llamatui.tui.paths import cache_dir
+from llamatui.tui.chat.recent import load_recent
+from llamatui.tui.paths import cache_dir, data_dir
 
 
 class ModelCommands(Provider):
@@ -21,10 +22,11 @@ class ModelCommands(Provider):
         screen = self.screen if isinstance(self.screen, ChatScreen) else None
         if screen is None:
             return []
-        recent = screen.recent_models()
+        recent = load_recent(data_dir() / "recent.json")
+        folders = screen.settings.library_folders()
 
         def scan() -> list[ModelRef]:
-            entries = Library(cache_dir() / "library.json").scan(screen.model_folders())
+            entries = Library(cache_dir() / "library.json").scan(folders)
             return [e.ref for e in entries if e.usable]
 
         library = await asyncio.to_thread(scan)  # headers are read once, then cached

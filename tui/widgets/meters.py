@@ -1,19 +1,27 @@
 """RAM, engine, CPU and GPU meters with sparklines: one line by default, a pane
-when expanded."""
+when expanded. The widget samples in a thread worker of its own and shows the
+newest sample (older ones not yet shown are replaced, never queued)."""
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from textual import work
 from textual.content import Content
+from textual.message import Message
 from textual.reactive import var
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
-from llamatui.engines.meters import Sample
+from llamatui.engines.meters import Sample, Sampler
 from llamatui.engines.protocol import MemoryUse
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 HISTORY = 40
+PERIOD_S = 0.5
 
 
 def sparkline(values: deque[float], width: int, top: float) -> str:
@@ -50,12 +58,50 @@ class Meters(Widget):
     expanded: var[bool] = var(False, toggle_class="-expanded")
     """Whether the meters show as a pane (a line each) rather than one line."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    @dataclass
+    class Sampled(Message):
+        """A new sample; a newer one replaces it if it is not shown yet."""
+
+        sample: Sample
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Meters.Sampled)
+
+    def __init__(
+        self,
+        engine_pid: Callable[[], int | None],
+        sampler: Sampler | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
+        """
+        Args:
+            engine_pid: the engine's own process now (None when it has none).
+            sampler: takes the samples (default: this machine's; tests fix one).
+        """
         super().__init__(id=id)
+        self.engine_pid = engine_pid
+        self.sampler = sampler
         self.sample: Sample | None = None
         self.history: dict[str, deque[float]] = {}
         self.model_share: MemoryUse | None = None
         """The loaded model's weights, KV cache and compute buffers, as reported."""
+
+    def start(self) -> None:
+        """Begin sampling (after the first frame: NVML's start-up is not free)."""
+        self._sample()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="meters")
+    def _sample(self) -> None:
+        """Sample the hardware twice a second until the widget goes."""
+        worker = get_current_worker()
+        sampler = self.sampler or Sampler()
+        while not worker.is_cancelled:
+            self.post_message(self.Sampled(sampler.sample(self.engine_pid())))
+            time.sleep(PERIOD_S)
+
+    def on_meters_sampled(self, message: Sampled) -> None:
+        self.show(message.sample)
 
     def _push(self, key: str, value: float) -> deque[float]:
         values = self.history.setdefault(key, deque(maxlen=HISTORY))

@@ -1,0 +1,265 @@
+"""The conversation core without Textual: a full exchange, trimming, continuing, the
+fallbacks for engines that lack a capability, a dying engine, a locked history."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from engine_refs import gguf
+from fakes import FAKE_MODEL
+
+from llamatui.engines.handle import EngineState, InProcessHandle
+from llamatui.engines.host import ProcessHandle
+from llamatui.engines.protocol import Capabilities, LoadOptions, SamplingParams
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.scripted import ScriptedEngine
+from llamatui.tui.chat import events as ev
+from llamatui.tui.chat.session import Busy, ChatSession
+from llamatui.tui.history.store import Store
+from llamatui.tui.settings import Settings
+
+SYSTEM = "You are terse."
+
+
+class Recorder:
+    """The UI's side, in one thread: each event is applied, then kept."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.Event] = []
+        self.session: ChatSession | None = None
+        self.on_text: list = []  # type: ignore[type-arg]
+
+    def __call__(self, event: ev.Event) -> None:
+        assert self.session is not None
+        self.session.apply(event)
+        self.events.append(event)
+        if isinstance(event, ev.TextStreamed):
+            for hook in self.on_text:
+                hook(event)
+
+    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def make(
+    settings: Settings, store: Store | None = None, handle=None
+) -> tuple[ChatSession, Recorder]:  # type: ignore[no-untyped-def]
+    rec = Recorder()
+    maker = (lambda ref: handle) if handle is not None else None
+    session = ChatSession(settings, store, rec, make_handle=maker, recent_path=None)
+    rec.session = session
+    return session, rec
+
+
+def scripted(reply: str = "One two three four five six seven eight nine ten.", **kw):  # type: ignore[no-untyped-def]
+    return InProcessHandle("scripted", lambda: ScriptedEngine(reply, **kw))
+
+
+def exchange(session: ChatSession, text: str) -> None:
+    """What the screen does: send on the UI thread, run the reply in a worker."""
+    job = session.send(text)
+    assert session.generating
+    session.run_reply(job)
+
+
+def test_a_full_exchange_on_the_real_engine(smollm2: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "history.db")
+    settings = Settings(
+        model=gguf(smollm2),
+        load=LoadOptions(n_ctx=1024),
+        engine_options={"llamacpp": {"threads": 2}},
+        sampling=SamplingParams(temperature=0, max_tokens=24),
+        system_prompt=SYSTEM,
+    )
+    session, rec = make(settings, store)
+    try:
+        session.load()
+        assert session.state is EngineState.READY and session.info is not None
+        assert [type(e) for e in rec.events][:1] == [ev.LoadStarted]
+        assert rec.of(ev.LoadProgress)[-1].fraction == 1.0
+        exchange(session, "Name a colour.")
+        saved, ended = rec.of(ev.PromptSaved), rec.of(ev.ReplyEnded)
+        assert len(saved) == 1 and len(ended) == 1
+        # Saved before the first text arrived.
+        assert rec.events.index(saved[0]) < rec.events.index(rec.of(ev.TextStreamed)[0])
+        reply = ended[0].text
+        assert reply == "".join(e.text for e in rec.of(ev.TextStreamed))
+        assert session.turns == [
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": reply},
+        ]
+        assert session.messages()[0] == {"role": "system", "content": SYSTEM}
+        assert session.state is EngineState.READY and not session.generating
+        stored = store.messages(saved[0].conversation_id)
+        assert [m.content for m in stored] == ["Name a colour.", reply]
+        assert stored[1].status in ("complete", "cut")
+        assert ModelRef.parse(stored[1].meta.model or "") == gguf(smollm2)
+        # The context meter: what the next prompt takes, counted by the engine.
+        session.count([*session.messages(), {"role": "user", "content": "And another?"}])
+        counted = rec.of(ev.ContextCounted)[-1]
+        assert counted.exact and counted.tokens > ended[0].stats.prompt_tokens
+    finally:
+        session.close()
+        store.close()
+
+
+def test_trimming_keeps_the_system_prompt_and_everything_on_record() -> None:
+    sent: list[list[dict[str, str]]] = []
+
+    class Spy(InProcessHandle):
+        def stream(self, messages, params, continue_last=False):  # type: ignore[no-untyped-def]
+            sent.append(list(messages))
+            return super().stream(messages, params, continue_last)
+
+    handle = Spy("scripted", lambda: ScriptedEngine("Fine, thanks."))
+    settings = Settings(
+        model=FAKE_MODEL,
+        load=LoadOptions(n_ctx=256),
+        sampling=SamplingParams(max_tokens=32),
+        system_prompt=SYSTEM,
+    )
+    session, rec = make(settings, handle=handle)
+    long = "word " * 60
+    for i in range(5):
+        exchange(session, f"{i} {long}")
+    trimmed = rec.of(ev.ContextTrimmed)
+    assert trimmed and trimmed[-1].n_ctx == 256 and session.dropped == trimmed[-1].dropped
+    assert len(session.turns) == 10  # the conversation keeps every turn
+    assert sent[-1][0] == {"role": "system", "content": SYSTEM}
+    assert sent[-1][1]["role"] == "user" and sent[-1][-1]["content"].startswith("4 ")
+    assert len(sent[-1]) < 11
+
+
+def test_refuse_policy_says_what_to_do() -> None:
+    settings = Settings(model=FAKE_MODEL, load=LoadOptions(n_ctx=256), context_policy="refuse")
+    session, rec = make(settings, handle=scripted())
+    exchange(session, "word " * 300)
+    [failed] = rec.of(ev.ReplyFailed)
+    assert "Start a new conversation" in failed.reason and not failed.engine_died
+    assert session.turns == [{"role": "user", "content": "word " * 300}]
+    assert session.state is EngineState.READY
+
+
+def test_a_cut_reply_is_continued_in_place(tmp_path: Path) -> None:
+    store = Store(tmp_path / "history.db")
+    reply = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
+    settings = Settings(model=FAKE_MODEL, sampling=SamplingParams(max_tokens=4))
+    session, rec = make(settings, store, scripted(reply))
+    exchange(session, "Greek letters?")
+    assert rec.of(ev.ReplyEnded)[-1].stats.finish == "length" and session.cut
+    job = session.continue_reply()
+    session.run_reply(job)
+    assert session.turns[-1] == {
+        "role": "assistant",
+        "content": "alpha beta gamma delta epsilon zeta eta theta ",
+    }
+    job = session.continue_reply()
+    session.run_reply(job)
+    assert session.turns[-1]["content"] == reply and not session.cut
+    assert [t["role"] for t in session.turns] == ["user", "assistant"]
+    stored = store.messages(rec.of(ev.PromptSaved)[0].conversation_id)
+    assert [m.content for m in stored] == ["Greek letters?", reply]
+    assert stored[1].status == "complete"
+    with pytest.raises(Busy, match="no cut-off reply"):
+        session.continue_reply()
+    store.close()
+
+
+def test_an_engine_without_continue_or_count_falls_back() -> None:
+    lacking = Capabilities(count_tokens=False, continue_reply=False)
+    settings = Settings(model=FAKE_MODEL, sampling=SamplingParams(max_tokens=3))
+    session, rec = make(settings, handle=scripted(capabilities=lacking))
+    exchange(session, "Count to ten.")
+    assert rec.of(ev.ReplyEnded)[-1].stats.finish == "length"
+    assert not session.cut  # not offered: the engine cannot
+    with pytest.raises(Busy, match="no cut-off reply"):
+        session.continue_reply()
+    session.count(session.messages())
+    counted = rec.of(ev.ContextCounted)[-1]
+    assert not counted.exact and counted.tokens > 0  # an estimate, said to be one
+
+
+def test_a_dying_engine_keeps_the_reply_and_starts_again(smollm2: Path) -> None:
+    settings = Settings(
+        model=gguf(smollm2),
+        load=LoadOptions(n_ctx=1024),
+        engine_options={"llamacpp": {"threads": 2}},
+        sampling=SamplingParams(temperature=0, max_tokens=300),
+    )
+    handle = ProcessHandle("llamacpp")
+    session, rec = make(settings, handle=handle)
+    try:
+        session.load()
+        pid = handle.pid
+        assert pid is not None
+        killed: list[int] = []
+
+        def kill(_: ev.TextStreamed) -> None:
+            if not killed:  # once, at the first text
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        rec.on_text.append(kill)
+        exchange(session, "Write a long story about a dragon.")
+        [failed] = rec.of(ev.ReplyFailed)
+        assert failed.engine_died and "SIGKILL" in failed.reason
+        assert session.state is EngineState.STOPPED
+        assert session.turns[-1] == {"role": "assistant", "content": failed.text} and failed.text
+        rec.on_text.clear()
+        exchange(session, "Say hello.")  # the engine starts again for it
+        assert handle.pid not in (None, pid) and session.state is EngineState.READY
+        assert len(session.turns) == 4
+    finally:
+        session.close()
+
+
+def test_a_locked_history_never_holds_up_the_ui_thread(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    store = Store(path)
+    session, rec = make(Settings(model=FAKE_MODEL), store, scripted("Hi."))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another copy of the app holds the write lock
+    try:
+        t = time.monotonic()
+        job = session.send("Hello?")  # what the UI thread does: no write, no wait
+        assert time.monotonic() - t < 1.0
+        assert session.turns == [{"role": "user", "content": "Hello?"}]
+        worker = threading.Thread(target=session.run_reply, args=(job,))
+        worker.start()
+        time.sleep(0.3)
+        assert worker.is_alive()  # the worker waits for the lock, the UI does not
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    worker.join(10)
+    [saved] = rec.of(ev.PromptSaved)
+    assert [m.content for m in store.messages(saved.conversation_id)] == ["Hello?", "Hi."]
+    store.close()
+
+
+def test_switching_engines_makes_a_handle_for_each(tmp_path: Path) -> None:
+    made: list[str] = []
+
+    def maker(ref: ModelRef) -> InProcessHandle:
+        made.append(ref.engine)
+        return InProcessHandle(ref.engine, lambda: ScriptedEngine("ok"))
+
+    session = ChatSession(
+        Settings(model=FAKE_MODEL), None, lambda e: session.apply(e), make_handle=maker
+    )
+    session.load()
+    assert session.info is not None and session.info.ref == FAKE_MODEL
+    other = ModelRef("scripted", "another")
+    session.switch(other)
+    assert session.state is EngineState.LOADING and session.info is None
+    session.load(restart=True)
+    assert session.info is not None and session.info.ref == other
+    session.switch(ModelRef("othersort", "x"))
+    session.load(restart=True)
+    assert made == ["scripted", "othersort"]  # a new handle only for another engine
