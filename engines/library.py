@@ -2,7 +2,7 @@
 and old GGML files that nothing runs any more.
 
 Everything is read from file headers with capped readers (engines/gguf.py and the
-safetensors header reader here), never by loading a model; a model that cannot be
+safetensors header reader in engines/hf.py), never by loading a model; a model that cannot be
 used here is listed with the reason: its files are wrong, or no engine that runs
 its format can run on this machine (the registry says which and why). Results are
 cached on (path, size, mtime), so a rescan reads only what changed.
@@ -15,23 +15,22 @@ import importlib.util
 import json
 import os
 import re
-import struct
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from llamatui.engines import registry
 from llamatui.engines.atomic import write_atomic
-from llamatui.engines.estimate import Shape
 from llamatui.engines.gguf import LEGACY_MAGICS, ModelFileError, gguf_shape, read_header
+from llamatui.engines.hf import folder_entry
+from llamatui.engines.model_entry import ModelEntry
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.templates import ARCHITECTURE_FORMATS, DEFAULT_FORMAT, choose_template
+from llamatui.engines.templates import choose_template
+
+__all__ = ["Library", "ModelEntry", "ref_for"]
 
 SPLIT = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
-MAX_CONFIG = 4 * 1024 * 1024
 CACHE_VERSION = 2
 
 # llama.cpp's LLAMA_FTYPE values, as quantization names.
@@ -72,73 +71,6 @@ def known_architecture(arch: str) -> bool | None:
     # Linkers merge string tails ("qwen2" may live at the end of a longer name),
     # so match the name and its terminator, not the byte before it.
     return arch.encode() + b"\x00" in binary
-
-
-Format = Literal["gguf", "exl3", "hf", "ggml"]
-
-
-@dataclass
-class ModelEntry:
-    """One model in the library, usable or not."""
-
-    path: str
-    """The GGUF file (the first of a split set), the model folder, or the GGML file."""
-    name: str
-    format: Format
-    size_bytes: int
-    files: list[str] = field(default_factory=list)
-    architecture: str | None = None
-    parameters: int | None = None
-    quantization: str | None = None
-    template: str | None = None
-    """"model" when the model carries its own chat template, else the fallback's name."""
-    shape: Shape | None = None
-    """What the memory estimate needs (weights, layers, heads, vocabulary, context)."""
-    error: str | None = None
-    """What is wrong with the model's files; None when they are fine."""
-    warning: str | None = None
-
-    @property
-    def context_length(self) -> int | None:
-        """The context the model was trained for."""
-        return self.shape.context_length if self.shape else None
-
-    @property
-    def engine(self) -> registry.EngineSpec | None:
-        """The engine that runs this format, or None when none does."""
-        return registry.for_format(self.format)
-
-    @property
-    def ref(self) -> ModelRef:
-        """The reference that loads this model."""
-        spec = self.engine
-        return ModelRef(spec.kind if spec else self.format, self.path)
-
-    @property
-    def reason(self) -> str | None:
-        """Why the model cannot be used here (its files, or no engine here), or None."""
-        if self.error is not None:
-            return self.error
-        spec = self.engine
-        if spec is None:
-            return f"no engine in llamatui runs {self.format.upper()} models"
-        why = spec.unavailable()
-        return f"{spec.label} {why}" if why else None
-
-    @property
-    def usable(self) -> bool:
-        """Whether the model can be loaded on this machine."""
-        return self.reason is None
-
-    def to_json(self) -> dict[str, Any]:
-        """Every field, for the cache and `llamatui models --json`."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ModelEntry:
-        """The entry `to_json` wrote."""
-        shape = data.get("shape")
-        return cls(**(data | {"shape": Shape(**shape) if shape else None}))
 
 
 def _gguf_entry(files: list[Path]) -> ModelEntry:
@@ -225,96 +157,6 @@ def _split_sets(paths: list[Path]) -> tuple[list[list[Path]], list[ModelEntry]]:
     return sets, broken
 
 
-def _safetensors_parameters(path: Path) -> int:
-    with path.open("rb") as f:
-        raw = f.read(8)
-        if len(raw) != 8:
-            raise ValueError(f"{path.name} is too short to be safetensors")
-        (n,) = struct.unpack("<Q", raw)
-        if n > MAX_SAFETENSORS_HEADER:
-            raise ValueError(f"{path.name} claims a {n:,}-byte header")
-        header = json.loads(f.read(n))
-    total = 0
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        count = 1
-        for d in info.get("shape", []):
-            count *= int(d)
-        total += count
-    return total
-
-
-def _folder_entry(folder: Path, safetensors: list[Path]) -> ModelEntry:
-    size = sum(p.stat().st_size for p in safetensors)
-    entry = ModelEntry(path=str(folder), name=folder.name, format="hf", size_bytes=size)
-    entry.files = [str(p) for p in safetensors]
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        entry.error = "a safetensors folder without config.json"
-        return entry
-    try:
-        if config_path.stat().st_size > MAX_CONFIG:
-            raise ValueError("config.json is too large")
-        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
-        if not isinstance(config, dict):
-            raise ValueError("config.json is not an object")
-        entry.parameters = sum(_safetensors_parameters(p) for p in safetensors)
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        entry.error = f"cannot read the model's files: {e}"
-        return entry
-    # Multimodal configs keep the language model's shape under text_config.
-    nested = config.get("text_config")
-    text: dict[str, Any] = nested if isinstance(nested, dict) else config
-    archs = config.get("architectures")
-    entry.architecture = (
-        str(archs[0]) if isinstance(archs, list) and archs else str(config.get("model_type"))
-    )
-    n_head = text.get("num_attention_heads")
-    hidden = text.get("hidden_size")
-    head_dim = text.get("head_dim") or (hidden // n_head if hidden and n_head else None)
-    entry.shape = Shape(
-        weights=size,
-        n_layer=text.get("num_hidden_layers"),
-        n_head_kv=text.get("num_key_value_heads") or n_head,
-        key_length=head_dim,
-        value_length=head_dim,
-        n_vocab=text.get("vocab_size"),
-        context_length=text.get("max_position_embeddings"),
-    )
-    quant = config.get("quantization_config")
-    if isinstance(quant, dict) and str(quant.get("quant_method", "")).lower() == "exl3":
-        entry.format = "exl3"
-        bits = quant.get("bits")
-        entry.quantization = f"EXL3 {float(bits):.1f}bpw" if bits is not None else "EXL3"
-    elif isinstance(quant, dict):
-        method = str(quant.get("quant_method"))
-        entry.error = (
-            f"quantized with {method.upper()}, which exllamav3 does not load: "
-            "use an EXL3 or a GGUF version of the same model"
-        )
-    else:
-        dtype = str(config.get("torch_dtype") or config.get("dtype") or "float16")
-        entry.quantization = {"bfloat16": "BF16", "float16": "FP16", "float32": "FP32"}.get(
-            dtype, dtype.upper()
-        )
-    own = (folder / "chat_template.jinja").is_file() or _tokenizer_has_template(folder)
-    model_type = str(config.get("model_type", ""))
-    entry.template = "model" if own else ARCHITECTURE_FORMATS.get(model_type, DEFAULT_FORMAT)
-    return entry
-
-
-def _tokenizer_has_template(folder: Path) -> bool:
-    path = folder / "tokenizer_config.json"
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_CONFIG:
-            return False
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and bool(data.get("chat_template"))
-
-
 def _signature(paths: Iterable[Path]) -> list[list[Any]]:
     out = []
     for p in paths:
@@ -390,7 +232,7 @@ class Library:
             if sig is not None and cached and cached.get("sig") == sig:
                 entry = ModelEntry.from_json(cached["entry"])
             elif folder is not None:
-                entry = _folder_entry(folder, files)
+                entry = folder_entry(folder, files)
             else:
                 entry = _gguf_entry(files)
             if sig is not None:
@@ -398,3 +240,15 @@ class Library:
             entries.append(entry)
         self._save_cache(used)
         return sorted(entries, key=lambda e: (not e.usable, e.name.lower()))
+
+
+def ref_for(path: Path) -> ModelRef:
+    """The reference that loads the model at `path`: a model folder is whatever the
+    library makes of it (EXL3, HF), anything else a GGUF file for llama.cpp (whose
+    header check says what is wrong with a file that is not one)."""
+    if path.is_dir():
+        entries = Library().scan([path])
+        folder = next((e for e in entries if Path(e.path) == path), None)
+        if folder is not None:
+            return folder.ref
+    return ModelRef("llamacpp", str(path))

@@ -9,7 +9,7 @@ from llamatui.engines.handle import InProcessHandle
 from llamatui.engines.meters import GpuSample, Sample, Sampler
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.scripted import ScriptedEngine
-from llamatui.tui.chat.session import HandleMaker
+from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.settings import Settings
 
 FAKE_REPLY = (

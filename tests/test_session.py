@@ -20,7 +20,8 @@ from llamatui.engines.protocol import Capabilities, LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.scripted import ScriptedEngine
 from llamatui.tui.chat import events as ev
-from llamatui.tui.chat.session import Busy, ChatSession
+from llamatui.tui.chat.engines import Busy
+from llamatui.tui.chat.session import ChatSession
 from llamatui.tui.history.store import Store
 from llamatui.tui.settings import Settings
 

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
 from llamatui.themes import THEMES
-from llamatui.tui.chat.session import HandleMaker
+from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path
 from llamatui.tui.screens.chat import ChatScreen

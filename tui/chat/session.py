@@ -17,14 +17,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from llamatui.engines import registry
-from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.handle import EngineDied, EngineHandle, EngineState
-from llamatui.engines.models import default_model_path
 from llamatui.engines.protocol import (
-    EngineError,
     LoadOptions,
     ModelInfo,
     ReplyStats,
@@ -34,7 +32,14 @@ from llamatui.engines.protocol import (
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
-from llamatui.tui.chat.context import ContextFull, fit_context, reply_room
+from llamatui.tui.chat.context import fit_context, reply_room
+from llamatui.tui.chat.engines import (
+    USER_ERRORS,
+    Busy,
+    HandleMaker,
+    default_model,
+    registry_handle,
+)
 from llamatui.tui.chat.pacer import Pacer
 from llamatui.tui.chat.recent import remember
 from llamatui.tui.chat.reply import ReplyJob, stream_reply
@@ -43,27 +48,6 @@ from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.settings import Settings
-
-# What loading or generating can raise that a user should read.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    EngineError,
-    ModelFileError,
-    FileNotFoundError,
-    ContextFull,
-)
-
-
-HandleMaker = Callable[[ModelRef], EngineHandle]
-"""Makes the handle for a model's engine."""
-
-
-class Busy(Exception):
-    """The session cannot do that now; the message says why and what to do."""
-
-
-def default_model() -> ModelRef:
-    """The bundled default model, on llama.cpp (FileNotFoundError when absent)."""
-    return ModelRef("llamacpp", str(default_model_path()))
 
 
 class ChatSession:
@@ -92,9 +76,7 @@ class ChatSession:
         self.store = store
         self.emit = emit
         self.profiles: dict[str, Profile] = dict(settings.profiles)
-        self._make_handle = make_handle or (
-            lambda ref: registry.get(ref.engine).make_handle(log_path)
-        )
+        self._make_handle = make_handle or partial(registry_handle, log_path=log_path)
         self.recent_path = recent_path
         self.handle: EngineHandle | None = None
         self.wanted: ModelRef | None = settings.model

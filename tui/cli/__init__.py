@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-m",
         "--model",
         type=Path,
-        metavar="PATH.gguf",
-        help="the GGUF model file to chat with (default: SmolLM2-135M-Instruct)",
+        metavar="PATH",
+        help="the model to chat with: a GGUF file or a model folder "
+        "(default: SmolLM2-135M-Instruct)",
     )
     parser.add_argument(
         "-c",
@@ -87,12 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         from llamatui.tui.cli import history
 
         return history.run(args)
-    if args.model is not None and not args.model.is_file():
+    if args.model is not None and not args.model.exists():
         print(f"llamatui: error: no such model file: {args.model}", file=sys.stderr)
         return 2
 
+    from llamatui.engines.library import ref_for
     from llamatui.engines.protocol import LoadOptions
-    from llamatui.engines.refs import ModelRef
     from llamatui.tui.app import LlamaTUI
     from llamatui.tui.config import ConfigError, load_config
     from llamatui.tui.paths import config_path
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
         config, notice = Config(), f"{e}. Using the defaults; the file was left as it is."
     settings = Settings(
-        model=ModelRef("llamacpp", str(args.model.resolve())) if args.model else None,
+        model=ref_for(args.model.resolve()) if args.model else None,
         load=LoadOptions(n_ctx=args.ctx),
         engine_options={"llamacpp": {"threads": args.threads}} if args.threads else {},
         system_prompt=args.system,

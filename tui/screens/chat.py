@@ -27,9 +27,10 @@ from llamatui.engines.meters import Sampler
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
+from llamatui.tui.chat.engines import Busy, HandleMaker
 from llamatui.tui.chat.recorder import meta_of
 from llamatui.tui.chat.reply import ReplyJob
-from llamatui.tui.chat.session import Busy, ChatSession, HandleMaker
+from llamatui.tui.chat.session import ChatSession
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import FINISH_NOTES
 from llamatui.tui.history.store import Store, StoreError

@@ -138,11 +138,7 @@ class Meters(Widget):
             )
             m = self.model_share
             if self.expanded and m is not None:
-                parts.insert(
-                    2,
-                    f"  model: weights {gib(m.weights)} · KV cache {gib(m.kv_cache)} · "
-                    f"compute {gib(m.compute)} reserved",
-                )
+                parts[2:2] = _model_lines(m)
         for g in s.gpus:
             vram = sparkline(h[f"vram{g.index}"], width, g.vram_total)
             parts.append(
@@ -160,3 +156,15 @@ class Meters(Widget):
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return len(self._parts(24)) if self.expanded else 1
+
+
+def _model_lines(m: MemoryUse) -> list[str]:
+    """The loaded model's share: one line, or one per device when it spans several."""
+    devices = m.devices if len(m.devices) > 1 else ()
+    lines = [("model", m.weights, m.kv_cache, m.compute)]
+    if devices:
+        lines = [(f"model on {d.device}", d.weights, d.kv_cache, d.compute) for d in devices]
+    return [
+        f"  {what}: weights {gib(w)} · KV cache {gib(kv)} · compute {gib(c)} reserved"
+        for what, w, kv, c in lines
+    ]
