@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import psutil
 from engine_refs import gguf
+from fakes import FAKE_MODEL, fake_settings, scripted
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 from uitools import send, wait_until
 
+from llamatui.engines import registry
 from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import LoadOptions, SamplingParams
+from llamatui.engines.refs import ModelRef
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.models import ModelsScreen
@@ -94,7 +98,7 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
         replies = [
             m for m in app.store.messages(screen.session.conversation_id) if m.role == "assistant"
         ]
-        assert [Path(m.meta.model or "").name for m in replies] == [
+        assert [Path(ModelRef.parse(m.meta.model or "").location).name for m in replies] == [
             smollm2.name,
             gemma3.name,
             smollm2.name,
@@ -121,3 +125,39 @@ async def test_loading_can_be_cancelled(gemma3: Path) -> None:
         assert pid is not None and (
             not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         )
+
+
+async def test_a_model_that_cannot_run_here_says_why_in_full(tmp_path: Path) -> None:
+    """An EXL3 folder on a machine without the exllama engine: Enter explains, and the
+    reason's brackets (`llamatui[gpu]`) are text, never markup."""
+    folder = tmp_path / "models" / "Llama-exl3"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(
+        json.dumps({"quantization_config": {"quant_method": "exl3", "bits": 4.0}})
+    )
+    header = b'{"w": {"dtype": "F16", "shape": [2, 2], "data_offsets": [0, 8]}}'
+    (folder / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    app = LlamaTUI(
+        fake_settings(model_dirs=(tmp_path / "models",)),
+        make_handle=scripted(),
+        keep_history=False,
+    )
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
+        lib = app.screen
+        assert isinstance(lib, ModelsScreen)
+        await wait_until(pilot, lambda: bool(lib.entries))
+        [entry] = lib.entries
+        why = registry.get("exllama").unavailable()
+        assert not entry.usable and entry.reason == f"exllama {why}"
+        lib.query_one(DataTable).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(app._notifications))
+        [note] = list(app._notifications)
+        assert note.message == f"Llama-exl3 cannot be loaded: exllama {why}" and not note.markup
+        assert app.screen is lib  # nothing was loaded
+        assert screen.session.info is not None and screen.session.info.ref == FAKE_MODEL

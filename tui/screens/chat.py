@@ -246,7 +246,7 @@ class ChatScreen(Screen[None]):
         try:
             job = self.session.send(event.text)
         except Busy as e:
-            self.notify(str(e), severity="warning")
+            self.notify(str(e), severity="warning", markup=False)
             self.prompt.text = event.text
             return
         self._reply = await self.conversation.start_reply(event.text)
@@ -260,7 +260,7 @@ class ChatScreen(Screen[None]):
         try:
             job = self.session.continue_reply()
         except Busy as e:
-            self.notify(str(e), severity="warning")
+            self.notify(str(e), severity="warning", markup=False)
             return
         self._reply = self._last_reply
         self.status.streamed = 0
@@ -363,7 +363,7 @@ class ChatScreen(Screen[None]):
             history = self.store.messages(conversation_id)
             self.session.open(conversation_id, history)
         except (StoreError, Busy) as e:
-            self.notify(str(e), severity="warning")
+            self.notify(str(e), severity="warning", markup=False)
             return
         self._last_reply = None
         await self.conversation.show_history(history, message_id)

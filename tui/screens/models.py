@@ -140,7 +140,7 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         entry = self.entries[int(str(event.row_key.value))]
         reason = entry.reason
         if reason is not None:
-            self.notify(f"{entry.name} cannot be loaded: {reason}", severity="error")
+            self.notify(f"{entry.name} cannot be loaded: {reason}", severity="error", markup=False)
             return
         self.dismiss(entry.ref)
 
@@ -154,7 +154,7 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         try:
             profile = load_config(path).profiles.get(entry.name, Profile())
         except ConfigError as e:
-            self.notify(f"{e}. Fix the file to edit profiles.", severity="error")
+            self.notify(f"{e}. Fix the file to edit profiles.", severity="error", markup=False)
             return
 
         def saved(new: Profile | None) -> None:
@@ -163,11 +163,13 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
             try:
                 save_profile(path, entry.name, new)
             except ConfigError as e:
-                self.notify(str(e), severity="error")
+                self.notify(str(e), severity="error", markup=False)
                 return
             if self.profile_saved is not None:
                 self.profile_saved(entry.name, new)
-            self.notify(f"Saved the profile of {entry.name}: it applies when it loads.")
+            self.notify(
+                f"Saved the profile of {entry.name}: it applies when it loads.", markup=False
+            )
 
         spec = entry.engine
         dialog = ProfileDialog(entry.name, profile, spec, gpu_offload=self.gpu_offload)

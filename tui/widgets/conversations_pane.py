@@ -171,7 +171,7 @@ class ConversationsPane(Vertical):
         try:
             convs = self.store.conversations()
         except StoreError as e:
-            self.notify(str(e), severity="error")
+            self.notify(str(e), severity="error", markup=False)
             return
         # A quit right after a reply can close the app under this refresh.
         with contextlib.suppress(MountError):
@@ -188,7 +188,7 @@ class ConversationsPane(Vertical):
         try:
             hits = self.store.search(event.value)
         except StoreError as e:
-            self.notify(str(e), severity="error")
+            self.notify(str(e), severity="error", markup=False)
             return
         await self.show_hits(hits)
 
@@ -201,7 +201,7 @@ class ConversationsPane(Vertical):
         try:  # a write may wait for another copy of the app: never on the UI thread
             await asyncio.to_thread(self.store.rename, event.conversation.id, title)
         except StoreError as e:
-            self.notify(str(e), severity="error")
+            self.notify(str(e), severity="error", markup=False)
         await self.refresh_list()
 
     @on(DeleteRequested)
@@ -214,7 +214,7 @@ class ConversationsPane(Vertical):
         try:
             await asyncio.to_thread(self.store.delete, conv.id)
         except StoreError as e:
-            self.notify(str(e), severity="error")
+            self.notify(str(e), severity="error", markup=False)
             return
         self.post_message(self.Deleted(conv.id))
         await self.refresh_list()
