@@ -16,7 +16,7 @@ from fakes import FAKE_MODEL
 
 from llamatui.engines.handle import EngineState, InProcessHandle
 from llamatui.engines.host import ProcessHandle
-from llamatui.engines.protocol import Capabilities, LoadOptions, SamplingParams
+from llamatui.engines.protocol import Capabilities, LoadOptions, ReplyStats, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.scripted import ScriptedEngine
 from llamatui.tui.chat import events as ev
@@ -264,3 +264,21 @@ def test_switching_engines_makes_a_handle_for_each(tmp_path: Path) -> None:
     session.switch(ModelRef("othersort", "x"))
     session.load(restart=True)
     assert made == ["scripted", "othersort"]  # a new handle only for another engine
+
+
+def test_a_reply_cut_short_by_a_switch_leaves_the_state_loading() -> None:
+    session, _ = make(Settings(model=FAKE_MODEL), handle=scripted())
+    session.load()
+    assert session.state is EngineState.READY
+    job = session.send("Hello")
+    assert session.state is EngineState.GENERATING
+    other = ModelRef("scripted", "other")
+    session.switch(other)  # cancels the reply; the load worker starts next
+    assert session.state is EngineState.LOADING and session.info is None
+    stats = ReplyStats("cancelled", 3, 3, 1, 0.0, 0.0, 4, 4096)
+    session.apply(ev.ReplyEnded(stats, "Hi"))  # the reply's end arrives during the load
+    assert session.state is EngineState.LOADING and not session.generating
+    assert session.turns[-1] == {"role": "assistant", "content": "Hi"}
+    session.load(restart=True)
+    assert session.state is EngineState.READY and session.info is not None
+    assert session.info.ref == other and job.reply_id is None

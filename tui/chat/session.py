@@ -94,6 +94,9 @@ class ChatSession:
         self._load_lock = threading.Lock()
         self._cancelling_load = False
         self._pacer: Pacer | None = None
+        self.reloading = False
+        """A load the user asked for (switch, restart) is under way: a reply that
+        ends meanwhile leaves the state at loading."""
 
     # Reading (any thread) ----------------------------------------------------------
 
@@ -210,6 +213,7 @@ class ChatSession:
             self.handle.cancel()
         self.info = None
         self.state = EngineState.LOADING
+        self.reloading = True
 
     def open(self, conversation_id: int | None, history: list[StoredMessage]) -> None:
         """Continue a stored conversation; None and [] start an empty one."""
@@ -236,10 +240,12 @@ class ChatSession:
                 self.info = None
                 self.state = EngineState.LOADING
             case ev.ModelLoaded(info=info, profile=profile):
+                self.reloading = False
                 self.info, self.profile = info, profile
                 self.last_stats = None
                 self.state = EngineState.GENERATING if self.reply else EngineState.READY
             case ev.LoadFailed(cancelled=cancelled):
+                self.reloading = False
                 self.info = None
                 self.state = EngineState.IDLE if cancelled else EngineState.FAILED
             case ev.PromptSaved(conversation_id=cid, reply_id=rid):
@@ -253,10 +259,12 @@ class ChatSession:
                 self.last_stats = stats
                 can = self.info is None or self.info.capabilities.continue_reply
                 self.cut = can and stats.finish in ("length", "context")
-                self.state = EngineState.READY
+                self.state = EngineState.LOADING if self.reloading else EngineState.READY
             case ev.ReplyFailed(engine_died=died, text=text):
                 self._end(text)
-                if died or self.handle is None or not self.handle.alive:
+                if self.reloading:  # the reply was cut short by a switch or restart
+                    self.state = EngineState.LOADING
+                elif died or self.handle is None or not self.handle.alive:
                     self.state = EngineState.STOPPED
                 else:
                     self.state = EngineState.READY if self.info else EngineState.FAILED
