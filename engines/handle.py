@@ -13,6 +13,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.protocol import (
@@ -29,6 +30,22 @@ from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage, TemplateError
 
 log = logging.getLogger(__name__)
+CLOSE_WAIT_S = 3.0
+
+
+@contextmanager
+def _engine_errors(kind: str) -> Iterator[None]:
+    """What an in-process engine raises, as the errors a process handle raises: a
+    bug in it must not escape as something the UI does not expect."""
+    try:
+        yield
+    except (EngineError, ModelFileError):
+        raise
+    except TemplateError as e:
+        raise EngineError(str(e)) from e
+    except Exception as e:
+        log.exception("the %s engine failed", kind)
+        raise EngineError(f"the {kind} engine failed: {type(e).__name__}: {e}") from e
 
 
 class EngineState(enum.Enum):
@@ -153,15 +170,12 @@ class InProcessHandle(EngineHandle):
     ) -> ModelInfo:
         with self._lock:
             self._killed = False
-            if self._engine is None:
-                self._engine = self._make()
-            try:
-                info = self._engine.load(ref, options, progress)
-            except TemplateError as e:
-                raise EngineError(str(e)) from e
-            if self._killed:  # the load was cancelled while it ran
-                self._engine.unload()
-                raise EngineDied("it was stopped while loading")
+            with _engine_errors(self.kind):
+                engine = self._engine = self._engine or self._make()
+                info = engine.load(ref, options, progress)
+                if self._killed:  # the load was cancelled while it ran
+                    engine.unload()
+                    raise EngineDied("it was stopped while loading")
             return info
 
     def stream(
@@ -174,25 +188,21 @@ class InProcessHandle(EngineHandle):
             engine = self._require()
             self._cancel.clear()
             try:
-                for item in engine.stream(messages, params, self._cancel, continue_last):
-                    if self._killed:
-                        raise EngineDied("it was ended while it was generating")
-                    yield item
-            except TemplateError as e:
-                raise EngineError(str(e)) from e
+                with _engine_errors(self.kind):
+                    for item in engine.stream(messages, params, self._cancel, continue_last):
+                        if self._killed:
+                            raise EngineDied("it was ended while it was generating")
+                        yield item
             finally:
                 # A consumer that stops early stops the engine too.
                 self._cancel.set()
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        with self._lock:
-            try:
-                return self._require().count_tokens(messages)
-            except TemplateError as e:
-                raise EngineError(str(e)) from e
+        with self._lock, _engine_errors(self.kind):
+            return self._require().count_tokens(messages)
 
     def memory(self) -> MemoryUse:
-        with self._lock:
+        with self._lock, _engine_errors(self.kind):
             return self._require().memory()
 
     def cancel(self) -> None:
@@ -204,11 +214,17 @@ class InProcessHandle(EngineHandle):
 
     def close(self) -> None:
         self._cancel.set()
-        with self._lock:
-            if self._engine is not None:
+        # A load cannot be interrupted in-process: past the wait, leave it to finish
+        # on its own (its result is dropped) rather than hold the app's exit.
+        locked = self._lock.acquire(timeout=CLOSE_WAIT_S)
+        try:
+            engine, self._engine = self._engine, None
+            if engine is not None and locked:
                 try:
-                    self._engine.unload()
-                except (EngineError, ModelFileError) as e:
+                    engine.unload()
+                except Exception as e:
                     log.warning("unloading %s: %s", self.kind, e)
-            self._engine = None
-            self._killed = False
+            self._killed = not locked
+        finally:
+            if locked:
+                self._lock.release()

@@ -134,20 +134,27 @@ def _stream(
     parts: list[str] = []
     n = 0
     last = 0.0
-    for item in engine.stream(messages, params, cancel, continue_last):
-        if isinstance(item, Delta):
-            parts.append(item.text)
-            n += item.n_tokens
-            now = time.perf_counter()
-            if now - last >= FLUSH_S:
-                conn.send(("delta", "".join(parts), n))
-                parts.clear()
-                n = 0
-                last = now
-        else:
-            if parts:
-                conn.send(("delta", "".join(parts), n))
-            conn.send(("done", item))
+    try:
+        for item in engine.stream(messages, params, cancel, continue_last):
+            if isinstance(item, Delta):
+                parts.append(item.text)
+                n += item.n_tokens
+                now = time.perf_counter()
+                if now - last >= FLUSH_S:
+                    conn.send(("delta", "".join(parts), n))
+                    parts.clear()
+                    n = 0
+                    last = now
+            else:
+                if parts:
+                    conn.send(("delta", "".join(parts), n))
+                    parts.clear()
+                conn.send(("done", item))
+    finally:
+        # An engine that fails mid-reply: what it generated still reaches the app
+        # before the error does.
+        if parts:
+            conn.send(("delta", "".join(parts), n))
 
 
 def _rotate(log_path: str) -> None:

@@ -11,13 +11,11 @@ cached on (path, size, mtime), so a rescan reads only what changed.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,35 +42,6 @@ FILE_TYPES = {
 }  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def _llama_binary() -> bytes | None:
-    """The installed libllama, to look architecture names up in (None if absent).
-
-    llama.cpp has no API that lists its architectures, but their names are strings in
-    the library; reading it (~12 MB, once) tells whether this build knows one,
-    without importing llama_cpp in the app.
-    """
-    spec = importlib.util.find_spec("llama_cpp")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    lib = Path(next(iter(spec.submodule_search_locations))) / "lib"
-    files = {p.resolve() for p in lib.glob("libllama*")} if lib.is_dir() else set()
-    try:
-        return b"".join(p.read_bytes() for p in sorted(files)) or None
-    except OSError:
-        return None
-
-
-def known_architecture(arch: str) -> bool | None:
-    """Whether the installed llama.cpp knows `arch`; None when it cannot be told."""
-    binary = _llama_binary()
-    if binary is None:
-        return None
-    # Linkers merge string tails ("qwen2" may live at the end of a longer name),
-    # so match the name and its terminator, not the byte before it.
-    return arch.encode() + b"\x00" in binary
-
-
 def _gguf_entry(files: list[Path]) -> ModelEntry:
     first = files[0]
     size = sum(f.stat().st_size for f in files)
@@ -96,12 +65,22 @@ def _gguf_entry(files: list[Path]) -> ModelEntry:
     entry.template = choose_template(h.chat_template, arch).name
     if arch == "unknown":
         entry.error = "the file does not say its architecture (general.architecture)"
-    elif known_architecture(arch) is False:
-        entry.error = (
-            f"architecture {arch!r} is unknown to this llama.cpp "
-            "(a newer llama-cpp-python may support it)"
-        )
+    # Whether the installed llama.cpp knows the architecture is asked at each scan
+    # (ModelEntry.reason), not cached with the file: an upgrade changes it.
     return entry
+
+
+def _unreadable(path: Path, folder: Path | None) -> ModelEntry:
+    where = folder or path
+    name = where.name if folder else (path.stem if path.suffix == ".gguf" else path.name)
+    return ModelEntry(
+        path=str(where),
+        name=name,
+        format="hf" if folder else "gguf",
+        size_bytes=0,
+        files=[str(path)],
+        error="cannot be read (a broken link, or no permission)",
+    )
 
 
 def _is_ggml(path: Path) -> bool:
@@ -192,6 +171,17 @@ class Library:
             write_atomic(self.cache_path, json.dumps({"version": CACHE_VERSION, "entries": used}))
         self._cache = used
 
+    def _cached(self, key: str, sig: list[list[Any]] | None) -> ModelEntry | None:
+        """The cached entry of an unchanged model; None to read it again (also when
+        the cache holds something this version does not understand)."""
+        cached = self._cache.get(key)
+        if sig is None or not isinstance(cached, dict) or cached.get("sig") != sig:
+            return None
+        try:
+            return ModelEntry.from_json(cached["entry"])
+        except (TypeError, KeyError, AttributeError, ValueError):
+            return None
+
     def scan(self, folders: Iterable[Path]) -> list[ModelEntry]:
         """Every model in these folders (and their subfolders), by name."""
         files: list[Path] = []
@@ -225,12 +215,17 @@ class Library:
         units += [(str(d), sorted(fs), d) for d, fs in st_folders.items()]
         for key, files, folder in units:
             try:
-                sig = _signature(files + ([folder / "config.json"] if folder else []))
+                # A folder's config.json counts when it is there (a folder without
+                # one is listed with that reason).
+                config = [folder / "config.json"] if folder else []
+                sig = _signature(files + [c for c in config if c.exists()])
             except OSError:
                 sig = None
-            cached = self._cache.get(key)
-            if sig is not None and cached and cached.get("sig") == sig:
-                entry = ModelEntry.from_json(cached["entry"])
+            entry = self._cached(key, sig)
+            if entry is not None:
+                pass
+            elif sig is None:  # a broken link, or a file that went away mid-scan
+                entry = _unreadable(files[0], folder)
             elif folder is not None:
                 entry = folder_entry(folder, files)
             else:

@@ -58,7 +58,11 @@ class ModelEntry:
         if spec is None:
             return f"no engine in llamatui runs {self.format.upper()} models"
         why = spec.unavailable()
-        return f"{spec.label} {why}" if why else None
+        if why:
+            return f"{spec.label} {why}"
+        if spec.architecture_check is not None and self.architecture:
+            return spec.architecture_check(self.architecture)
+        return None
 
     @property
     def usable(self) -> bool:

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llamatui.engines.archs import llamacpp_architecture_check
 from llamatui.engines.options import OptionSpec
 from llamatui.engines.protocol import Capabilities, Engine, EngineError
 
@@ -44,6 +45,8 @@ class EngineSpec:
     """Why it cannot run here, or None when it can."""
     listed: bool = True
     """Whether users see it (the scripted engine is for tests)."""
+    architecture_check: Callable[[str], str | None] | None = None
+    """Why it cannot run a model of this architecture here, or None when it can."""
 
     def unavailable(self) -> str | None:
         """Why this engine cannot run here, or None when it can."""
@@ -130,6 +133,7 @@ REGISTRY: dict[str, EngineSpec] = {
             options=LLAMACPP_OPTIONS,
             engine_class="llamatui.engines.llamacpp:LlamaCppEngine",
             check=_needs_module("llama_cpp", "llama-cpp-python (`pip install llama-cpp-python`)"),
+            architecture_check=llamacpp_architecture_check,
         ),
         EngineSpec(
             kind="exllama",

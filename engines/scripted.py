@@ -147,6 +147,7 @@ class ScriptedEngine:
         stops = StopMatcher(params.stop)
         used = prompt
         generated = 0
+        pending = 0
         finish = "stop"
         t_first = 0.0
         for word in self.script[start:]:
@@ -167,13 +168,15 @@ class ScriptedEngine:
             used += 1
             t_first = t_first or self.clock()
             text = stops.feed(word)
+            pending += 1  # a token whose text is held back counts with the next
             if text:
-                yield Delta(text, 1)
+                yield Delta(text, pending)
+                pending = 0
             if stops.stopped:
                 break
         tail = stops.flush()
-        if tail:
-            yield Delta(tail, 0)
+        if tail or pending:
+            yield Delta(tail, pending)
         self._used = used
         t_end = self.clock()
         yield ReplyStats(

@@ -163,7 +163,8 @@ def test_broken_and_hostile_files_are_listed_with_reasons(tmp_path: Path, smollm
     assert "must be converted to GGUF" in (got["old"].error or "")
     assert "claims a length" in (got["huge-lengths"].error or "")
     assert "metadata entries" in (got["huge-kv-count"].error or "")
-    assert "architecture 'brand_new_arch' is unknown" in (got["strange-arch"].error or "")
+    assert got["strange-arch"].error is None  # the file is sound: this llama.cpp is not
+    assert "architecture 'brand_new_arch' is unknown" in (got["strange-arch"].reason or "")
     assert got["weights-only"].error == "a safetensors folder without config.json"
     assert "header" in (got["bad-safetensors"].error or "")
     assert "GPTQ, which exllamav3 does not load" in (got["gptq-model"].error or "")
@@ -185,3 +186,20 @@ def test_warm_scan_reads_only_what_changed(tmp_path: Path, models: Path) -> None
     assert by_name(Library(cache).scan([models]))["tiny-q8"].quantization == "Q4_0"
     shutil.rmtree(models / "split")
     assert "big" not in by_name(Library(cache).scan([models]))
+
+
+def test_broken_links_and_odd_cache_entries_do_not_stop_a_scan(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    tiny_gguf(models / "fine.gguf")
+    (models / "gone.gguf").symlink_to(tmp_path / "nowhere.gguf")
+    cache = tmp_path / "library.json"
+    Library(cache).scan([models])
+    data = json.loads(cache.read_text())
+    [key] = [k for k in data["entries"] if k.endswith("fine.gguf")]
+    data["entries"][key]["entry"]["shape"] = {"weights": 1, "from_the_future": 2}
+    cache.write_text(json.dumps(data))
+    got = by_name(Library(cache).scan([models]))
+    assert got["fine"].usable and got["fine"].shape is not None
+    assert got["fine"].shape.weights > 1  # read again, not taken from the odd entry
+    assert "cannot be read" in (got["gone"].error or "")

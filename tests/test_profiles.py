@@ -64,6 +64,19 @@ def test_engine_options_by_engine_and_the_old_top_level_keys(tmp_path: Path) -> 
     assert load_config(path).profiles == profiles
 
 
+def test_an_option_set_twice_is_an_error_and_a_bad_profile_is_never_saved(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[models.a]\nthreads = 3\n[models.a.llamacpp]\nthreads = 2\n")
+    with pytest.raises(ConfigError, match="threads is set twice"):
+        load_config(path)
+    path.write_text('model_dirs = ["/m"]\n')
+    with pytest.raises(ConfigError, match="threads must be 1 or more"):
+        save_profile(path, "a", Profile(engines={"llamacpp": {"threads": 0}}))
+    assert path.read_text() == 'model_dirs = ["/m"]\n'
+
+
 def test_a_file_that_does_not_parse_is_never_written_over(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("model_dirs = [\n")

@@ -29,17 +29,21 @@ SYSTEM = "You are terse."
 
 
 class Recorder:
-    """The UI's side, in one thread: each event is applied, then kept."""
+    """The UI's side: each event is applied, one at a time, and kept if it counts
+    (the screen draws only those)."""
 
     def __init__(self) -> None:
         self.events: list[ev.Event] = []
         self.session: ChatSession | None = None
         self.on_text: list = []  # type: ignore[type-arg]
+        self._lock = threading.Lock()  # workers report from their own threads
 
     def __call__(self, event: ev.Event) -> None:
         assert self.session is not None
-        self.session.apply(event)
-        self.events.append(event)
+        with self._lock:
+            if not self.session.apply(event):
+                return
+            self.events.append(event)
         if isinstance(event, ev.TextStreamed):
             for hook in self.on_text:
                 hook(event)
@@ -282,3 +286,92 @@ def test_a_reply_cut_short_by_a_switch_leaves_the_state_loading() -> None:
     session.load(restart=True)
     assert session.state is EngineState.READY and session.info is not None
     assert session.info.ref == other and job.reply_id is None
+
+
+class GatedLoad(ScriptedEngine):
+    """A scripted engine whose load waits for the test to open the gate."""
+
+    def __init__(self, gate: threading.Event, fail: bool = False) -> None:
+        super().__init__("One two three four five.")
+        self.gate = gate
+        self.fail = fail
+
+    def load(self, ref, options, progress=None):  # type: ignore[no-untyped-def]
+        self.gate.wait(10)
+        if self.fail:
+            raise KeyError("a bug in the engine")
+        return super().load(ref, options, progress)
+
+
+def run_in_thread(target, *args) -> threading.Thread:  # type: ignore[no-untyped-def]
+    t = threading.Thread(target=target, args=args)
+    t.start()
+    return t
+
+
+def wait_for(cond, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_esc_while_a_reply_waits_for_its_model_stops_both(tmp_path: Path) -> None:
+    store = Store(tmp_path / "history.db")
+    gate = threading.Event()
+    handle = InProcessHandle("scripted", lambda: GatedLoad(gate))
+    session, rec = make(Settings(model=FAKE_MODEL), store, handle)
+    session.restarting()
+    loading = run_in_thread(session.load)
+    wait_for(lambda: session.loader.loading)
+    job = session.send("Hello?")  # sent while the model loads
+    replying = run_in_thread(session.run_reply, job)
+    wait_for(lambda: bool(rec.of(ev.PromptSaved)))
+    session.stop()  # Esc: ends the load, and the reply that waits for it
+    gate.set()
+    loading.join(10)
+    replying.join(10)
+    assert rec.of(ev.LoadFailed)[-1].cancelled
+    [ended] = rec.of(ev.ReplyEnded)
+    assert ended.stats is None and not rec.of(ev.TextStreamed)
+    assert session.state is EngineState.IDLE and not session.generating
+    assert session.turns == [{"role": "user", "content": "Hello?"}]
+    saved = store.messages(rec.of(ev.PromptSaved)[0].conversation_id)
+    assert [(m.content, m.status) for m in saved] == [("Hello?", "complete"), ("", "stopped")]
+    store.close()
+
+
+def test_a_replaced_load_is_ended_and_its_events_are_dropped() -> None:
+    gate = threading.Event()
+    handle = InProcessHandle("scripted", lambda: GatedLoad(gate))
+    session, rec = make(Settings(model=FAKE_MODEL), handle=handle)
+    session.restarting()
+    first = run_in_thread(session.load)
+    wait_for(lambda: session.loader.loading)
+    other = ModelRef("scripted", "other")
+    session.switch(other)  # the first load is ended, not waited for
+    gate.set()
+    first.join(10)
+    assert session.state is EngineState.LOADING and session.info is None  # its end: stale
+    session.load(restart=True)
+    assert session.state is EngineState.READY and session.info is not None
+    assert session.info.ref == other
+    assert not rec.of(ev.LoadFailed)  # the ended load's failure is stale: nothing shown
+
+
+def test_a_failed_load_is_not_tried_again_by_a_reply_until_asked() -> None:
+    gate = threading.Event()
+    gate.set()
+    handle = InProcessHandle("scripted", lambda: GatedLoad(gate, fail=True))
+    session, rec = make(Settings(model=FAKE_MODEL), handle=handle)
+    session.restarting()
+    session.load()
+    [failed] = rec.of(ev.LoadFailed)
+    assert "scripted engine failed: KeyError" in failed.reason  # a bug, told as an error
+    assert session.state is EngineState.FAILED
+    exchange(session, "Hello?")
+    [reply] = rec.of(ev.ReplyFailed)
+    assert reply.reason == failed.reason and len(rec.of(ev.LoadStarted)) == 1
+    session.restarting()  # Ctrl+R: try again
+    session.load(restart=True)
+    assert len(rec.of(ev.LoadStarted)) == 2

@@ -84,7 +84,7 @@ async def test_context_meter_counts_what_will_be_sent_as_you_type() -> None:
         draft = "And now name three mountains in Europe, please."
         screen.prompt.focus()
         await pilot.press(*draft)
-        expected = app.chat.session.handle.count_tokens(
+        expected = app.chat.session.loader.handle.count_tokens(
             [*screen.session.messages(), {"role": "user", "content": draft}]
         )
         await wait_until(pilot, lambda: screen.status.next_prompt == expected)

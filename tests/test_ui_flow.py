@@ -78,7 +78,7 @@ async def test_killed_engine_keeps_the_conversation_and_restarts() -> None:
         await send(pilot, STORY)
         reply = screen.query_one(AssistantMessage)
         await wait_until(pilot, lambda: len(reply.text) > 50)
-        pid = app.chat.session.handle.pid
+        pid = app.chat.session.loader.handle.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         await wait_until(pilot, lambda: bool(screen.query(Notice)))
@@ -93,7 +93,7 @@ async def test_killed_engine_keeps_the_conversation_and_restarts() -> None:
         await wait_until(
             pilot, lambda: len(screen.session.turns) == 4 and not screen.session.generating
         )
-        assert app.chat.session.handle.pid != pid
+        assert app.chat.session.loader.handle.pid != pid
         assert screen.session.state is EngineState.READY
 
 
@@ -103,15 +103,13 @@ async def test_restart_key_brings_the_engine_back() -> None:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
-        pid = app.chat.session.handle.pid
+        pid = app.chat.session.loader.handle.pid
         await pilot.press("ctrl+r")
         await wait_until(
             pilot,
-            lambda: (
-                screen.session.state is EngineState.READY and app.chat.session.handle.pid != pid
-            ),
+            lambda: screen.session.state is EngineState.READY and screen.session.engine_pid != pid,
         )
-        assert app.chat.session.handle.alive
+        assert app.chat.session.loader.handle.alive
 
 
 async def test_bad_model_file_is_explained_and_the_app_keeps_running(

@@ -26,8 +26,8 @@ from llamatui.tui.widgets.chat_message import Notice
 
 def app_rss(app: LlamaTUI) -> int:
     total = psutil.Process(os.getpid()).memory_info().rss
-    if app.chat.session.handle.pid is not None:
-        total += psutil.Process(app.chat.session.handle.pid).memory_info().rss
+    if app.chat.session.loader.handle.pid is not None:
+        total += psutil.Process(app.chat.session.loader.handle.pid).memory_info().rss
     return total
 
 
@@ -49,7 +49,7 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
         await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await send(pilot, "Say hi.")
         await wait_until(pilot, lambda: not screen.session.generating)
-        first_pid = app.chat.session.handle.pid
+        first_pid = app.chat.session.loader.handle.pid
         before = app_rss(app)
 
         # The library lists both; Enter on Gemma loads it.
@@ -117,11 +117,11 @@ async def test_loading_can_be_cancelled(gemma3: Path) -> None:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         await wait_until(pilot, lambda: app.chat.session.engine_pid is not None, timeout=10)
-        pid = app.chat.session.handle.pid
+        pid = app.chat.session.loader.handle.pid
         await pilot.press("escape")
         await wait_until(pilot, lambda: bool(screen.query(Notice)))
         assert "Loading was cancelled" in str(screen.query_one(Notice).render())
-        assert not app.chat.session.handle.alive
+        assert not app.chat.session.loader.handle.alive
         assert pid is not None and (
             not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         )

@@ -146,13 +146,24 @@ def _profile(path: Path, name: str, table: Any) -> Profile:
     engines: dict[str, dict[str, Any]] = {}
     for key, value in table.items():
         if key in LEGACY_ENGINE_KEYS:
-            engines.setdefault(LEGACY_ENGINE_KEYS[key], {})[key] = value
+            kind, value = LEGACY_ENGINE_KEYS[key], {key: value}
         elif key in registry.REGISTRY:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.{key} must be a table of {key} options")
-            engines.setdefault(key, {}).update(value)
-        elif key not in COMMON_KEYS:
-            known = ", ".join([*COMMON_KEYS, *(s.kind for s in registry.REGISTRY.values())])
+            kind = key
+        else:
+            kind = ""
+        if kind:
+            both = sorted(set(engines.get(kind, {})) & set(value))
+            if both:
+                raise ConfigError(
+                    f"{where}: {both[0]} is set twice, at the top and in .{kind}: keep one"
+                )
+            engines.setdefault(kind, {}).update(value)
+        if not kind and key not in COMMON_KEYS:
+            known = ", ".join(
+                [*COMMON_KEYS, *(s.kind for s in registry.REGISTRY.values() if s.listed)]
+            )
             raise ConfigError(f"{where}: unknown setting {key!r} (known: {known})")
     for kind, values in engines.items():
         try:
@@ -202,8 +213,9 @@ def save_profile(path: Path, name: str, profile: Profile) -> Config:
         models[name] = table
     else:
         models.pop(name, None)
+    config = _validate(path, data)  # what is written must read back
     try:
         write_atomic(path, tomli_w.dumps(data))
     except OSError as e:
         raise ConfigError(f"{path}: cannot be written ({e.strerror})") from None
-    return _validate(path, data)
+    return config

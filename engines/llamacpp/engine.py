@@ -242,6 +242,7 @@ class LlamaCppEngine:
         one = (lc.llama_token * 1)()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generated = 0
+        pending = 0
         finish: str = "length"
         t_first = 0.0
         try:
@@ -261,8 +262,10 @@ class LlamaCppEngine:
                 if generated == 1:
                     t_first = time.perf_counter()
                 text = stops.feed(decoder.decode(piece.raw[: max(n, 0)]))
+                pending += 1  # a token whose text is held back counts with the next
                 if text:
-                    yield Delta(text, 1)
+                    yield Delta(text, pending)
+                    pending = 0
                 if stops.stopped:
                     finish = "stop"
                     break
@@ -275,8 +278,8 @@ class LlamaCppEngine:
         finally:
             lc.llama_sampler_free(chain)
         tail = stops.feed(decoder.decode(b"", final=True)) + stops.flush()
-        if tail:
-            yield Delta(tail, 0)
+        if tail or pending:
+            yield Delta(tail, pending)
         t_end = time.perf_counter()
         yield ReplyStats(
             finish=finish,  # type: ignore[arg-type]

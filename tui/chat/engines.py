@@ -31,6 +31,13 @@ class Busy(Exception):
     """The session cannot do that now; the message says why and what to do."""
 
 
+class Stopped(Exception):
+    """The user stopped the reply before it began (Esc, a switch, a restart)."""
+
+
+STOPPED_OR_USER_ERRORS: tuple[type[Exception], ...] = (Stopped, *USER_ERRORS)
+
+
 def default_model() -> ModelRef:
     """The bundled default model, on llama.cpp (FileNotFoundError when absent)."""
     return ModelRef("llamacpp", str(default_model_path()))

@@ -17,6 +17,8 @@ class LoadStarted:
     """The engine is loading a model."""
 
     name: str
+    generation: int = 0
+    """Which load the user asked for (`ChatSession.generation`)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class ModelLoaded:
     info: ModelInfo
     profile: Profile
     memory: MemoryUse
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class LoadFailed:
 
     reason: str
     cancelled: bool = False
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,10 @@ class ContextTrimmed:
 
 @dataclass(frozen=True)
 class ReplyEnded:
-    """The reply ended: completed, cut or stopped. `text` is all of it."""
+    """The reply ended: completed, cut or stopped. `text` is all of it; `stats` is
+    None when it was stopped before the engine began it."""
 
-    stats: ReplyStats
+    stats: ReplyStats | None
     text: str
 
 
@@ -100,6 +105,9 @@ class SaveFailed:
 
     reason: str
 
+
+LOAD_EVENTS = (LoadStarted, ModelLoaded, LoadFailed)
+"""The events of one load: stale once the user asks for another."""
 
 Event = (
     LoadStarted

@@ -5,6 +5,7 @@ batch as a message; the session's tests collect them in a list.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,9 @@ class ReplyJob:
     """Turns already left out of what the model sees, so only new trims are told."""
     continue_text: str | None = None
     """The cut reply being carried on; None for a new reply."""
-    started: float = field(default_factory=time.monotonic)
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set when the user stops this reply (Esc, a switch, a restart); the worker
+    checks it at each step, since an engine's own cancel covers only its stream."""
 
     @property
     def continuing(self) -> bool:
@@ -81,6 +84,8 @@ def stream_reply(
         pacer.start(time.monotonic())
         for item in handle.stream(messages, job.sampling, job.continuing):
             if isinstance(item, Delta):
+                if job.stop.is_set():
+                    handle.cancel()  # again: a stop before the stream began was cleared
                 text = strip_controls(item.text)
                 parts.append(text)
                 n += item.n_tokens
@@ -103,3 +108,9 @@ def stream_reply(
         if error := recorder.finish("interrupted", job.meta):
             emit(SaveFailed(error))
         emit(ReplyFailed(str(e), isinstance(e, EngineDied), recorder.text))
+    except Exception:
+        # A bug: the screen's worker handler reports it; the stored reply must not
+        # stay "streaming".
+        flush()
+        recorder.finish("interrupted", job.meta)
+        raise

@@ -14,14 +14,13 @@ its state, and the profile of the model. Two kinds of methods:
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 from llamatui.engines import registry
-from llamatui.engines.handle import EngineDied, EngineHandle, EngineState
+from llamatui.engines.handle import EngineDied, EngineState
 from llamatui.engines.protocol import (
     LoadOptions,
     ModelInfo,
@@ -34,18 +33,21 @@ from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
 from llamatui.tui.chat.context import fit_context, reply_room
 from llamatui.tui.chat.engines import (
+    STOPPED_OR_USER_ERRORS,
     USER_ERRORS,
     Busy,
     HandleMaker,
+    Stopped,
     default_model,
     registry_handle,
 )
+from llamatui.tui.chat.loader import Loader
 from llamatui.tui.chat.pacer import Pacer
-from llamatui.tui.chat.recent import remember
 from llamatui.tui.chat.reply import ReplyJob, stream_reply
 from llamatui.tui.config import PRESETS, Profile
 from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.records import ReplyMeta
+from llamatui.tui.history.status import ReplyStatus
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.settings import Settings
 
@@ -76,9 +78,9 @@ class ChatSession:
         self.store = store
         self.emit = emit
         self.profiles: dict[str, Profile] = dict(settings.profiles)
-        self._make_handle = make_handle or partial(registry_handle, log_path=log_path)
-        self.recent_path = recent_path
-        self.handle: EngineHandle | None = None
+        self.loader = Loader(
+            make_handle or partial(registry_handle, log_path=log_path), emit, recent_path
+        )
         self.wanted: ModelRef | None = settings.model
         """The model to run; None means the default model."""
         self.state = EngineState.IDLE
@@ -89,14 +91,13 @@ class ChatSession:
         self.reply: ReplyJob | None = None
         """The reply being made (loading for it or streaming); None when idle."""
         self.open(None, [])
-        self._loaded: ModelInfo | None = None
-        """The model the engine holds, as the workers know it (under _load_lock)."""
-        self._load_lock = threading.Lock()
-        self._cancelling_load = False
         self._pacer: Pacer | None = None
+        self.generation = 0
+        """Which load the user asked for last (start, switch, restart): the events of
+        an older one are stale and `apply` drops them."""
         self.reloading = False
-        """A load the user asked for (switch, restart) is under way: a reply that
-        ends meanwhile leaves the state at loading."""
+        """A load the user asked for is under way: a reply that ends meanwhile leaves
+        the state at loading."""
 
     # Reading (any thread) ----------------------------------------------------------
 
@@ -108,7 +109,8 @@ class ChatSession:
     @property
     def engine_pid(self) -> int | None:
         """The engine's own process, for the meters."""
-        return self.handle.pid if self.handle is not None else None
+        handle = self.loader.handle
+        return handle.pid if handle is not None else None
 
     def model_ref(self) -> ModelRef:
         """The model to run (FileNotFoundError when it is the default and that is absent)."""
@@ -178,7 +180,7 @@ class ChatSession:
     def _begin(self, job: ReplyJob) -> None:
         self.reply = job
         self.cut = False
-        alive = self.handle is not None and self.handle.alive and self.info is not None
+        alive = self.loader.alive and self.info is not None
         self.state = EngineState.GENERATING if alive else EngineState.LOADING
 
     def _reply_meta(self) -> ReplyMeta:
@@ -190,27 +192,25 @@ class ChatSession:
 
     def stop(self) -> None:
         """Stop the reply (what it generated stays), or cancel a load."""
-        if self.handle is None:
-            return
         if self.reply is not None:
-            self.handle.cancel()
-        elif self.state is EngineState.LOADING and self.handle.alive:
-            # Ending the engine is the one sure way to stop llama.cpp mid-load,
-            # and it gives back what was read so far.
-            self._cancelling_load = True
-            self.handle.kill()
+            self.reply.stop.set()
+        if not self.loader.kill_load(self.generation, cancelled=True) and self.reply:
+            self.loader.cancel()
 
     def switch(self, ref: ModelRef | None) -> None:
         """Ask for another model (None: the default); then run `load(restart=True)`."""
-        if self.reply is not None and self.handle is not None:
-            self.handle.cancel()
         self.wanted = ref
         self.restarting()
 
     def restarting(self) -> None:
-        """The engine is about to start again: the status says loading at once."""
-        if self.reply is not None and self.handle is not None:
-            self.handle.cancel()
+        """The engine is about to start again (then run `load(restart=True)`): a reply
+        stops, a load under way is ended, the status says loading at once."""
+        if self.reply is not None:
+            self.reply.stop.set()
+        # A load under way is superseded: no need to wait for it.
+        if not self.loader.kill_load(self.generation, cancelled=False) and self.reply:
+            self.loader.cancel()
+        self.generation += 1
         self.info = None
         self.state = EngineState.LOADING
         self.reloading = True
@@ -233,8 +233,11 @@ class ChatSession:
         self.last_reply: ReplyJob | None = None
         self.last_stats: ReplyStats | None = None
 
-    def apply(self, event: ev.Event) -> None:
-        """Fold a worker's event into the state; the UI thread calls it first."""
+    def apply(self, event: ev.Event) -> bool:
+        """Fold a worker's event into the state; the UI thread calls it first. False
+        for the event of a load the user has since replaced: nothing to show."""
+        if isinstance(event, ev.LOAD_EVENTS) and event.generation < self.generation:
+            return False
         match event:
             case ev.LoadStarted():
                 self.info = None
@@ -256,18 +259,25 @@ class ChatSession:
                 self.dropped = dropped
             case ev.ReplyEnded(stats=stats, text=text):
                 self._end(text)
-                self.last_stats = stats
-                can = self.info is None or self.info.capabilities.continue_reply
-                self.cut = can and stats.finish in ("length", "context")
-                self.state = EngineState.LOADING if self.reloading else EngineState.READY
+                if stats is not None:
+                    self.last_stats = stats
+                    can = self.info is None or self.info.capabilities.continue_reply
+                    self.cut = can and stats.finish in ("length", "context")
+                if self.reloading:
+                    self.state = EngineState.LOADING
+                elif self.info is None:  # stopped while it waited for a load
+                    self.state = EngineState.IDLE
+                else:
+                    self.state = EngineState.READY
             case ev.ReplyFailed(engine_died=died, text=text):
                 self._end(text)
                 if self.reloading:  # the reply was cut short by a switch or restart
                     self.state = EngineState.LOADING
-                elif died or self.handle is None or not self.handle.alive:
+                elif died or not self.loader.alive:
                     self.state = EngineState.STOPPED
                 else:
                     self.state = EngineState.READY if self.info else EngineState.FAILED
+        return True
 
     def _end(self, text: str) -> None:
         job, self.reply = self.reply, None
@@ -282,52 +292,23 @@ class ChatSession:
 
     def load(self, restart: bool = False) -> None:
         """Start the engine (again, when restart) and load the model."""
+        gen = self.generation
         try:
             if restart:
-                with self._load_lock:
-                    if self.handle is not None:
-                        self.handle.close()
-                    self._loaded = None
-            self.ensure_loaded()
+                self.loader.reset()
+            self.ensure_loaded(gen)
         except USER_ERRORS as e:
-            cancelled, self._cancelling_load = self._cancelling_load, False
-            self.emit(ev.LoadFailed(str(e), cancelled=cancelled))
+            self.emit(ev.LoadFailed(str(e), self.loader.cancelled == gen, generation=gen))
 
-    def ensure_loaded(self) -> ModelInfo:
-        """Load the model unless the engine has it."""
-        with self._load_lock:
-            ref = self.model_ref()
-            handle = self.handle
-            loaded = self._loaded
-            if handle is not None and handle.alive and loaded is not None and loaded.ref == ref:
-                return loaded
-            self._loaded = None
-            if handle is None or handle.kind != ref.engine:
-                if handle is not None:
-                    handle.close()
-                handle = self.handle = self._make_handle(ref)
-            profile = self.profiles.get(ref.name, Profile())
-            self.emit(ev.LoadStarted(ref.name))
-            info = handle.load(ref, self.load_options(ref, profile), self._progress(ref.name))
-            if self.recent_path is not None:
-                remember(self.recent_path, ref)
-            self.emit(ev.ModelLoaded(info, profile, handle.memory()))
-            self._loaded = info
-            return info
-
-    def _progress(self, name: str) -> Callable[[float], None]:
-        last = [0.0]
-
-        def progress(fraction: float) -> None:
-            now = time.monotonic()
-            if now - last[0] >= 0.1 or fraction >= 1.0:  # 10 updates a second at most
-                last[0] = now
-                self.emit(ev.LoadProgress(name, fraction))
-
-        return progress
+    def ensure_loaded(self, gen: int, stop: threading.Event | None = None) -> ModelInfo:
+        """Load the model the user asked for, with its profile, unless it is loaded."""
+        ref = self.model_ref()
+        profile = self.profiles.get(ref.name, Profile())
+        return self.loader.ensure(ref, profile, self.load_options(ref, profile), gen, stop)
 
     def run_reply(self, job: ReplyJob) -> None:
         """Save the prompt, load if needed, fit the context, and stream the reply."""
+        gen = self.generation
         if job.prompt is not None and self.store is not None:
             try:
                 cid, rid = self.store.save_prompt(job.conversation_id, job.prompt, job.meta)
@@ -336,26 +317,35 @@ class ChatSession:
             except StoreError as e:
                 self.emit(ev.SaveFailed(f"Your message is not saved: {e}."))
         try:
-            info = self.ensure_loaded()
-            assert self.handle is not None
+            info = self.ensure_loaded(gen, job.stop)
+            if job.stop.is_set():
+                raise Stopped
+            handle = self.loader.handle
+            assert handle is not None
             if self._pacer is None or self._pacer.cpu_threads != info.cpu_threads:
                 self._pacer = Pacer(info.cpu_threads)
             room = reply_room(info.n_ctx, job.sampling.max_tokens)
             fitted = fit_context(
                 job.messages, self._counter(info), info.n_ctx, room, self.settings.context_policy
             )
-        except USER_ERRORS as e:
+        except STOPPED_OR_USER_ERRORS as e:
+            stopped = isinstance(e, Stopped) or job.stop.is_set()
             if job.prompt is not None and job.reply_id is not None and self.store is not None:
                 try:  # nothing was generated: the stored reply says why it is empty
-                    self.store.finish_reply(job.reply_id, "", "interrupted", job.meta)
+                    status: ReplyStatus = "stopped" if stopped else "interrupted"
+                    self.store.finish_reply(job.reply_id, "", status, job.meta)
                 except StoreError as se:
                     self.emit(ev.SaveFailed(f"The history could not be updated: {se}."))
-            self.emit(ev.ReplyFailed(str(e), isinstance(e, EngineDied), job.continue_text or ""))
+            text = job.continue_text or ""
+            if stopped:
+                self.emit(ev.ReplyEnded(None, text))
+            else:
+                self.emit(ev.ReplyFailed(str(e), isinstance(e, EngineDied), text))
             return
         if fitted.dropped > job.dropped_before:
             self.emit(ev.ContextTrimmed(fitted.dropped, info.n_ctx))
         stream_reply(
-            self.handle,
+            handle,
             job,
             fitted.messages,
             store=self.store,
@@ -366,13 +356,14 @@ class ChatSession:
 
     def _counter(self, info: ModelInfo) -> Callable[[list[ChatMessage]], int]:
         """The engine's own count where it has one, else an estimate."""
-        if info.capabilities.count_tokens and self.handle is not None:
-            return self.handle.count_tokens
+        handle = self.loader.handle
+        if info.capabilities.count_tokens and handle is not None:
+            return handle.count_tokens
         return estimate_tokens
 
     def count(self, messages: list[ChatMessage]) -> None:
         """Count what the next prompt will take (an engine round trip)."""
-        info = self._loaded
+        info = self.loader.loaded
         if info is None:
             return
         try:
@@ -383,5 +374,4 @@ class ChatSession:
 
     def close(self) -> None:
         """End the engine; its memory comes back."""
-        if self.handle is not None:
-            self.handle.close()
+        self.loader.close()

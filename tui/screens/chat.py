@@ -162,7 +162,8 @@ class ChatScreen(Screen[None]):
 
     async def on_chat_screen_session_event(self, message: SessionEvent) -> None:
         event = message.event
-        self.session.apply(event)
+        if not self.session.apply(event):
+            return  # a load the user has since replaced
         match event:
             case ev.LoadStarted(name=name):
                 self.status.load_note = name
@@ -189,7 +190,9 @@ class ChatScreen(Screen[None]):
                     f"the conversation fits its {n_ctx:,}-token context; the system prompt "
                     'is kept. (context_policy = "trim"; "refuse" stops instead.)'
                 )
-            case ev.ReplyEnded(stats=stats):
+            case ev.ReplyEnded(stats=None):
+                await self._end_reply(FINISH_NOTES["cancelled"], cut=True)
+            case ev.ReplyEnded(stats=stats) if stats is not None:
                 note = FINISH_NOTES[stats.finish]
                 if self.session.cut:
                     note += " · Ctrl+T continues"
@@ -227,7 +230,7 @@ class ChatScreen(Screen[None]):
             return
         reason = f"Unexpected error: {event.worker.error!r}"
         if event.worker.group == "engine":
-            self.session.apply(ev.LoadFailed(reason))
+            self.session.apply(ev.LoadFailed(reason, generation=self.session.generation))
             self.conversation.notice(f"Could not load the model: {reason}", error=True)
         elif event.worker.group == "generate" and self.session.generating:
             text = self._reply.text if self._reply is not None else ""
