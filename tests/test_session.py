@@ -375,3 +375,17 @@ def test_a_failed_load_is_not_tried_again_by_a_reply_until_asked() -> None:
     session.restarting()  # Ctrl+R: try again
     session.load(restart=True)
     assert len(rec.of(ev.LoadStarted)) == 2
+
+
+def test_a_message_left_unanswered_joins_the_next_one() -> None:
+    session, _ = make(Settings(model=FAKE_MODEL), handle=scripted("Sure."))
+    job = session.send("First question.")
+    session.stop()  # before the worker ran: nothing is generated
+    session.run_reply(job)
+    assert session.turns == [{"role": "user", "content": "First question."}]
+    exchange(session, "Second question.")
+    assert session.messages()[:1] == [
+        {"role": "user", "content": "First question.\n\nSecond question."}
+    ]
+    assert [t["role"] for t in session.messages()] == ["user", "assistant"]
+    assert len(session.turns) == 3  # on screen and in the history, both stay

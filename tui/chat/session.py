@@ -124,8 +124,18 @@ class ChatSession:
     def messages(self) -> list[ChatMessage]:
         """What the next reply is asked for: the system prompt and the turns."""
         system = self.profile.system_prompt or self.settings.system_prompt
-        head: list[ChatMessage] = [{"role": "system", "content": system}] if system else []
-        return head + self.turns
+        sent: list[ChatMessage] = [{"role": "system", "content": system}] if system else []
+        for turn in self.turns:
+            # A message whose reply was stopped before it began has no answer: it
+            # joins the next one, since many templates insist that roles alternate.
+            if sent and sent[-1]["role"] == turn["role"] == "user":
+                sent[-1] = {
+                    "role": "user",
+                    "content": f"{sent[-1]['content']}\n\n{turn['content']}",
+                }
+            else:
+                sent.append(turn)
+        return sent
 
     def load_options(self, ref: ModelRef, profile: Profile) -> LoadOptions:
         """The command line's options under the model's profile, for its engine."""
