@@ -74,7 +74,9 @@ class OptionSpec:
             elif self.type is bool:
                 value = {"true": True, "false": False, "yes": True, "no": False}[text.lower()]
         except (ValueError, KeyError):
-            raise OptionError(f"{self.name}: {text!r} is not a {self.type.__name__}") from None
+            kind = {int: "a whole number", float: "a number", bool: "true or false"}
+            what = kind.get(self.type, self.type.__name__)
+            raise OptionError(f"{self.name}: {text!r} is not {what}") from None
         return self.validate(value)
 
 

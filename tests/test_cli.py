@@ -25,7 +25,8 @@ def test_help_and_version() -> None:
     [
         (["--ctx", "abc"], "is not a whole number"),
         (["--ctx", "16"], "too small"),
-        (["--threads", "0"], "must be 1 or more"),
+        (["--threads", "0"], "threads must be 1 or more"),
+        (["--threads", "two"], "threads: 'two' is not a whole number"),
         (["--bogus"], "unrecognized arguments"),
     ],
 )

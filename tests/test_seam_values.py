@@ -67,7 +67,7 @@ def test_options_are_checked_against_what_the_engine_declares() -> None:
         validate_options(specs, {"n_threads": 2})
     threads = specs[0]
     assert threads.parse(" 3 ") == 3 and threads.parse("") is None
-    with pytest.raises(OptionError, match="is not a int"):
+    with pytest.raises(OptionError, match="is not a whole number"):
         threads.parse("3.5")
 
 

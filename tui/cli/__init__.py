@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -16,6 +17,22 @@ def _positive(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
     return n
+
+
+def _engine_option(kind: str, name: str) -> Callable[[str], object]:
+    """Parse an engine's option as its registry entry declares it (one set of bounds)."""
+
+    def parse(value: str) -> object:
+        from llamatui.engines import registry
+        from llamatui.engines.options import OptionError
+
+        spec = next(o for o in registry.get(kind).options if o.name == name)
+        try:
+            return spec.parse(value)
+        except OptionError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
 
 
 def _context(value: str) -> int:
@@ -57,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-t",
         "--threads",
-        type=_positive,
+        type=_engine_option("llamacpp", "threads"),
         metavar="N",
         help="CPU threads for llama.cpp's generation (default: one per physical core)",
     )

@@ -32,7 +32,7 @@ from llamatui.tui.chat.recorder import meta_of
 from llamatui.tui.chat.reply import ReplyJob
 from llamatui.tui.chat.session import ChatSession
 from llamatui.tui.history.records import ReplyMeta
-from llamatui.tui.history.status import FINISH_NOTES
+from llamatui.tui.history.status import FINISH_NOTES, STATUS_NOTES
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import cache_dir, data_dir, engine_log_path
 from llamatui.tui.screens.chat_bindings import CHAT_BINDINGS
@@ -206,7 +206,7 @@ class ChatScreen(Screen[None]):
                         "start the engine again."
                     )
                 self.conversation.notice(reason, error=True)
-                await self._end_reply("interrupted", cut=True)
+                await self._end_reply(STATUS_NOTES["interrupted"], cut=True)
             case ev.ContextCounted(tokens=tokens, exact=exact):
                 self.status.next_prompt = tokens
                 self.status.estimated = not exact
@@ -236,7 +236,7 @@ class ChatScreen(Screen[None]):
             text = self._reply.text if self._reply is not None else ""
             self.session.apply(ev.ReplyFailed(reason, False, text))
             self.conversation.notice(reason, error=True)
-            await self._end_reply("interrupted", cut=True)
+            await self._end_reply(STATUS_NOTES["interrupted"], cut=True)
         else:
             self.conversation.notice(reason, error=True)
         self._sync()
