@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input
-from uitools import send, wait_until
+from textual.widgets import Input
+from uitools import open_library, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import LoadOptions
@@ -14,7 +14,6 @@ from llamatui.tui.app import LlamaTUI
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
 from llamatui.tui.paths import config_path
 from llamatui.tui.screens.chat import ChatScreen
-from llamatui.tui.screens.models import ModelsScreen
 from llamatui.tui.screens.profile import ProfileDialog
 from llamatui.tui.settings import Settings
 
@@ -125,13 +124,7 @@ async def test_profile_edited_from_the_library(tmp_path: Path, smollm2: Path) ->
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
-        await pilot.press("ctrl+l")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
-        lib = app.screen
-        assert isinstance(lib, ModelsScreen)
-        await wait_until(pilot, lambda: bool(lib.entries))
-        lib.query_one(DataTable).focus()
+        lib = await open_library(pilot)
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ProfileDialog))
         dialog = app.screen

@@ -11,7 +11,7 @@ from engine_refs import gguf
 from fakes import FAKE_MODEL, fake_settings, scripted
 from textual.command import CommandPalette
 from textual.widgets import DataTable
-from uitools import send, wait_until
+from uitools import open_library, send, wait_until
 
 from llamatui.engines import registry
 from llamatui.engines.handle import EngineState
@@ -19,7 +19,6 @@ from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
-from llamatui.tui.screens.models import ModelsScreen
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import Notice
 
@@ -53,11 +52,8 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
         before = app_rss(app)
 
         # The library lists both; Enter on Gemma loads it.
-        await pilot.press("ctrl+l")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
-        lib = app.screen
-        assert isinstance(lib, ModelsScreen)
-        await wait_until(pilot, lambda: len(lib.entries) == 2)
+        lib = await open_library(pilot)
+        assert len(lib.entries) == 2
         table = lib.query_one(DataTable)
         row = next(i for i, e in enumerate(lib.entries) if e.name.startswith("gemma"))
         table.move_cursor(row=row)
@@ -145,16 +141,10 @@ async def test_a_model_that_cannot_run_here_says_why_in_full(tmp_path: Path) -> 
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
-        await pilot.press("ctrl+l")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
-        lib = app.screen
-        assert isinstance(lib, ModelsScreen)
-        await wait_until(pilot, lambda: bool(lib.entries))
+        lib = await open_library(pilot)
         [entry] = lib.entries
         why = registry.get("exllama").unavailable()
         assert not entry.usable and entry.reason == f"exllama {why}"
-        lib.query_one(DataTable).focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: bool(app._notifications))
         [note] = list(app._notifications)

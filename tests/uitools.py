@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.models import ModelsScreen
 
 
 async def wait_until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -26,3 +28,20 @@ async def send(pilot: Pilot[None], text: str) -> None:
     screen.prompt.focus()
     screen.prompt.text = text
     await pilot.press("enter")
+
+
+async def open_library(pilot: Pilot[None]) -> ModelsScreen:
+    """Ctrl+L once the model is loaded; the library screen once it has scanned."""
+    from llamatui.engines.handle import EngineState
+
+    app = pilot.app
+    screen = app.screen
+    assert isinstance(screen, ChatScreen)
+    await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+    await pilot.press("ctrl+l")
+    await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
+    lib = app.screen
+    assert isinstance(lib, ModelsScreen)
+    await wait_until(pilot, lambda: bool(lib.entries))
+    lib.query_one(DataTable).focus()
+    return lib
