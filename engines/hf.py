@@ -78,7 +78,10 @@ def folder_entry(folder: Path, safetensors: list[Path]) -> ModelEntry:
     if isinstance(quant, dict) and str(quant.get("quant_method", "")).lower() == "exl3":
         entry.format = "exl3"
         bits = quant.get("bits")
+        head = quant.get("head_bits")
         entry.quantization = f"EXL3 {float(bits):.1f}bpw" if bits is not None else "EXL3"
+        if head is not None:
+            entry.quantization += f" h{head}"  # the output layer's bits
     elif isinstance(quant, dict):
         method = str(quant.get("quant_method"))
         entry.error = (

@@ -43,3 +43,35 @@ def test_kv_cache_and_fit() -> None:
     assert kv_cache_bytes(Shape(weights=1), 2048) == 0
     assert fit(70, 100) == "fits" and fit(90, 100) == "tight" and fit(120, 100) == "will not fit"
     assert fit(1, 0) == "unknown"
+
+
+def test_vram_for_an_exllama_folder_and_layers_offloaded(tmp_path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+    from tiny_hf_model import build
+
+    from llamatui.engines.estimate import (
+        EXLLAMA_OVERHEAD,
+        exllama_ctx,
+        ram_and_vram,
+        vram_needed,
+    )
+
+    folder = build(tmp_path / "tiny-exl3", exl3_config=True)
+    [entry] = Library().scan([tmp_path])
+    assert entry.format == "exl3" and entry.quantization == "EXL3 4.0bpw h6"
+    assert entry.architecture == "LlamaForCausalLM" and entry.template == "model"
+    shape = entry.shape
+    assert shape is not None and shape.n_layer == 2 and shape.n_head_kv == 2
+    assert shape.weights == (folder / "model.safetensors").stat().st_size
+    assert exllama_ctx(shape, 1000) == 1024 and exllama_ctx(shape, 100_000) == 2048
+    fp16 = vram_needed(shape, 1000)
+    # 2 layers x 1,024 cells x 2 KV heads x (16 + 16) x 2 bytes, the weights, overhead.
+    assert fp16 == shape.weights + 2 * 1024 * 2 * 32 * 2 + EXLLAMA_OVERHEAD
+    q4 = vram_needed(shape, 1000, cache="q4")
+    assert q4 - EXLLAMA_OVERHEAD - shape.weights == (fp16 - EXLLAMA_OVERHEAD - shape.weights) // 4
+    # llama.cpp offloading half the layers moves half the weights and cache to VRAM.
+    ram, vram = ram_and_vram(shape, 1000, gpu_layers=1)
+    assert vram > 0 and ram + vram == ram_needed(shape, 1000)
+    assert ram_and_vram(shape, 1000, gpu_layers=0) == (ram_needed(shape, 1000), 0)

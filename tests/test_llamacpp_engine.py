@@ -154,3 +154,21 @@ def test_gemma_prompt_uses_gemma_turns(gemma3: Path) -> None:
         assert stats.generated_tokens > 0
     finally:
         e.unload()
+
+
+def test_gpu_layers_on_a_build_without_gpu_support_are_told(smollm2: Path) -> None:
+    import llama_cpp
+
+    engine = LlamaCppEngine()
+    try:
+        info = engine.load(
+            gguf(smollm2), LoadOptions(n_ctx=512, engine={"threads": 2, "gpu_layers": 8})
+        )
+        if llama_cpp.llama_supports_gpu_offload():
+            assert info.capabilities.gpu_offload and info.notice is None
+        else:
+            assert not info.capabilities.gpu_offload
+            assert info.notice is not None and "gpu_layers = 8 is ignored" in info.notice
+            assert "GGML_CUDA=on" in info.notice
+    finally:
+        engine.unload()

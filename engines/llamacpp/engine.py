@@ -154,9 +154,22 @@ class LlamaCppEngine:
                 gpu_offload=bool(lc.llama_supports_gpu_offload()),
                 memory_split=True,
             ),
-            notice=notice,
+            notice="; ".join(n for n in (notice, self._offload_notice(n_gpu_layers)) if n) or None,
         )
         return self._info
+
+    @staticmethod
+    def _offload_notice(gpu_layers: int) -> str | None:
+        """What to say when a profile asks for GPU layers this build cannot place."""
+        import llama_cpp as lc
+
+        if gpu_layers <= 0 or lc.llama_supports_gpu_offload():
+            return None
+        return (
+            f"gpu_layers = {gpu_layers} is ignored: this llama-cpp-python was built without "
+            'GPU support (for NVIDIA: CMAKE_ARGS="-DGGML_CUDA=on" pip install '
+            "--force-reinstall --no-cache-dir llama-cpp-python)"
+        )
 
     def _token_text(self, token: int) -> str:
         assert self._llm is not None

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import psutil
 
-from llamatui.engines.estimate import fit, ram_needed
+from llamatui.engines.estimate import fit, ram_needed, vram_needed
 from llamatui.engines.library import Library, ModelEntry
+from llamatui.engines.meters import Nvml
 from llamatui.tui.config import ConfigError, load_config
 from llamatui.tui.paths import cache_dir, config_path
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     entries = Library(cache_dir() / "library.json").scan(dirs)
     n_ctx = args.ctx
     available = psutil.virtual_memory().available
+    vram = free_vram()
     if args.json:
         rows = []
         for e in entries:
@@ -74,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
                 "usable": e.usable,
                 "reason": e.reason,
             }
-            if e.usable and e.format == "gguf" and e.shape is not None:
-                need = ram_needed(e.shape, n_ctx)
-                row |= {"ram_needed": need, "ctx": n_ctx, "fit": fit(need, available)}
+            need = memory_need(e, n_ctx)
+            if need is not None and e.error is None:
+                n, where = need
+                free = available if where == "RAM" else vram
+                row |= {f"{where.lower()}_needed": n, "ctx": n_ctx}
+                row["fit"] = fit(n, free) if free is not None else "no GPU"
             rows.append(row)
         print(json.dumps(rows, indent=2))
         return 0
@@ -84,21 +89,42 @@ def run(args: argparse.Namespace) -> int:
         print(f"No models found in {', '.join(str(d) for d in dirs)}.")
         print("Put GGUF files or model folders there, or pass --models-dir DIR.")
         return 0
-    print(table(entries, n_ctx, available))
+    print(table(entries, n_ctx, available, vram))
     return 0
 
 
-def ram_cells(entry: ModelEntry, n_ctx: int, available: int) -> tuple[str, str]:
-    """The RAM a model needs at n_ctx, and whether it fits, as table cells."""
-    if entry.format != "gguf" or entry.shape is None:
-        return "VRAM", "-"  # exllama models: the GPU side is in the meters
-    need = ram_needed(entry.shape, n_ctx)
-    return human(need), str(fit(need, available))
+def free_vram() -> int | None:
+    """Free memory of every NVIDIA GPU together (NVML); None without one."""
+    gpus = Nvml().read()
+    return sum(g.vram_total - g.vram_used for g in gpus) if gpus else None
 
 
-def table(entries: list[ModelEntry], n_ctx: int, available: int) -> str:
+def memory_need(entry: ModelEntry, n_ctx: int) -> tuple[int, str] | None:
+    """Bytes a model needs at n_ctx, and where: RAM (llama.cpp) or VRAM (exllama)."""
+    if entry.shape is None:
+        return None
+    if entry.format == "gguf":
+        return ram_needed(entry.shape, n_ctx), "RAM"
+    return vram_needed(entry.shape, n_ctx), "VRAM"
+
+
+def memory_cells(
+    entry: ModelEntry, n_ctx: int, available: int, vram: int | None = None
+) -> tuple[str, str]:
+    """The memory a model needs at n_ctx, and whether it fits, as table cells: RAM
+    against what is available, VRAM (exllama) against every GPU's free memory."""
+    need = memory_need(entry, n_ctx)
+    if need is None:
+        return "?", "-"
+    n, where = need
+    if where == "RAM":
+        return human(n), str(fit(n, available))
+    return f"{human(n)} VRAM", str(fit(n, vram)) if vram is not None else "no GPU"
+
+
+def table(entries: list[ModelEntry], n_ctx: int, available: int, vram: int | None) -> str:
     """The library as an aligned text table."""
-    head = ["NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CTX", "TEMPLATE", f"RAM@{n_ctx}", "FIT"]
+    head = ["NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CTX", "TEMPLATE", f"MEM@{n_ctx}", "FIT"]
     rows = [head]
     broken = []
     for e in entries:
@@ -106,7 +132,7 @@ def table(entries: list[ModelEntry], n_ctx: int, available: int) -> str:
         if reason is not None:
             broken.append(f"  {e.name}: {reason}")
             continue
-        ram, verdict = ram_cells(e, n_ctx, available)
+        ram, verdict = memory_cells(e, n_ctx, available, vram)
         rows.append([
             e.name, e.architecture or "?", human(e.parameters or 0, "").strip() or "?",
             e.quantization or "?", human(e.size_bytes), f"{e.context_length or '?'}",

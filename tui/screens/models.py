@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Label
 
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.refs import ModelRef
-from llamatui.tui.cli.models import human, ram_cells
+from llamatui.tui.cli.models import free_vram, human, memory_cells
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
 from llamatui.tui.paths import config_path
 from llamatui.tui.screens.profile import ProfileDialog
@@ -80,7 +80,7 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         table = self.query_one(DataTable)
         table.add_columns(
             "Name", "Arch", "Params", "Quant", "Size", "Ctx", "Template",
-            f"RAM @ {self.n_ctx}", "Fit", "Note",
+            f"Memory @ {self.n_ctx}", "Fit", "Note",
         )  # fmt: skip
         table.focus()
         self.scan()
@@ -90,11 +90,14 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         """The library scan is done."""
 
         entries: list[ModelEntry]
+        vram: int | None
+        """Free memory of every GPU together; None without one."""
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def scan(self) -> None:
         """Read the folders (headers only; cached) away from the UI thread."""
-        self.post_message(self.Scanned(Library(self.cache).scan(self.folders)))
+        entries = Library(self.cache).scan(self.folders)
+        self.post_message(self.Scanned(entries, free_vram()))
 
     def on_models_screen_scanned(self, message: Scanned) -> None:
         entries = self.entries = message.entries
@@ -107,7 +110,7 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
                 cells = [Text(mark + e.name, style="dim"), *(["-"] * 8)]
                 table.add_row(*cells, Text(f"unusable: {reason}"), key=str(i))
                 continue
-            ram, verdict = ram_cells(e, self.n_ctx, available)
+            ram, verdict = memory_cells(e, self.n_ctx, available, message.vram)
             table.add_row(
                 Text(mark + e.name), e.architecture or "?",
                 human(e.parameters or 0, "").strip(), e.quantization or "?",
