@@ -23,6 +23,7 @@ from llamatui.engines.protocol import (
     LoadOptions,
     MemoryUse,
     ModelInfo,
+    Progress,
     ReplyStats,
     SamplingParams,
 )
@@ -93,7 +94,7 @@ class EngineHandle(ABC):
         self,
         ref: ModelRef,
         options: LoadOptions,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> ModelInfo:
         """Load a model, starting the engine if needed.
 
@@ -166,7 +167,7 @@ class InProcessHandle(EngineHandle):
         self,
         ref: ModelRef,
         options: LoadOptions,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> ModelInfo:
         with self._lock:
             self._killed = False

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from llamatui.engines.protocol import (
     LoadOptions,
     MemoryUse,
     ModelInfo,
+    Progress,
     ReplyStats,
     SamplingParams,
     Unsupported,
@@ -111,14 +112,14 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
             conn.send(("error", "engine", f"{type(e).__name__}: {e}"))
 
 
-def _progress_sender(conn: Connection) -> Callable[[float], None]:
-    """Send load progress to the app, in steps of at least 2%."""
+def _progress_sender(conn: Connection) -> Progress:
+    """Send load progress to the app, in steps of at least 2% (a note at once)."""
     last = [-1.0]
 
-    def send(fraction: float) -> None:
-        if fraction - last[0] >= 0.02 or fraction >= 1.0:
+    def send(fraction: float, note: str = "") -> None:
+        if note or fraction - last[0] >= 0.02 or fraction >= 1.0:
             last[0] = fraction
-            conn.send(("progress", fraction))
+            conn.send(("progress", fraction, note))
 
     return send
 
@@ -294,12 +295,12 @@ class ProcessHandle(EngineHandle):
         self,
         ref: ModelRef,
         options: LoadOptions,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> ModelInfo:
         """Load a model in the engine process, starting it if needed.
 
         Args:
-            progress: called with the fraction loaded (0 to 1) as the load goes.
+            progress: called with the fraction loaded (0 to 1) and a note as the load goes.
         """
         self.start()
         with self._lock:
@@ -308,7 +309,7 @@ class ProcessHandle(EngineHandle):
                 reply = self._recv()
                 if reply[0] == "progress":
                     if progress is not None:
-                        progress(reply[1])
+                        progress(reply[1], reply[2])
                     continue
                 info: ModelInfo = reply[1]
                 return info

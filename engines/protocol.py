@@ -17,6 +17,11 @@ from llamatui.engines.templates import ChatMessage
 
 FinishReason = Literal["stop", "length", "context", "cancelled"]
 
+Progress = Callable[[float, str], None]
+"""How a load reports: the fraction loaded (0 to 1), and a note on what is happening
+when it is more than reading weights ("compiling exllamav3's CUDA extension, 1:05"),
+else ""."""
+
 CTX_MIN = 128
 """The smallest context anyone may ask for, on the command line, in a profile or a dialog."""
 
@@ -161,7 +166,7 @@ class Engine(Protocol):
         self,
         ref: ModelRef,
         options: LoadOptions,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> ModelInfo:
         """Load a model, reporting the fraction loaded; raises ModelFileError or
         EngineError with a reason."""

@@ -22,6 +22,7 @@ from llamatui.engines.protocol import (
     LoadOptions,
     MemoryUse,
     ModelInfo,
+    Progress,
     ReplyStats,
     SamplingParams,
     Unsupported,
@@ -84,11 +85,11 @@ class ScriptedEngine:
         self,
         ref: ModelRef,
         options: LoadOptions,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> ModelInfo:
         for fraction in (0.0, 0.5, 1.0):
             if progress is not None:
-                progress(fraction)
+                progress(fraction, "")
         self._info = ModelInfo(
             ref=ref,
             name=self.model_name or ref.name,

@@ -19,6 +19,7 @@ from llamatui.engines.protocol import (
     Delta,
     LoadOptions,
     ModelInfo,
+    Progress,
     ReplyStats,
     SamplingParams,
     Unsupported,
@@ -66,7 +67,7 @@ def handle(kind: str, tmp_path) -> Iterator[EngineHandle]:  # type: ignore[no-un
     h.close()
 
 
-def load(handle: EngineHandle, kind: str, progress: Callable[[float], None] | None = None):
+def load(handle: EngineHandle, kind: str, progress: Progress | None = None):
     setup = SETUPS[kind]
     return handle.load(setup.ref(), setup.options, progress)
 
@@ -88,7 +89,7 @@ def collect(
 
 def test_load(handle: EngineHandle, kind: str) -> None:
     seen: list[float] = []
-    info = load(handle, kind, seen.append)
+    info = load(handle, kind, lambda fraction, note: seen.append(fraction))
     assert isinstance(info, ModelInfo) and info.ref == SETUPS[kind].ref()
     assert info.ref.engine == kind and info.name == info.ref.name
     assert 0 < info.n_ctx <= 1024 and info.n_ctx <= info.n_ctx_train

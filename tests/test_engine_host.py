@@ -167,7 +167,9 @@ def test_big_engine_log_is_moved_aside(tmp_path: Path, smollm2: Path) -> None:
 
 def test_load_reports_progress(client: ProcessHandle, gemma3: Path) -> None:
     seen: list[float] = []
-    client.load(gguf(gemma3), LoadOptions(n_ctx=512, engine={"threads": 2}), seen.append)
+    client.load(
+        gguf(gemma3), LoadOptions(n_ctx=512, engine={"threads": 2}), lambda f, _: seen.append(f)
+    )
     assert seen and seen[-1] == 1.0
     assert seen == sorted(seen)
     assert len(seen) >= 3

@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from threading import Event
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from llamatui.engines.protocol import (
     LoadOptions,
     MemoryUse,
     ModelInfo,
+    Progress,
     ReplyStats,
     SamplingParams,
 )
@@ -78,7 +79,7 @@ class LlamaCppEngine:
         self,
         ref: ModelRef,
         options: LoadOptions,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> ModelInfo:
         """Check the file's header, then load it, reporting progress from 0 to 1."""
         path = ref.location

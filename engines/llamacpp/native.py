@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from llamatui.engines.protocol import SamplingParams
+from llamatui.engines.protocol import Progress, SamplingParams
 
 
 def default_threads() -> int:
@@ -22,7 +22,7 @@ def default_threads() -> int:
 
 
 @contextmanager
-def progress_reported(lc: Any, progress: Callable[[float], None] | None) -> Iterator[None]:
+def progress_reported(lc: Any, progress: Progress | None) -> Iterator[None]:
     """Hand llama.cpp a progress callback while a model loads.
 
     `Llama()` takes no progress callback, so the default model parameters it starts
@@ -43,9 +43,9 @@ def progress_reported(lc: Any, progress: Callable[[float], None] | None) -> Iter
         lc.llama_model_default_params = default_params
 
 
-def _report(progress: Callable[[float], None] | None, fraction: float) -> bool:
+def _report(progress: Progress | None, fraction: float) -> bool:
     if progress is not None:
-        progress(fraction)
+        progress(fraction, "")
     return True  # go on loading
 
 

@@ -23,10 +23,11 @@ class LoadStarted:
 
 @dataclass(frozen=True)
 class LoadProgress:
-    """How far the model has loaded (0 to 1)."""
+    """How far the model has loaded (0 to 1), and what is happening if not only that."""
 
     name: str
     fraction: float
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llamatui.engines.handle import EngineHandle
-from llamatui.engines.protocol import EngineError, LoadOptions, ModelInfo
+from llamatui.engines.protocol import EngineError, LoadOptions, ModelInfo, Progress
 from llamatui.engines.refs import ModelRef
 from llamatui.tui.chat import events as ev
 from llamatui.tui.chat.engines import USER_ERRORS, HandleMaker, Stopped
@@ -92,14 +92,14 @@ class Loader:
             self.emit(ev.ModelLoaded(info, profile, handle.memory(), gen))
             return info
 
-    def _progress(self, name: str) -> Callable[[float], None]:
+    def _progress(self, name: str) -> Progress:
         last = [0.0]
 
-        def progress(fraction: float) -> None:
+        def progress(fraction: float, note: str = "") -> None:
             now = time.monotonic()
             if now - last[0] >= 0.1 or fraction >= 1.0:  # 10 updates a second at most
                 last[0] = now
-                self.emit(ev.LoadProgress(name, fraction))
+                self.emit(ev.LoadProgress(name, fraction, note))
 
         return progress
 

@@ -167,8 +167,8 @@ class ChatScreen(Screen[None]):
         match event:
             case ev.LoadStarted(name=name):
                 self.status.load_note = name
-            case ev.LoadProgress(name=name, fraction=fraction):
-                self.status.load_note = f"{name} {fraction:.0%}"
+            case ev.LoadProgress(name=name, fraction=fraction, note=note):
+                self.status.load_note = f"{name} {fraction:.0%}" + (f" · {note}" if note else "")
             case ev.ModelLoaded(info=info, memory=memory):
                 self.meters.model_share = memory
                 if info.notice:
