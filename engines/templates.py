@@ -289,3 +289,64 @@ def named_template(name: str, *, bos_token: str = "", eos_token: str = "") -> Ch
         KeyError: no format has that name.
     """
     return ChatTemplate(name, NAMED_FORMATS[name], bos_token, eos_token)
+
+
+# A conversation every chat template must render, tried at load.
+TRIAL_CHAT: list[ChatMessage] = [
+    {"role": "system", "content": "You are helpful."},
+    {"role": "user", "content": "Hello"},
+    {"role": "assistant", "content": "Hi!"},
+    {"role": "user", "content": "Bye"},
+]
+
+
+def pick_template(
+    own: str | None,
+    architecture: str,
+    *,
+    chat_format: str | None = None,
+    bos_token: str = "",
+    eos_token: str = "",
+) -> tuple[ChatTemplate, str | None]:
+    """The template a model runs with, and a notice when its own could not be used.
+
+    A named `chat_format` wins; else the model's own template if it compiles and
+    renders a trial conversation; else the architecture's named format (and the
+    user hears why).
+    """
+    if chat_format:
+        return named_template(chat_format, bos_token=bos_token, eos_token=eos_token), None
+    template = choose_template(own, architecture, bos_token=bos_token, eos_token=eos_token)
+    fallback = choose_template(None, architecture, bos_token=bos_token, eos_token=eos_token)
+    if own and template.name != "model":
+        return template, (
+            f"the model's chat template is not valid Jinja; using the {fallback.name} "
+            "chat format instead"
+        )
+    try:
+        template.render(TRIAL_CHAT)
+    except TemplateError as e:
+        # The model's own template is broken or hostile: a named format will do.
+        return fallback, f"{e}; using the {fallback.name} chat format instead"
+    return template, None
+
+
+def prompt_parts(
+    template: ChatTemplate, messages: Sequence[ChatMessage], *, continue_last: bool = False
+) -> list[tuple[str, bool]]:
+    """The prompt as (text, is message text) pieces, for engines to tokenize: the
+    template's pieces with control tokens, messages as plain text.
+
+    With continue_last the conversation is rendered without a new turn and ends right
+    after the last message's text, before the template closes it.
+
+    Raises:
+        TemplateError: the template cannot continue a reply, or fails to render.
+    """
+    if not continue_last:
+        return template.render_parts(messages)
+    parts = template.render_parts(messages, add_generation_prompt=False)
+    last = max((i for i, (_, is_msg) in enumerate(parts) if is_msg), default=-1)
+    if last < 0:
+        raise TemplateError("this model's chat template cannot continue a reply")
+    return parts[: last + 1]

@@ -44,18 +44,9 @@ from llamatui.engines.stops import StopMatcher
 from llamatui.engines.templates import (
     ChatMessage,
     ChatTemplate,
-    TemplateError,
-    choose_template,
-    named_template,
+    pick_template,
+    prompt_parts,
 )
-
-# A conversation every chat template must render, tried at load.
-TRIAL_CHAT: list[ChatMessage] = [
-    {"role": "system", "content": "You are helpful."},
-    {"role": "user", "content": "Hello"},
-    {"role": "assistant", "content": "Hi!"},
-    {"role": "user", "content": "Bye"},
-]
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -117,27 +108,13 @@ class LlamaCppEngine:
         self._compute_bytes = compute_buffers_logged()
         bos = self._token_text(llm.token_bos())
         eos = self._token_text(llm.token_eos())
-        notice = None
-        if options.chat_format:
-            self._template = named_template(options.chat_format, bos_token=bos, eos_token=eos)
-        else:
-            self._template = choose_template(
-                header.chat_template, header.architecture, bos_token=bos, eos_token=eos
-            )
-            fallback = choose_template(None, header.architecture, bos_token=bos, eos_token=eos)
-            if header.chat_template and self._template.name != "model":
-                notice = (
-                    "the model's chat template is not valid Jinja; "
-                    f"using the {fallback.name} chat format instead"
-                )
-            else:
-                try:
-                    self._template.render(TRIAL_CHAT)
-                except TemplateError as e:
-                    # The model's own template is broken or hostile: a named format
-                    # will do, and the user hears why.
-                    notice = f"{e}; using the {fallback.name} chat format instead"
-                    self._template = fallback
+        self._template, notice = pick_template(
+            header.chat_template,
+            header.architecture,
+            chat_format=options.chat_format,
+            bos_token=bos,
+            eos_token=eos,
+        )
         self._info = ModelInfo(
             ref=ref,
             # The file name: what the user chose and recognises (general.name is
@@ -194,16 +171,7 @@ class LlamaCppEngine:
         text, so `<|im_end|>` typed by a user stays characters.
         """
         llm = self._require()
-        if continue_last:
-            # Continue the last (assistant) message: render without a new turn and
-            # stop right after its text, before the template closes it.
-            parts = self.template.render_parts(messages, add_generation_prompt=False)
-            last = max((i for i, (_, is_msg) in enumerate(parts) if is_msg), default=-1)
-            if last < 0:
-                raise EngineError("this model's chat template cannot continue a reply")
-            parts = parts[: last + 1]
-        else:
-            parts = self.template.render_parts(messages)
+        parts = prompt_parts(self.template, messages, continue_last=continue_last)
         # The template writes the BOS token itself when the model wants one; add it
         # only when the model asks for it and the template did not.
         bos = self.template.bos_token
