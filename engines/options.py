@@ -6,6 +6,7 @@ profile dialog validate what a user gives against it, so each bound lives here o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,10 @@ class OptionSpec:
     """What the dialog shows in an empty field: what happens when it is not set."""
     needs_gpu: bool = False
     """Only means something where the engine can use a GPU (offloaded layers)."""
+    pattern: str = ""
+    """For text: a regular expression the whole value must match."""
+    example: str = ""
+    """For text: what a right value looks like, said when one is wrong."""
 
     def validate(self, value: Any) -> Any:
         """The value, checked.
@@ -55,6 +60,8 @@ class OptionSpec:
             raise OptionError(f"{self.name} must be {self.minimum} or more")
         if self.choices and value not in self.choices:
             raise OptionError(f"{self.name} must be one of {', '.join(self.choices)}")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise OptionError(f"{self.name} must look like {self.example or self.pattern!r}")
         return value
 
     def _bound(self) -> str:

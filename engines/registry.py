@@ -120,6 +120,26 @@ LLAMACPP_OPTIONS = (
     ),
 )
 
+EXLLAMA_OPTIONS = (
+    OptionSpec(
+        "cache",
+        "Cache precision",
+        str,
+        "the KV cache: fp16, or quantized to q8, q6 or q4 (less VRAM, more context)",
+        choices=("fp16", "q8", "q6", "q4"),
+        placeholder="fp16",
+    ),
+    OptionSpec(
+        "gpu_split",
+        "GPU split",
+        str,
+        "GB of VRAM to use on each GPU, in order (default: split automatically)",
+        placeholder="automatic",
+        pattern=r"\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*",
+        example='"20,24" (GB on GPU 0 and GPU 1)',
+    ),
+)
+
 REGISTRY: dict[str, EngineSpec] = {
     spec.kind: spec
     for spec in (
@@ -142,7 +162,8 @@ REGISTRY: dict[str, EngineSpec] = {
             capabilities=Capabilities(
                 count_tokens=True, continue_reply=True, gpu_offload=True, memory_split=True
             ),
-            engine_class=None,
+            options=EXLLAMA_OPTIONS,
+            engine_class="llamatui.engines.exllama:ExllamaEngine",
             check=_exllama_check,
         ),
         EngineSpec(

@@ -7,8 +7,12 @@ must join `SETUPS` too, or `test_every_engine_that_runs_here_is_tested` fails.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -27,23 +31,42 @@ from llamatui.engines.protocol import (
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 
+STAND_INS = Path(__file__).parent / "stand_ins"
+
 
 @dataclass(frozen=True)
-class Setup:
-    """How the suite loads a model on one engine."""
+class Case:
+    """One engine as the suite runs it: which, on what model, with what options."""
 
-    ref: Callable[[], ModelRef]
+    kind: str
+    ref: Callable[[Path], ModelRef]
+    """The model, given the tiny HF model folder."""
     options: LoadOptions
+    stand_in: bool = False
+    """exllamav3 and torch are the stand-ins in tests/stand_ins (no GPU here)."""
 
 
-SETUPS: dict[str, Setup] = {
-    "llamacpp": Setup(
-        lambda: ModelRef("llamacpp", str(default_model_path())),
+CASES: dict[str, Case] = {
+    "llamacpp": Case(
+        "llamacpp",
+        lambda _: ModelRef("llamacpp", str(default_model_path())),
         LoadOptions(n_ctx=1024, engine={"threads": 2}),
     ),
-    "scripted": Setup(lambda: ModelRef("scripted", "contract"), LoadOptions(n_ctx=1024)),
+    "scripted": Case(
+        "scripted", lambda _: ModelRef("scripted", "contract"), LoadOptions(n_ctx=1024)
+    ),
+    "exllama-stand-in": Case(
+        "exllama", lambda tiny: ModelRef("exllama", str(tiny)), LoadOptions(n_ctx=1024), True
+    ),
 }
+# On a GPU machine with exllamav3, the real engine on the model the GPU check made.
+GPU_MODEL = os.environ.get("LLAMATUI_GPU_MODEL")
+if GPU_MODEL:
+    CASES["exllama"] = Case(
+        "exllama", lambda _: ModelRef("exllama", GPU_MODEL), LoadOptions(n_ctx=1024)
+    )
 KINDS = [spec.kind for spec in registry.available()]
+RUN = [name for name, case in CASES.items() if case.stand_in or case.kind in KINDS]
 
 STORY: list[ChatMessage] = [{"role": "user", "content": "Write a long story about a dragon."}]
 GREEDY = SamplingParams(temperature=0, max_tokens=48)
@@ -51,25 +74,55 @@ LONG = SamplingParams(temperature=0, max_tokens=400)
 
 
 def test_every_engine_that_runs_here_is_tested() -> None:
-    assert set(KINDS) <= set(SETUPS), "add the new engine to SETUPS"
+    tested = {case.kind for case in CASES.values() if not case.stand_in}
+    assert set(KINDS) <= tested, "add the new engine to CASES"
     assert {"llamacpp", "scripted"} <= set(KINDS)
 
 
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Llama folder (scripts/tiny_hf_model.py)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+    from tiny_hf_model import build
+
+    return build(tmp_path_factory.mktemp("models") / "tiny-llama-fp16")
 
 
-@pytest.fixture
-def handle(kind: str, tmp_path) -> Iterator[EngineHandle]:  # type: ignore[no-untyped-def]
-    h = registry.get(kind).make_handle(tmp_path / "engine.log")
-    yield h
+def use_stand_ins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """exllamav3 and torch stand-ins for the engine processes started next, unless the
+    real ones are installed; the log of what the stand-in was asked."""
+    if importlib.util.find_spec("exllamav3") is not None:
+        pytest.skip("the real exllamav3 is installed: the GPU run tests it")
+    # At the end of the path: a spawned process starts with this process's path, and
+    # nothing here shadows a real module.
+    monkeypatch.setattr(sys, "path", [*sys.path, str(STAND_INS)])
+    log = tmp_path / "exllamav3.jsonl"
+    monkeypatch.setenv("EXL3_STANDIN_LOG", str(log))
+    return log
+
+
+@dataclass
+class Running:
+    """A case with its handle and model."""
+
+    case: Case
+    handle: EngineHandle
+    ref: ModelRef
+
+    def load(self, progress: Progress | None = None) -> ModelInfo:
+        return self.handle.load(self.ref, self.case.options, progress)
+
+
+@pytest.fixture(params=RUN, ids=RUN)
+def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, tiny_hf: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Running]:
+    case = CASES[str(request.param)]
+    if case.stand_in:
+        use_stand_ins(monkeypatch, tmp_path)
+    h = registry.get(case.kind).make_handle(tmp_path / "engine.log")
+    yield Running(case, h, case.ref(tiny_hf))
     h.close()
-
-
-def load(handle: EngineHandle, kind: str, progress: Progress | None = None):
-    setup = SETUPS[kind]
-    return handle.load(setup.ref(), setup.options, progress)
 
 
 def collect(
@@ -87,123 +140,126 @@ def collect(
     return "".join(text), stats, n
 
 
-def test_load(handle: EngineHandle, kind: str) -> None:
+def test_load(engine: Running) -> None:
     seen: list[float] = []
-    info = load(handle, kind, lambda fraction, note: seen.append(fraction))
-    assert isinstance(info, ModelInfo) and info.ref == SETUPS[kind].ref()
-    assert info.ref.engine == kind and info.name == info.ref.name
+    info = engine.load(lambda fraction, note: seen.append(fraction))
+    assert isinstance(info, ModelInfo) and info.ref == engine.ref
+    assert info.ref.engine == engine.case.kind and info.name == info.ref.name
     assert 0 < info.n_ctx <= 1024 and info.n_ctx <= info.n_ctx_train
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
-    assert handle.alive
+    assert engine.handle.alive
 
 
-def test_stream_is_counted_and_repeatable(handle: EngineHandle, kind: str) -> None:
-    load(handle, kind)
-    text, stats, n = collect(handle, STORY, GREEDY)
+def test_stream_is_counted_and_repeatable(engine: Running) -> None:
+    engine.load()
+    text, stats, n = collect(engine.handle, STORY, GREEDY)
     assert text.strip() and stats.generated_tokens == n > 0
     assert stats.finish in ("stop", "length") and stats.prompt_tokens > 0
     assert stats.context_used <= stats.n_ctx and stats.ttft_s >= 0
-    again, _, _ = collect(handle, STORY, GREEDY)
+    again, _, _ = collect(engine.handle, STORY, GREEDY)
     assert again == text  # greedy: the same reply (the prompt cache changes nothing)
 
 
-def test_max_tokens_cuts_the_reply(handle: EngineHandle, kind: str) -> None:
-    load(handle, kind)
-    _, stats, n = collect(handle, STORY, SamplingParams(temperature=0, max_tokens=5))
+def test_max_tokens_cuts_the_reply(engine: Running) -> None:
+    engine.load()
+    _, stats, n = collect(engine.handle, STORY, SamplingParams(temperature=0, max_tokens=5))
     assert stats.finish == "length" and stats.generated_tokens == n == 5
 
 
-def test_stop_strings_end_the_reply_before_them(handle: EngineHandle, kind: str) -> None:
-    load(handle, kind)
-    full, _, _ = collect(handle, STORY, GREEDY)
+def test_stop_strings_end_the_reply_before_them(engine: Running) -> None:
+    engine.load()
+    full, _, _ = collect(engine.handle, STORY, GREEDY)
     words = full.split()
     assert len(words) > 6
     stop = words[len(words) // 2]
     text, stats, _ = collect(
-        handle, STORY, SamplingParams(temperature=0, max_tokens=48, stop=(stop,))
+        engine.handle, STORY, SamplingParams(temperature=0, max_tokens=48, stop=(stop,))
     )
     assert stats.finish == "stop"
     assert stop not in text and text == full[: full.index(stop)]
 
 
-def test_cancel_stops_the_reply_and_keeps_what_came(handle: EngineHandle, kind: str) -> None:
+def test_cancel_stops_the_reply_and_keeps_what_came(engine: Running) -> None:
     """The engine checks the cancel before every token (its own tests measure that
     it stops within one); through the handle nothing is lost and it stays in step."""
-    load(handle, kind)
+    engine.load()
     got = after = 0
     stats = None
-    for item in handle.stream(STORY, LONG):
+    for item in engine.handle.stream(STORY, LONG):
         if isinstance(item, Delta):
             got += item.n_tokens
             if got >= 3 and not after:
-                handle.cancel()
+                engine.handle.cancel()
                 after = got
         else:
             stats = item
     assert stats is not None and stats.finish == "cancelled"
     assert stats.generated_tokens == got < LONG.max_tokens // 2
-    if handle.pid is None:  # in the same process: the next token sees the cancel
+    if engine.handle.pid is None:  # in the same process: the next token sees the cancel
         assert got == after
     # In step: the next request is answered.
-    _, stats, _ = collect(handle, STORY, SamplingParams(temperature=0, max_tokens=3))
+    _, stats, _ = collect(engine.handle, STORY, SamplingParams(temperature=0, max_tokens=3))
     assert stats.generated_tokens == 3
 
 
-def test_count_or_its_refusal(handle: EngineHandle, kind: str) -> None:
-    info = load(handle, kind)
+def test_count_or_its_refusal(engine: Running) -> None:
+    info = engine.load()
     if not info.capabilities.count_tokens:
         with pytest.raises(Unsupported):
-            handle.count_tokens(STORY)
+            engine.handle.count_tokens(STORY)
         return
-    _, stats, _ = collect(handle, STORY, SamplingParams(temperature=0, max_tokens=2))
-    assert handle.count_tokens(STORY) == stats.prompt_tokens
+    _, stats, _ = collect(engine.handle, STORY, SamplingParams(temperature=0, max_tokens=2))
+    assert engine.handle.count_tokens(STORY) == stats.prompt_tokens
 
 
-def test_continue_or_its_refusal(handle: EngineHandle, kind: str) -> None:
-    info = load(handle, kind)
-    cut, stats, _ = collect(handle, STORY, SamplingParams(temperature=0, max_tokens=8))
+def test_continue_or_its_refusal(engine: Running) -> None:
+    info = engine.load()
+    cut, stats, _ = collect(engine.handle, STORY, SamplingParams(temperature=0, max_tokens=8))
     assert stats.finish == "length"
     carried = [*STORY, {"role": "assistant", "content": cut}]
     if not info.capabilities.continue_reply:
         with pytest.raises(Unsupported):
-            collect(handle, carried, GREEDY, continue_last=True)
+            collect(engine.handle, carried, GREEDY, continue_last=True)
         return
-    more, stats, n = collect(handle, carried, GREEDY, continue_last=True)
+    more, stats, n = collect(engine.handle, carried, GREEDY, continue_last=True)
     assert more.strip() and n > 0
     # The reply goes on where it was cut: no new turn was opened for it.
-    whole, _, _ = collect(handle, STORY, SamplingParams(temperature=0, max_tokens=16))
+    whole, _, _ = collect(engine.handle, STORY, SamplingParams(temperature=0, max_tokens=16))
     assert (cut + more).split()[:4] == whole.split()[:4]
 
 
-def test_memory_is_reported_per_device(handle: EngineHandle, kind: str) -> None:
-    load(handle, kind)
-    use = handle.memory()
-    assert use.devices and use.devices[0].device == "cpu" and use.weights > 0
+def test_memory_is_reported_per_device(engine: Running) -> None:
+    engine.load()
+    use = engine.handle.memory()
+    assert use.devices and use.weights > 0
+    assert all(d.device == "cpu" or d.device.startswith("cuda:") for d in use.devices)
     assert use.weights == sum(d.weights for d in use.devices)
-    if handle.pid is not None:  # a process of its own: its memory is there
+    if engine.handle.pid is not None:  # a process of its own: its memory is there
         assert use.rss > use.weights // 2
 
 
-def test_unload_and_load_again(handle: EngineHandle, kind: str) -> None:
-    load(handle, kind)
-    handle.close()
-    assert not handle.alive and handle.pid is None
-    load(handle, kind)
-    assert collect(handle, STORY, SamplingParams(temperature=0, max_tokens=2))[2] == 2
+def test_unload_and_load_again(engine: Running) -> None:
+    engine.load()
+    engine.handle.close()
+    assert not engine.handle.alive and engine.handle.pid is None
+    engine.load()
+    assert collect(engine.handle, STORY, SamplingParams(temperature=0, max_tokens=2))[2] == 2
 
 
-def test_a_dead_engine_says_so_and_comes_back(handle: EngineHandle, kind: str) -> None:
-    load(handle, kind)
+def test_a_dead_engine_says_so_and_comes_back(engine: Running) -> None:
+    engine.load()
     got = 0
     with pytest.raises(EngineDied):
-        for item in handle.stream(STORY, LONG):
+        for item in engine.handle.stream(STORY, LONG):
             if isinstance(item, Delta):
                 got += item.n_tokens
                 if got >= 3:
-                    handle.kill()
+                    engine.handle.kill()
     assert got >= 3  # what came before stands
-    assert not handle.alive
+    assert not engine.handle.alive
     with pytest.raises(EngineDied):
-        handle.count_tokens(STORY)
-    load(handle, kind)  # the next load starts it again
-    assert handle.alive and collect(handle, STORY, SamplingParams(max_tokens=2))[2] == 2
+        engine.handle.count_tokens(STORY)
+    engine.load()  # the next load starts it again
+    assert (
+        engine.handle.alive and collect(engine.handle, STORY, SamplingParams(max_tokens=2))[2] == 2
+    )
