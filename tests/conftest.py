@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llamatui.engines.models import default_model_path
+
+# scripts/tiny_hf_model.py builds test model folders.
+sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
 
 GEMMA_CACHE = Path(os.environ.get("LLAMATUI_TEST_CACHE", Path.home() / ".cache" / "llamatui-tests"))
 
@@ -56,3 +61,29 @@ def bad_files(tmp_path: Path, smollm2: Path) -> Iterator[dict[str, Path]]:
         p.write_bytes(data)
         paths[name] = p
     yield paths
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Llama folder in the HF layout (scripts/tiny_hf_model.py)."""
+    from tiny_hf_model import build
+
+    return build(tmp_path_factory.mktemp("models") / "tiny-llama-fp16")
+
+
+STAND_INS = Path(__file__).parent / "stand_ins"
+
+
+@pytest.fixture
+def exllama_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """exllamav3 and torch stand-ins (tests/stand_ins) for the engine processes started
+    next, unless the real ones are installed (the GPU check tests those); the file
+    where the stand-in records what it is asked."""
+    if importlib.util.find_spec("exllamav3") is not None:
+        pytest.skip("the real exllamav3 is installed: the GPU run tests it")
+    # At the end of the path: a spawned process starts with this process's path, and
+    # nothing here shadows a real module.
+    monkeypatch.setattr(sys, "path", [*sys.path, str(STAND_INS)])
+    log = tmp_path / "exllamav3.jsonl"
+    monkeypatch.setenv("EXL3_STANDIN_LOG", str(log))
+    return log

@@ -7,9 +7,7 @@ must join `SETUPS` too, or `test_every_engine_that_runs_here_is_tested` fails.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +28,6 @@ from llamatui.engines.protocol import (
 )
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
-
-STAND_INS = Path(__file__).parent / "stand_ins"
 
 
 @dataclass(frozen=True)
@@ -79,28 +75,6 @@ def test_every_engine_that_runs_here_is_tested() -> None:
     assert {"llamacpp", "scripted"} <= set(KINDS)
 
 
-@pytest.fixture(scope="session")
-def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random-weight Llama folder (scripts/tiny_hf_model.py)."""
-    sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
-    from tiny_hf_model import build
-
-    return build(tmp_path_factory.mktemp("models") / "tiny-llama-fp16")
-
-
-def use_stand_ins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """exllamav3 and torch stand-ins for the engine processes started next, unless the
-    real ones are installed; the log of what the stand-in was asked."""
-    if importlib.util.find_spec("exllamav3") is not None:
-        pytest.skip("the real exllamav3 is installed: the GPU run tests it")
-    # At the end of the path: a spawned process starts with this process's path, and
-    # nothing here shadows a real module.
-    monkeypatch.setattr(sys, "path", [*sys.path, str(STAND_INS)])
-    log = tmp_path / "exllamav3.jsonl"
-    monkeypatch.setenv("EXL3_STANDIN_LOG", str(log))
-    return log
-
-
 @dataclass
 class Running:
     """A case with its handle and model."""
@@ -114,12 +88,10 @@ class Running:
 
 
 @pytest.fixture(params=RUN, ids=RUN)
-def engine(
-    request: pytest.FixtureRequest, tmp_path: Path, tiny_hf: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Running]:
+def engine(request: pytest.FixtureRequest, tmp_path: Path, tiny_hf: Path) -> Iterator[Running]:
     case = CASES[str(request.param)]
     if case.stand_in:
-        use_stand_ins(monkeypatch, tmp_path)
+        request.getfixturevalue("exllama_stand_in")
     h = registry.get(case.kind).make_handle(tmp_path / "engine.log")
     yield Running(case, h, case.ref(tiny_hf))
     h.close()

@@ -46,10 +46,7 @@ def test_kv_cache_and_fit() -> None:
 
 
 def test_vram_for_an_exllama_folder_and_layers_offloaded(tmp_path) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
-    from tiny_hf_model import build
+    from tiny_hf_model import build  # scripts/ (conftest puts it on the path)
 
     from llamatui.engines.estimate import (
         EXLLAMA_OVERHEAD,
