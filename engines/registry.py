@@ -93,11 +93,19 @@ def _exllama_check() -> str | None:
         pynvml.nvmlInit()
         try:
             count = pynvml.nvmlDeviceGetCount()
+            majors = [
+                pynvml.nvmlDeviceGetCudaComputeCapability(pynvml.nvmlDeviceGetHandleByIndex(i))[0]
+                for i in range(count)
+            ]
         finally:
             pynvml.nvmlShutdown()
     except Exception:  # no driver, no library: NVML raises its own error types
-        count = 0
-    return None if count > 0 else reason
+        return reason
+    if not majors:
+        return reason
+    if max(majors) < 8:
+        return "needs an NVIDIA GPU of the Ampere generation (RTX 30xx, A100) or newer"
+    return None
 
 
 LLAMACPP_OPTIONS = (

@@ -62,7 +62,11 @@ if GPU_MODEL:
         "exllama", lambda _: ModelRef("exllama", GPU_MODEL), LoadOptions(n_ctx=1024)
     )
 KINDS = [spec.kind for spec in registry.available()]
-RUN = [name for name, case in CASES.items() if case.stand_in or case.kind in KINDS]
+RUN = [
+    pytest.param(name, marks=[pytest.mark.gpu] if name == "exllama" else [], id=name)
+    for name, case in CASES.items()
+    if case.stand_in or case.kind in KINDS
+]
 
 STORY: list[ChatMessage] = [{"role": "user", "content": "Write a long story about a dragon."}]
 GREEDY = SamplingParams(temperature=0, max_tokens=48)
@@ -87,7 +91,7 @@ class Running:
         return self.handle.load(self.ref, self.case.options, progress)
 
 
-@pytest.fixture(params=RUN, ids=RUN)
+@pytest.fixture(params=RUN)
 def engine(request: pytest.FixtureRequest, tmp_path: Path, tiny_hf: Path) -> Iterator[Running]:
     case = CASES[str(request.param)]
     if case.stand_in:

@@ -111,3 +111,7 @@ def test_memory_per_device_adds_up_and_shows_a_line_per_device() -> None:
     lines = _model_lines(split)
     assert [ln.split(":")[0].strip() for ln in lines] == ["model on cuda", "model on cuda"]
     assert "cuda:1" in lines[1] and "weights 1.0G" in lines[1]
+    one_gpu = MemoryUse(rss=10, devices=(DeviceMemory("cuda:0", 2**30, 2**28),))
+    assert _model_lines(one_gpu) == [
+        "  model on cuda:0: weights 1.0G · KV cache 256M · compute 0M reserved"
+    ]

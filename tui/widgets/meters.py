@@ -159,8 +159,9 @@ class Meters(Widget):
 
 
 def _model_lines(m: MemoryUse) -> list[str]:
-    """The loaded model's share: one line, or one per device when it spans several."""
-    devices = m.devices if len(m.devices) > 1 else ()
+    """The loaded model's share: one line, or one per device when GPUs hold it."""
+    # One line when it is all in RAM; a line per device once a GPU holds any of it.
+    devices = m.devices if any(d.device != "cpu" for d in m.devices) else ()
     lines = [("model", m.weights, m.kv_cache, m.compute)]
     if devices:
         lines = [(f"model on {d.device}", d.weights, d.kv_cache, d.compute) for d in devices]

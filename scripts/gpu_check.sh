@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with an NVIDIA GPU and no internet (see docs/engines.md).
+#
+#   scripts/gpu_check.sh            # on the device machine, from the checkout
+#
+# Installs what the machine lacks from wheels/gpu (made here by scripts/gpu_wheels.sh),
+# builds exllamav3's CUDA extension for the GPU present with every core (timed; kept
+# in build/gpu-cache, so a second run on the same machine reuses it), makes the models
+# (SmolLM2 as FP16 and EXL3), then prints: the contract suite on the GPU engine, the
+# engine on each model through the engine host (load, streaming, cancel, unload, VRAM,
+# tokens/s against exllamav3's own loop, the estimate against NVML). It stops itself
+# before GPU_CHECK_BUDGET_S (default 540 s) so what it printed comes back.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUDGET=${GPU_CHECK_BUDGET_S:-540}
+END=$((SECONDS + BUDGET))
+PY=${PYTHON:-python3}
+left() { echo $((END - SECONDS)); }
+step() { echo; echo "== $* (t=${SECONDS}s, $(left)s left)"; }
+export LLAMATUI_CACHE_DIR=${LLAMATUI_CACHE_DIR:-$PWD/build/gpu-cache}
+export TORCH_EXTENSIONS_DIR=$LLAMATUI_CACHE_DIR/torch_extensions
+export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+mkdir -p "$TORCH_EXTENSIONS_DIR" build/gpu-models
+
+step "machine"
+nvidia-smi --query-gpu=name,memory.total,memory.used,compute_cap,driver_version --format=csv
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
+nvcc --version | tail -1
+
+step "install from wheels/gpu"
+$PY -m pip install --quiet --no-index --find-links wheels/gpu --no-deps \
+    exllamav3 marisa-trie llguidance ninja textual markdown-it-py mdit-py-plugins \
+    linkify-it-py uc-micro-py platformdirs tomli-w gguf 2>&1 | tail -3
+$PY -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | tail -3
+$PY -c "import llamatui.engines.registry as r; print('exllama here:', r.get('exllama').unavailable() or 'yes')"
+
+step "build exllamav3's CUDA extension (MAX_JOBS=$MAX_JOBS)"
+t0=$SECONDS
+timeout $(( $(left) - 60 )) $PY -c "import exllamav3, exllamav3.ext; print('exllamav3', exllamav3.__version__ if hasattr(exllamav3, '__version__') else '')"
+echo "import (build included) took $((SECONDS - t0)) s"
+
+step "models"
+timeout $(( $(left) - 120 )) $PY scripts/gpu_models.py build/gpu-models | tee build/gpu-models/made.txt
+FP16=$(awk '/^fp16 /{print $2}' build/gpu-models/made.txt)
+EXL3=$(awk '/^exl3 /{print $2}' build/gpu-models/made.txt)
+
+step "contract suite on the GPU engine (pytest -m gpu)"
+LLAMATUI_GPU_MODEL=$FP16 timeout $(( $(left) - 90 )) $PY -m pytest -q -m gpu -p no:cacheprovider tests/test_engine_contract.py 2>&1 | tail -15
+
+step "the engine on each model"
+MODELS=$FP16
+[ "$EXL3" != "none" ] && [ -n "$EXL3" ] && MODELS="$FP16 $EXL3"
+timeout $(( $(left) - 10 )) $PY scripts/gpu_bench.py $MODELS
+
+step "done"
