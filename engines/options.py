@@ -61,7 +61,7 @@ class OptionSpec:
         if self.choices and value not in self.choices:
             raise OptionError(f"{self.name} must be one of {', '.join(self.choices)}")
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise OptionError(f"{self.name} must look like {self.example or self.pattern!r}")
+            raise OptionError(f"{self.name} must look like {self.example or repr(self.pattern)}")
         return value
 
     def _bound(self) -> str:

@@ -137,3 +137,31 @@ async def test_profile_edited_from_the_library(tmp_path: Path, smollm2: Path) ->
         assert screen.session.profiles[SMOL] == expected  # the next load uses it
     assert load_config(config_path()).profiles[SMOL] == expected
     assert f'[models."{SMOL}".llamacpp]\nthreads = 1' in config_path().read_text()
+
+
+async def test_an_exllama_profile_has_the_exllama_options(tmp_path: Path, tiny_hf: Path) -> None:
+    import shutil
+
+    from fakes import fake_settings, scripted
+    from textual.widgets import Label, Select
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_hf, models / tiny_hf.name)  # the library does not follow links
+    app = LlamaTUI(fake_settings(model_dirs=(models,)), make_handle=scripted(), keep_history=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_library(pilot)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProfileDialog))
+        dialog = app.screen
+        assert not dialog.query("#threads")  # llama.cpp's options are not offered
+        dialog.query_one("#cache", Select).value = "q4"
+        dialog.query_one("#gpu_split", Input).value = "twenty"
+        await pilot.click("#save")
+        error = str(dialog.query_one("#profile-error", Label).render())
+        assert 'gpu_split must look like "20,24"' in error and app.screen is dialog
+        dialog.query_one("#gpu_split", Input).value = "20,24"
+        await pilot.pause(0.3)  # a button ignores a second press while it still shows the first
+        await pilot.click("#save")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ProfileDialog))
+    saved = load_config(config_path()).profiles[tiny_hf.name]
+    assert saved.options_for("exllama") == {"cache": "q4", "gpu_split": "20,24"}

@@ -76,6 +76,15 @@ class ProfileDialog(ModalScreen[Profile | None]):
                     off = spec.needs_gpu and not self.gpu_offload
                     value = own.get(spec.name)
                     yield Label(Content(spec.label))
+                    if spec.choices:
+                        yield Select(
+                            [(c, c) for c in spec.choices],
+                            value=value if value in spec.choices else Select.NULL,
+                            prompt=spec.placeholder,
+                            id=spec.name,
+                            tooltip=spec.help,
+                        )
+                        continue
                     yield Input(
                         "" if value is None else str(value),
                         placeholder="no GPU offload here" if off else spec.placeholder,
@@ -106,6 +115,8 @@ class ProfileDialog(ModalScreen[Profile | None]):
                 yield Button("Save", id="save", variant="primary")
 
     def _value(self, spec: OptionSpec) -> Any:
+        if spec.choices:
+            return self._select(spec.name)
         return spec.parse(self.query_one(f"#{spec.name}", Input).value)
 
     def _select(self, widget_id: str) -> str | None:
