@@ -63,6 +63,7 @@ def test_exllama_folders_are_listed_with_why_they_cannot_run_here(model_dir: Pat
         row = rows[name]
         assert (row["format"], row["engine"], row["error"]) == (fmt, "exllama", None)
         assert not row["usable"] and row["reason"] == f"exllama {why}"
+        assert row["vram_needed"] > 0 and row["ram_needed"] == 0  # exllama: all on the GPU
     if registry.get("exllama").check() is not None:  # no NVIDIA GPU or no exllamav3 here
         assert "needs an NVIDIA GPU with CUDA" in rows["Qwen-hf"]["reason"]
     table = llamatui("models", "--models-dir", str(model_dir)).stdout
@@ -91,3 +92,25 @@ def test_config_model_dirs(
     done = llamatui("models")
     assert done.returncode == 0 and "using the default folders" in done.stderr
     assert load_config(tmp_path / "none.toml").model_dirs  # defaults
+
+
+def test_gpu_layers_in_a_profile_split_the_estimate(model_dir: Path) -> None:
+    from llamatui.tui.cli.models import free_vram
+    from llamatui.tui.config import Profile, save_profile
+    from llamatui.tui.paths import config_path
+
+    def smol() -> dict:  # type: ignore[type-arg]
+        done = llamatui("models", "--json", "--ctx", "2048", "--models-dir", str(model_dir))
+        return next(r for r in json.loads(done.stdout) if r["name"].startswith("SmolLM2"))
+
+    whole = smol()
+    assert whole["vram_needed"] == 0
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    name = "SmolLM2-135M-Instruct.Q4_1"
+    save_profile(config_path(), name, Profile(engines={"llamacpp": {"gpu_layers": 15}}))
+    half = smol()  # 15 of its 30 layers on the GPU
+    assert half["ram_needed"] + half["vram_needed"] == whole["ram_needed"]
+    assert 0.3 < half["vram_needed"] / whole["ram_needed"] < 0.6
+    assert half["fit"] == ("no GPU" if free_vram() is None else half["fit"])
+    table = llamatui("models", "--ctx", "2048", "--models-dir", str(model_dir)).stdout
+    assert " VRAM" in next(line for line in table.splitlines() if line.startswith(name))

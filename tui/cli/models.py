@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from llamatui.engines.estimate import fit, ram_needed, vram_needed
+from llamatui.engines.estimate import fit, ram_and_vram, vram_needed
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.meters import Nvml
-from llamatui.tui.config import ConfigError, load_config
+from llamatui.tui.config import ConfigError, Profile, load_config
 from llamatui.tui.paths import cache_dir, config_path
 
 
@@ -59,6 +61,14 @@ def folders(args: argparse.Namespace) -> list[Path]:
         return default_model_dirs()
 
 
+def profiles_or_none() -> Mapping[str, Profile]:
+    """The config's profiles; none when it does not load (`folders` said why)."""
+    try:
+        return load_config(config_path()).profiles
+    except ConfigError:
+        return {}
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the library; the exit status."""
     dirs = folders(args)
@@ -66,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     n_ctx = args.ctx
     available = psutil.virtual_memory().available
     vram = free_vram()
+    profiles = profiles_or_none()
     if args.json:
         rows = []
         for e in entries:
@@ -76,12 +87,10 @@ def run(args: argparse.Namespace) -> int:
                 "usable": e.usable,
                 "reason": e.reason,
             }
-            need = memory_need(e, n_ctx)
+            need = memory_need(e, n_ctx, gpu_layers_of(e, profiles))
             if need is not None and e.error is None:
-                n, where = need
-                free = available if where == "RAM" else vram
-                row |= {f"{where.lower()}_needed": n, "ctx": n_ctx}
-                row["fit"] = fit(n, free) if free is not None else "no GPU"
+                row |= {"ram_needed": need.ram, "vram_needed": need.vram, "ctx": n_ctx}
+                row["fit"] = verdict(need, available, vram)
             rows.append(row)
         print(json.dumps(rows, indent=2))
         return 0
@@ -89,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"No models found in {', '.join(str(d) for d in dirs)}.")
         print("Put GGUF files or model folders there, or pass --models-dir DIR.")
         return 0
-    print(table(entries, n_ctx, available, vram))
+    print(table(entries, n_ctx, available, vram, profiles))
     return 0
 
 
@@ -99,30 +108,65 @@ def free_vram() -> int | None:
     return sum(g.vram_total - g.vram_used for g in gpus) if gpus else None
 
 
-def memory_need(entry: ModelEntry, n_ctx: int) -> tuple[int, str] | None:
-    """Bytes a model needs at n_ctx, and where: RAM (llama.cpp) or VRAM (exllama)."""
+@dataclass(frozen=True)
+class Need:
+    """What a model needs at a context size: RAM, VRAM, or both (GGUF layers offloaded)."""
+
+    ram: int = 0
+    vram: int = 0
+
+
+def memory_need(entry: ModelEntry, n_ctx: int, gpu_layers: int = 0) -> Need | None:
+    """What a model needs at n_ctx: llama.cpp's RAM (split by layers with VRAM when
+    its profile offloads some), or exllama's VRAM. None when its shape is unknown."""
     if entry.shape is None:
         return None
     if entry.format == "gguf":
-        return ram_needed(entry.shape, n_ctx), "RAM"
-    return vram_needed(entry.shape, n_ctx), "VRAM"
+        ram, vram = ram_and_vram(entry.shape, n_ctx, gpu_layers)
+        return Need(ram=ram, vram=vram)
+    return Need(vram=vram_needed(entry.shape, n_ctx))
+
+
+def gpu_layers_of(entry: ModelEntry, profiles: Mapping[str, Profile]) -> int:
+    """The GPU layers a GGUF model's profile asks llama.cpp for."""
+    profile = profiles.get(entry.name)
+    return int(profile.options_for("llamacpp").get("gpu_layers") or 0) if profile else 0
+
+
+def verdict(need: Need, available: int, vram: int | None) -> str:
+    """fits / tight / will not fit: the worse of RAM and VRAM; "no GPU" for VRAM without one."""
+    order = ["fits", "tight", "unknown", "will not fit", "no GPU"]
+    verdicts = [str(fit(need.ram, available))] if need.ram else []
+    if need.vram:
+        verdicts.append(str(fit(need.vram, vram)) if vram is not None else "no GPU")
+    return max(verdicts, key=order.index) if verdicts else "-"
 
 
 def memory_cells(
-    entry: ModelEntry, n_ctx: int, available: int, vram: int | None = None
+    entry: ModelEntry,
+    n_ctx: int,
+    available: int,
+    vram: int | None = None,
+    gpu_layers: int = 0,
 ) -> tuple[str, str]:
     """The memory a model needs at n_ctx, and whether it fits, as table cells: RAM
-    against what is available, VRAM (exllama) against every GPU's free memory."""
-    need = memory_need(entry, n_ctx)
+    against what is available, VRAM against every GPU's free memory."""
+    need = memory_need(entry, n_ctx, gpu_layers)
     if need is None:
         return "?", "-"
-    n, where = need
-    if where == "RAM":
-        return human(n), str(fit(n, available))
-    return f"{human(n)} VRAM", str(fit(n, vram)) if vram is not None else "no GPU"
+    parts = ([human(need.ram)] if need.ram else []) + (
+        [f"{human(need.vram)} VRAM"] if need.vram else []
+    )
+    return " + ".join(parts), verdict(need, available, vram)
 
 
-def table(entries: list[ModelEntry], n_ctx: int, available: int, vram: int | None) -> str:
+def table(
+    entries: list[ModelEntry],
+    n_ctx: int,
+    available: int,
+    vram: int | None,
+    profiles: Mapping[str, Profile],
+) -> str:
     """The library as an aligned text table."""
     head = ["NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CTX", "TEMPLATE", f"MEM@{n_ctx}", "FIT"]
     rows = [head]
@@ -132,11 +176,11 @@ def table(entries: list[ModelEntry], n_ctx: int, available: int, vram: int | Non
         if reason is not None:
             broken.append(f"  {e.name}: {reason}")
             continue
-        ram, verdict = memory_cells(e, n_ctx, available, vram)
+        ram, fits = memory_cells(e, n_ctx, available, vram, gpu_layers_of(e, profiles))
         rows.append([
             e.name, e.architecture or "?", human(e.parameters or 0, "").strip() or "?",
             e.quantization or "?", human(e.size_bytes), f"{e.context_length or '?'}",
-            e.template or "?", ram, verdict,
+            e.template or "?", ram, fits,
         ])  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]

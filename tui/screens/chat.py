@@ -307,6 +307,7 @@ class ChatScreen(Screen[None]):
             info.ref if info else None,
             gpu_offload=bool(info and info.capabilities.gpu_offload),
             profile_saved=self.session.profiles.__setitem__,  # the next load uses it
+            profiles=self.session.profiles,
         )
         self.app.push_screen(screen, lambda ref: self.switch_model(ref) if ref else None)
 

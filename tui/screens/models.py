@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Label
 
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.refs import ModelRef
-from llamatui.tui.cli.models import free_vram, human, memory_cells
+from llamatui.tui.cli.models import free_vram, gpu_layers_of, human, memory_cells
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
 from llamatui.tui.paths import config_path
 from llamatui.tui.screens.profile import ProfileDialog
@@ -58,8 +58,11 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         *,
         gpu_offload: bool = False,
         profile_saved: Callable[[str, Profile], None] | None = None,
+        profiles: Mapping[str, Profile] | None = None,
     ) -> None:
         super().__init__()
+        self.profiles = profiles or {}
+        """The profiles in use (GPU layers split a GGUF model's memory)."""
         self.profile_saved = profile_saved
         """Told of each profile saved, so the next load uses it."""
         self.gpu_offload = gpu_offload
@@ -110,7 +113,8 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
                 cells = [Text(mark + e.name, style="dim"), *(["-"] * 8)]
                 table.add_row(*cells, Text(f"unusable: {reason}"), key=str(i))
                 continue
-            ram, verdict = memory_cells(e, self.n_ctx, available, message.vram)
+            layers = gpu_layers_of(e, self.profiles)
+            ram, verdict = memory_cells(e, self.n_ctx, available, message.vram, layers)
             table.add_row(
                 Text(mark + e.name), e.architecture or "?",
                 human(e.parameters or 0, "").strip(), e.quantization or "?",
