@@ -195,6 +195,21 @@ class EngineError(Exception):
     """An engine failed in a way a user should hear about."""
 
 
+class ContextOverflow(EngineError):
+    """The prompt alone fills the context."""
+
+    def __init__(self, prompt_tokens: int, n_ctx: int) -> None:
+        super().__init__(
+            f"the conversation is {prompt_tokens:,} tokens and the context holds "
+            f"{n_ctx:,}: start a new conversation or load with a larger context"
+        )
+
+
+def generation_rate(generated: int, t_first: float, t_end: float) -> float:
+    """Tokens per second after the first token (the first waits for the prompt)."""
+    return (generated - 1) / (t_end - t_first) if generated > 1 and t_end > t_first else 0.0
+
+
 class Unsupported(EngineError):
     """The engine lacks a capability that was asked for; the message says which."""
 

@@ -16,6 +16,7 @@ from threading import Event
 
 from llamatui.engines.protocol import (
     Capabilities,
+    ContextOverflow,
     Delta,
     DeviceMemory,
     EngineError,
@@ -26,6 +27,7 @@ from llamatui.engines.protocol import (
     ReplyStats,
     SamplingParams,
     Unsupported,
+    generation_rate,
 )
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.stops import StopMatcher
@@ -132,10 +134,7 @@ class ScriptedEngine:
         t_start = self.clock()
         prompt = self._count(messages)
         if prompt >= info.n_ctx:
-            raise EngineError(
-                f"the conversation is {prompt:,} tokens and the context holds "
-                f"{info.n_ctx:,}: start a new conversation or load with a larger context"
-            )
+            raise ContextOverflow(prompt, info.n_ctx)
         start = 0
         if continue_last:
             if not self.capabilities.continue_reply:
@@ -186,7 +185,7 @@ class ScriptedEngine:
             prompt_evaluated=prompt,
             generated_tokens=generated,
             ttft_s=(t_first or t_end) - t_start,
-            tokens_per_s=(generated - 1) / (t_end - t_first) if generated > 1 else 0.0,
+            tokens_per_s=generation_rate(generated, t_first, t_end),
             context_used=used,
             n_ctx=info.n_ctx,
         )

@@ -24,6 +24,7 @@ from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.hf import folder_entry
 from llamatui.engines.protocol import (
     Capabilities,
+    ContextOverflow,
     Delta,
     DeviceMemory,
     EngineError,
@@ -33,6 +34,7 @@ from llamatui.engines.protocol import (
     Progress,
     ReplyStats,
     SamplingParams,
+    generation_rate,
 )
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.stops import StopMatcher
@@ -196,10 +198,7 @@ class ExllamaEngine:
         t_start = time.perf_counter()
         prompt = self.tokenize_chat(messages, continue_last=continue_last)
         if len(prompt) >= info.n_ctx:
-            raise EngineError(
-                f"the conversation is {len(prompt):,} tokens and the context holds "
-                f"{info.n_ctx:,}: start a new conversation or load with a larger context"
-            )
+            raise ContextOverflow(len(prompt), info.n_ctx)
         room = info.n_ctx - len(prompt)
         max_new = min(params.max_tokens, room)
         gen, exl = self._generator, self._exl
@@ -257,7 +256,7 @@ class ExllamaEngine:
             prompt_evaluated=len(prompt) - cached,
             generated_tokens=generated,
             ttft_s=(t_first or t_end) - t_start,
-            tokens_per_s=(generated - 1) / (t_end - t_first) if generated > 1 else 0.0,
+            tokens_per_s=generation_rate(generated, t_first, t_end),
             context_used=len(prompt) + generated,
             n_ctx=info.n_ctx,
         )

@@ -29,6 +29,7 @@ from llamatui.engines.llamacpp.native import (
 )
 from llamatui.engines.protocol import (
     Capabilities,
+    ContextOverflow,
     Delta,
     DeviceMemory,
     EngineError,
@@ -38,6 +39,7 @@ from llamatui.engines.protocol import (
     Progress,
     ReplyStats,
     SamplingParams,
+    generation_rate,
 )
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.stops import StopMatcher
@@ -211,10 +213,7 @@ class LlamaCppEngine:
         vocab = lc.llama_model_get_vocab(llm._model.model)
         n_ctx = llm.n_ctx()
         if len(prompt) >= n_ctx:
-            raise EngineError(
-                f"the conversation is {len(prompt):,} tokens and the context holds "
-                f"{n_ctx:,}: start a new conversation or load with a larger context"
-            )
+            raise ContextOverflow(len(prompt), n_ctx)
         n_past = self._reuse_prefix(lc, ctx, prompt)
         evaluated = len(prompt) - n_past
         self._decode(lc, ctx, prompt[n_past:], llm.n_batch)
@@ -269,7 +268,7 @@ class LlamaCppEngine:
             prompt_evaluated=evaluated,
             generated_tokens=generated,
             ttft_s=(t_first or t_end) - t_start,
-            tokens_per_s=(generated - 1) / (t_end - t_first) if generated > 1 else 0.0,
+            tokens_per_s=generation_rate(generated, t_first, t_end),
             context_used=len(self._cached),
             n_ctx=n_ctx,
         )
