@@ -81,9 +81,12 @@ def ram_and_vram(shape: Shape, n_ctx: int, gpu_layers: int) -> tuple[int, int]:
 EXLLAMA_CTX_STEP = 256
 # Bits per cached key or value element, by cache precision.
 CACHE_BITS = {"fp16": 16, "q8": 8, "q6": 6, "q4": 4}
+# A quantized cache also keeps an fp16 scale per 32 values: half a bit each.
+CACHE_SCALE_BITS = 0.5
 # What exllamav3 holds beyond weights and cache (CUDA context, the extension's
-# buffers, logits): provisional, to be measured against NVML on a GPU.
-EXLLAMA_OVERHEAD = 512 * MIB
+# buffers, logits), and the 0.5 GiB its automatic split leaves free on each GPU:
+# provisional, to be measured against NVML on a GPU.
+EXLLAMA_OVERHEAD = 512 * MIB + 512 * MIB
 
 
 def exllama_ctx(shape: Shape, n_ctx: int) -> int:
@@ -98,8 +101,14 @@ def vram_needed(shape: Shape, n_ctx: int, cache: str = "fp16") -> int:
     """Bytes of VRAM exllamav3 will hold with this model: the weights as they are on
     disk (EXL3 or FP16), the cache at its precision, and the overhead."""
     ctx = exllama_ctx(shape, n_ctx)
-    fp16 = kv_cache_bytes(shape, ctx)
-    return shape.weights + fp16 * CACHE_BITS.get(cache, 16) // 16 + EXLLAMA_OVERHEAD
+    return shape.weights + cache_bytes(shape, ctx, cache) + EXLLAMA_OVERHEAD
+
+
+def cache_bytes(shape: Shape, ctx: int, cache: str = "fp16") -> int:
+    """exllamav3's KV cache at a precision (a quantized one with its scales)."""
+    bits = CACHE_BITS.get(cache, 16)
+    bits_per_value = bits if bits == 16 else bits + CACHE_SCALE_BITS
+    return int(kv_cache_bytes(shape, ctx) * bits_per_value / 16)
 
 
 def fit(needed: int, available: int) -> Fit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -103,9 +104,25 @@ def _exllama_check() -> str | None:
         return reason
     if not majors:
         return reason
-    if max(majors) < 8:
-        return "needs an NVIDIA GPU of the Ampere generation (RTX 30xx, A100) or newer"
+    if min(majors) < 8:  # the automatic split uses every GPU it sees
+        return (
+            "needs NVIDIA GPUs of the Ampere generation (RTX 30xx, A100) or newer; "
+            "CUDA_VISIBLE_DEVICES can leave older ones out"
+        )
+    if not _extension_can_be_had():
+        return "needs the CUDA toolkit (nvcc) to build exllamav3's extension the first time"
     return None
+
+
+def _extension_can_be_had() -> bool:
+    """exllamav3's extension is prebuilt, built already, or nvcc can build it."""
+    import shutil
+
+    from llamatui.engines.exllama.build import extension_built
+
+    cuda_home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    nvcc_home = cuda_home is not None and (Path(cuda_home) / "bin" / "nvcc").exists()
+    return extension_built() or shutil.which("nvcc") is not None or nvcc_home
 
 
 LLAMACPP_OPTIONS = (

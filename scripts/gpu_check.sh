@@ -17,6 +17,15 @@ END=$((SECONDS + BUDGET))
 PY=${PYTHON:-python3}
 left() { echo $((END - SECONDS)); }
 step() { echo; echo "== $* (t=${SECONDS}s, $(left)s left)"; }
+# Run "$@" with what is left minus a margin; skip it when that is not enough. SIGINT,
+# so Python unwinds; and torch's build lock goes, which a killed build leaves behind.
+within() {
+  local margin=$1; shift
+  local t=$(( $(left) - margin ))
+  rm -f "$TORCH_EXTENSIONS_DIR/exllamav3_ext/lock"
+  if [ "$t" -lt 20 ]; then echo "skipped: ${t}s left for it"; return 1; fi
+  timeout -s INT -k 10 "$t" "$@"
+}
 export LLAMATUI_CACHE_DIR=${LLAMATUI_CACHE_DIR:-$PWD/build/gpu-cache}
 export TORCH_EXTENSIONS_DIR=$LLAMATUI_CACHE_DIR/torch_extensions
 export MAX_JOBS=${MAX_JOBS:-$(nproc)}
@@ -24,7 +33,8 @@ mkdir -p "$TORCH_EXTENSIONS_DIR" build/gpu-models
 
 step "machine"
 nvidia-smi --query-gpu=name,memory.total,memory.used,compute_cap,driver_version --format=csv
-$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
+$PY -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0), 'triton', triton.__version__)"
+$PY -c "import pynvml, psutil, pytest; print('nvml, psutil, pytest: there')"
 nvcc --version | tail -1
 
 step "install from wheels/gpu"
@@ -36,20 +46,20 @@ $PY -c "import llamatui.engines.registry as r; print('exllama here:', r.get('exl
 
 step "build exllamav3's CUDA extension (MAX_JOBS=$MAX_JOBS)"
 t0=$SECONDS
-timeout $(( $(left) - 60 )) $PY -c "import exllamav3, exllamav3.ext; print('exllamav3', exllamav3.__version__ if hasattr(exllamav3, '__version__') else '')"
-echo "import (build included) took $((SECONDS - t0)) s"
+within 60 $PY -c "import exllamav3.version as v, exllamav3; print('exllamav3', v.__version__)"
+echo "import (build included) took $((SECONDS - t0)) s; objects built so far: $(find "$TORCH_EXTENSIONS_DIR" -name '*.o' | wc -l)"
 
 step "models"
-timeout $(( $(left) - 120 )) $PY scripts/gpu_models.py build/gpu-models | tee build/gpu-models/made.txt
+within 120 $PY scripts/gpu_models.py build/gpu-models | tee build/gpu-models/made.txt
 FP16=$(awk '/^fp16 /{print $2}' build/gpu-models/made.txt)
 EXL3=$(awk '/^exl3 /{print $2}' build/gpu-models/made.txt)
 
 step "contract suite on the GPU engine (pytest -m gpu)"
-LLAMATUI_GPU_MODEL=$FP16 timeout $(( $(left) - 90 )) $PY -m pytest -q -m gpu -p no:cacheprovider tests/test_engine_contract.py 2>&1 | tail -15
+LLAMATUI_GPU_MODEL=$FP16 within 90 $PY -m pytest -q -m gpu -p no:cacheprovider tests/test_engine_contract.py 2>&1 | tail -15
 
 step "the engine on each model"
 MODELS=$FP16
 [ "$EXL3" != "none" ] && [ -n "$EXL3" ] && MODELS="$FP16 $EXL3"
-timeout $(( $(left) - 10 )) $PY scripts/gpu_bench.py $MODELS
+within 10 $PY scripts/gpu_bench.py $MODELS
 
 step "done"

@@ -68,7 +68,8 @@ def exl3_folder(fp16: Path, out: Path, bits: float = 4.0) -> Path | None:
     t = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True)
     print(f"exl3 conversion: exit {done.returncode} in {time.monotonic() - t:.0f} s", flush=True)
-    if done.returncode != 0:
+    # The converter can print an error and still exit 0: the folder is the proof.
+    if done.returncode != 0 or not (target / "config.json").is_file():
         print(done.stdout[-2000:], done.stderr[-2000:], sep="\n", flush=True)
         return None
     return target

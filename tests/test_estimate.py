@@ -67,7 +67,9 @@ def test_vram_for_an_exllama_folder_and_layers_offloaded(tmp_path) -> None:
     # 2 layers x 1,024 cells x 2 KV heads x (16 + 16) x 2 bytes, the weights, overhead.
     assert fp16 == shape.weights + 2 * 1024 * 2 * 32 * 2 + EXLLAMA_OVERHEAD
     q4 = vram_needed(shape, 1000, cache="q4")
-    assert q4 - EXLLAMA_OVERHEAD - shape.weights == (fp16 - EXLLAMA_OVERHEAD - shape.weights) // 4
+    # 4 bits and a half-bit scale per value: 4.5/16 of the fp16 cache.
+    fp16_cache = fp16 - EXLLAMA_OVERHEAD - shape.weights
+    assert q4 - EXLLAMA_OVERHEAD - shape.weights == int(fp16_cache * 4.5 / 16)
     # llama.cpp offloading half the layers moves half the weights and cache to VRAM.
     ram, vram = ram_and_vram(shape, 1000, gpu_layers=1)
     assert vram > 0 and ram + vram == ram_needed(shape, 1000)

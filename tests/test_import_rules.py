@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
-ENGINE_INSIDES = ("llamatui.engines.host", "llamatui.engines.llamacpp", "llamatui.engines.scripted")
+ENGINE_INSIDES = (
+    "llamatui.engines.host",
+    "llamatui.engines.llamacpp",
+    "llamatui.engines.exllama",
+    "llamatui.engines.scripted",
+)
 UI = ("textual", "rich", "llamatui.tui", "llamatui.themes")
 
 # Folder (or file) -> imports it must never make. The most specific entry applies.

@@ -8,8 +8,11 @@ reports the time elapsed while the import runs.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
+import importlib.util
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ from types import ModuleType
 
 from platformdirs import PlatformDirs
 
-from llamatui.engines.protocol import Progress
+from llamatui.engines.protocol import EngineError, Progress
 
 # Past this, an import is a build: say so.
 NOTICE_AFTER_S = 1.0
@@ -69,11 +72,37 @@ def compile_notice(progress: Progress | None) -> Iterator[None]:
         ticker.join()
 
 
+def extension_built() -> bool:
+    """Whether exllamav3's extension is there already: prebuilt (a release wheel) or
+    built by torch into llamatui's cache by an earlier run."""
+    if importlib.util.find_spec("exllamav3_ext") is not None:
+        return True
+    built = Path(build_environment()["TORCH_EXTENSIONS_DIR"]) / "exllamav3_ext"
+    return any(built.glob("exllamav3_ext*.so"))
+
+
 def import_exllamav3(progress: Progress | None) -> ModuleType:
-    """exllamav3, imported (and built, the first time) with the notice."""
+    """exllamav3, imported (and built, the first time) with the notice.
+
+    Raises:
+        EngineError: it cannot be imported or built (no CUDA toolkit, a failed build).
+    """
     for key, value in build_environment().items():
         os.environ[key] = value
-    Path(os.environ["TORCH_EXTENSIONS_DIR"]).mkdir(parents=True, exist_ok=True)
-    with compile_notice(progress):
-        module = importlib.import_module("exllamav3")
-    return module
+    cache = Path(os.environ["TORCH_EXTENSIONS_DIR"])
+    cache.mkdir(parents=True, exist_ok=True)
+    building = not extension_built()
+    # One llamatui process builds at a time; a build that was killed leaves torch's
+    # lock file behind, and torch would then wait for it forever.
+    with open(cache / ".llamatui-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        (cache / "exllamav3_ext" / "lock").unlink(missing_ok=True)
+        try:
+            with compile_notice(progress if building else None):
+                return importlib.import_module("exllamav3")
+        except (ImportError, OSError, RuntimeError, subprocess.CalledProcessError) as e:
+            raise EngineError(
+                f"exllamav3 could not start ({type(e).__name__}: {e}); its CUDA extension is "
+                "built on first use and needs the CUDA toolkit (nvcc); the engine log has "
+                "the details"
+            ) from e

@@ -17,7 +17,7 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
-from llamatui.engines.estimate import CACHE_BITS, Shape, exllama_ctx, kv_cache_bytes
+from llamatui.engines.estimate import CACHE_BITS, Shape, cache_bytes, exllama_ctx
 from llamatui.engines.exllama.build import import_exllamav3
 from llamatui.engines.exllama.sampling import make_sampler, stop_tokens
 from llamatui.engines.gguf import ModelFileError
@@ -81,6 +81,7 @@ class ExllamaEngine:
         self._add_bos = False
         self._shape = Shape(weights=0)
         self._cache_bits = 16
+        self._cache_kind = "fp16"
 
     def load(
         self, ref: ModelRef, options: LoadOptions, progress: Progress | None = None
@@ -99,12 +100,18 @@ class ExllamaEngine:
 
         self._torch = torch
         cache_kind = str(options.engine.get("cache") or "fp16")
-        config = exl.Config.from_directory(str(folder))
+        try:
+            config = exl.Config.from_directory(str(folder))
+        except (AssertionError, ValueError, KeyError, OSError) as e:
+            # "Unknown architecture ...", or a config it cannot read.
+            raise ModelFileError(folder, f"exllamav3 cannot load this model ({e})") from e
         n_ctx_train = int(getattr(config, "max_position_embeddings", 0) or 8192)
         self._shape = entry.shape or Shape(weights=entry.size_bytes)
         # exllamav3 pages its cache by 256 tokens: the context is rounded up to that.
         n_ctx = exllama_ctx(Shape(weights=0, context_length=n_ctx_train), options.n_ctx)
         self._cache_bits = CACHE_BITS.get(cache_kind, 16)
+        self._cache_kind = cache_kind
+        model = None
         try:
             model = exl.Model.from_config(config)
             # The cache first: its tensors are allocated as the model loads.
@@ -120,7 +127,9 @@ class ExllamaEngine:
 
             # The default (automatic split) is the path that reports progress.
             model.load(callback=loaded, **({"use_per_device": split} if split else {}))
-        except (RuntimeError, ValueError, AssertionError) as e:
+        except (RuntimeError, ValueError, AssertionError, KeyError, OSError) as e:
+            if model is not None:  # what it loaded so far goes back
+                model.unload()
             self.unload()
             raise EngineError(
                 f"exllamav3 could not load {folder.name} ({e}); the engine log has the details"
@@ -197,9 +206,10 @@ class ExllamaEngine:
         info = self._require()
         t_start = time.perf_counter()
         prompt = self.tokenize_chat(messages, continue_last=continue_last)
-        if len(prompt) >= info.n_ctx:
+        # exllamav3 keeps one cache cell beyond the prompt and the reply.
+        room = info.n_ctx - len(prompt) - 1
+        if room < 1:
             raise ContextOverflow(len(prompt), info.n_ctx)
-        room = info.n_ctx - len(prompt)
         max_new = min(params.max_tokens, room)
         gen, exl = self._generator, self._exl
         job = exl.Job(
@@ -291,7 +301,7 @@ class ExllamaEngine:
         used = {d: int(torch.cuda.memory_allocated(d)) for d in range(torch.cuda.device_count())}
         used = {d: n for d, n in used.items() if n > 0}
         total = sum(used.values()) or 1
-        kv = kv_cache_bytes(self._shape, info.n_ctx) * self._cache_bits // 16
+        kv = cache_bytes(self._shape, info.n_ctx, self._cache_kind)
         devices = tuple(
             DeviceMemory(f"cuda:{d}", weights=max(n - kv * n // total, 0), kv_cache=kv * n // total)
             for d, n in used.items()
