@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +89,72 @@ def exllama_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     log = tmp_path / "exllamav3.jsonl"
     monkeypatch.setenv("EXL3_STANDIN_LOG", str(log))
     return log
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(cmd: list[str], url: str, env: dict[str, str], log: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    """Start a server on loopback and wait until it lists its models."""
+    import httpx
+
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server ended: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/models", timeout=1).status_code in (200, 401):
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+
+
+def llamatui_serve(
+    tmp: Path, smollm2: Path, token: str | None = None
+) -> tuple[str, subprocess.Popen]:  # type: ignore[type-arg]
+    port = free_port()
+    env = os.environ | {
+        "LLAMATUI_DATA_DIR": str(tmp / "data"),
+        "LLAMATUI_LOG_DIR": str(tmp / "logs"),
+        "LLAMATUI_CACHE_DIR": str(tmp / "cache"),
+        "LLAMATUI_CONFIG_DIR": str(tmp / "config"),
+    }
+    if token:
+        env["LLAMATUI_SERVE_TOKEN"] = token
+    url = f"http://127.0.0.1:{port}/v1"
+    cmd = [sys.executable, "-m", "llamatui.tui", "--threads", "2", "--ctx", "1024", "serve",
+           "--port", str(port), "--model", str(smollm2)]  # fmt: skip
+    return url, start_server(cmd, url, env, tmp / "serve.log")
+
+
+@pytest.fixture(scope="session")
+def serve_url(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[str]:
+    """`llamatui serve` on the default model, on loopback, for the session."""
+    url, proc = llamatui_serve(tmp_path_factory.mktemp("serve"), smollm2)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def llama_server_url(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[str]:
+    """llama-cpp-python's own OpenAI-compatible server, a peer written by others."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2), "--model_alias",
+           "smollm2", "--n_ctx", "1024", "--n_threads", "2", "--host", "127.0.0.1",
+           "--port", str(port)]  # fmt: skip
+    proc = start_server(cmd, url, dict(os.environ), tmp_path_factory.mktemp("peer") / "peer.log")
+    yield url
+    proc.terminate()
+    proc.wait(10)

@@ -35,8 +35,8 @@ class Case:
     """One engine as the suite runs it: which, on what model, with what options."""
 
     kind: str
-    ref: Callable[[Path], ModelRef]
-    """The model, given the tiny HF model folder."""
+    ref: Callable[[pytest.FixtureRequest], ModelRef]
+    """The model (fixtures give the tiny HF folder, the servers' URLs)."""
     options: LoadOptions
     stand_in: bool = False
     """exllamav3 and torch are the stand-ins in tests/stand_ins (no GPU here)."""
@@ -52,7 +52,22 @@ CASES: dict[str, Case] = {
         "scripted", lambda _: ModelRef("scripted", "contract"), LoadOptions(n_ctx=1024)
     ),
     "exllama-stand-in": Case(
-        "exllama", lambda tiny: ModelRef("exllama", str(tiny)), LoadOptions(n_ctx=1024), True
+        "exllama",
+        lambda req: ModelRef("exllama", str(req.getfixturevalue("tiny_hf"))),
+        LoadOptions(n_ctx=1024),
+        True,
+    ),
+    "remote-llamatui-serve": Case(
+        "remote",
+        lambda req: ModelRef(
+            "remote", req.getfixturevalue("serve_url"), "SmolLM2-135M-Instruct.Q4_1"
+        ),
+        LoadOptions(n_ctx=1024),
+    ),
+    "remote-llama-cpp-server": Case(
+        "remote",
+        lambda req: ModelRef("remote", req.getfixturevalue("llama_server_url"), "smollm2"),
+        LoadOptions(n_ctx=1024),
     ),
 }
 # On a GPU machine with exllamav3, the real engine on the model the GPU check made.
@@ -75,6 +90,7 @@ LONG = SamplingParams(temperature=0, max_tokens=400)
 
 def test_every_engine_that_runs_here_is_tested() -> None:
     tested = {case.kind for case in CASES.values() if not case.stand_in}
+    assert "remote" in tested
     assert set(KINDS) <= tested, "add the new engine to CASES"
     assert {"llamacpp", "scripted"} <= set(KINDS)
 
@@ -97,7 +113,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, tiny_hf: Path) -> Ite
     if case.stand_in:
         request.getfixturevalue("exllama_stand_in")
     h = registry.get(case.kind).make_handle(tmp_path / "engine.log")
-    yield Running(case, h, case.ref(tiny_hf))
+    yield Running(case, h, case.ref(request))
     h.close()
 
 
@@ -207,6 +223,9 @@ def test_continue_or_its_refusal(engine: Running) -> None:
 def test_memory_is_reported_per_device(engine: Running) -> None:
     engine.load()
     use = engine.handle.memory()
+    if engine.case.kind == "remote":  # the model's memory is the server's
+        assert use.rss == 0 and not use.devices
+        return
     assert use.devices and use.weights > 0
     assert all(d.device == "cpu" or d.device.startswith("cuda:") for d in use.devices)
     assert use.weights == sum(d.weights for d in use.devices)

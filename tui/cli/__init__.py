@@ -7,6 +7,10 @@ import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llamatui.engines.refs import ModelRef
 
 
 def _positive(value: str) -> int:
@@ -86,12 +90,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder of models for the library (repeatable; default: from the config)",
     )
-    from llamatui.tui.cli import history, models
+    parser.add_argument(
+        "--remote",
+        metavar="URL",
+        help="chat with a model on an OpenAI-compatible server (its base URL, .../v1)",
+    )
+    parser.add_argument(
+        "--remote-model", metavar="NAME", help="the model on that server (default: its first)"
+    )
+    from llamatui.tui.cli import history, models, serve
 
     sub = parser.add_subparsers(dest="command", title="commands")
     models.add_command(sub)
+    serve.add_command(sub)
     history.add_commands(sub)
     return parser
+
+
+def remote_ref(args: argparse.Namespace) -> ModelRef | None:
+    """The model on the server `--remote` names, if it names one."""
+    if not args.remote:
+        return None
+    from llamatui.engines.refs import ModelRef
+
+    url = args.remote.rstrip("/")
+    return ModelRef("remote", url if url.endswith("/v1") else f"{url}/v1", args.remote_model)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from llamatui.tui.cli import models
 
         return models.run(args)
+    if args.command == "serve":
+        from llamatui.tui.cli import serve
+
+        return serve.run(args)
     if args.command is not None:
         from llamatui.tui.cli import history
 
@@ -124,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
         config, notice = Config(), f"{e}. Using the defaults; the file was left as it is."
     settings = Settings(
-        model=ref_for(args.model.resolve()) if args.model else None,
+        model=remote_ref(args) or (ref_for(args.model.resolve()) if args.model else None),
         load=LoadOptions(n_ctx=args.ctx),
         engine_options={"llamacpp": {"threads": args.threads}} if args.threads else {},
         system_prompt=args.system,

@@ -1,0 +1,77 @@
+"""`llamatui serve`: the local engines as an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from llamatui.engines.handle import EngineHandle
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.remote import is_loopback
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `serve` to the `llamatui` parser."""
+    p = sub.add_parser("serve", help="serve the local models over the OpenAI-compatible API")
+    p.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="a model to serve (repeatable; default: the library's models and the default)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; the exit status."""
+    import uvicorn
+
+    from llamatui.engines import registry
+    from llamatui.engines.library import Library, ref_for
+    from llamatui.engines.protocol import LoadOptions
+    from llamatui.engines.server import Served, make_app
+    from llamatui.tui.chat.engines import default_model
+    from llamatui.tui.cli.models import folders
+    from llamatui.tui.paths import cache_dir, engine_log_path
+
+    if args.model:
+        missing = [m for m in args.model if not m.exists()]
+        if missing:
+            print(f"llamatui: error: no such model: {missing[0]}", file=sys.stderr)
+            return 2
+        refs = [ref_for(m.resolve()) for m in args.model]
+    else:
+        entries = Library(cache_dir() / "library.json").scan(folders(args))
+        refs = [e.ref for e in entries if e.usable]
+        with contextlib.suppress(FileNotFoundError):  # not installed: the library's only
+            refs.append(default_model())
+    models: dict[str, ModelRef] = {}
+    for ref in refs:
+        models.setdefault(ref.name, ref)
+    if not models:
+        print("llamatui: error: no models to serve (pass --model PATH)", file=sys.stderr)
+        return 2
+    # LLAMATUI_SERVE_TOKEN requires a token anywhere; off loopback one is required,
+    # and made up (and printed, once) when the variable does not give it.
+    url = f"http://{args.host}:{args.port}"
+    token = os.environ.get("LLAMATUI_SERVE_TOKEN") or None
+    if token is None and not is_loopback(url):
+        token = secrets.token_urlsafe(24)
+        print(f"Bearer token for this server: {token}", flush=True)
+    log = engine_log_path()
+
+    def make_handle(ref: ModelRef) -> EngineHandle:
+        return registry.get(ref.engine).make_handle(log)
+
+    threads = getattr(args, "threads", None)
+    options = LoadOptions(n_ctx=args.ctx, engine={"threads": threads} if threads else {})
+    served = Served(models, make_handle, options, token)
+    print(f"Serving {', '.join(models)} at {url}/v1 (Ctrl+C stops)", flush=True)
+    uvicorn.run(make_app(served), host=args.host, port=args.port, log_level="warning")
+    return 0
