@@ -28,6 +28,7 @@ from llamatui.engines import registry
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.handle import EngineDied, EngineHandle
 from llamatui.engines.protocol import (
+    ContextOverflow,
     Delta,
     Engine,
     EngineError,
@@ -104,6 +105,8 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
             conn.send(("error", "model_file", e.path, e.reason))
         except Unsupported as e:
             conn.send(("error", "unsupported", str(e)))
+        except ContextOverflow as e:
+            conn.send(("error", "context", e.prompt_tokens, e.n_ctx))
         except (EngineError, TemplateError) as e:
             conn.send(("error", "engine", str(e)))
         except Exception as e:  # anything else is a bug: log it, keep serving
@@ -283,6 +286,8 @@ class ProcessHandle(EngineHandle):
                 raise ModelFileError(reply[2], reply[3])
             if reply[1] == "unsupported":
                 raise Unsupported(reply[2])
+            if reply[1] == "context":
+                raise ContextOverflow(reply[2], reply[3])
             raise EngineError(reply[2])
         return reply
 

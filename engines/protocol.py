@@ -199,6 +199,8 @@ class ContextOverflow(EngineError):
     """The prompt alone fills the context."""
 
     def __init__(self, prompt_tokens: int, n_ctx: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
         super().__init__(
             f"the conversation is {prompt_tokens:,} tokens and the context holds "
             f"{n_ctx:,}: start a new conversation or load with a larger context"

@@ -1,0 +1,142 @@
+"""The remote engine and `llamatui serve` against each other, over loopback: the
+official OpenAI client, two clients at once, tokens, and what goes wrong."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import free_port, llamatui_serve, start_server
+
+from llamatui.engines.handle import EngineDied, InProcessHandle
+from llamatui.engines.protocol import Delta, EngineError, LoadOptions, SamplingParams
+from llamatui.engines.refs import ModelRef
+from llamatui.engines.remote import RemoteEngine
+
+SMOL = "SmolLM2-135M-Instruct.Q4_1"
+ASK = [{"role": "user", "content": "Write a long story about a dragon."}]
+
+
+def remote(url: str, model: str = SMOL, **options: str) -> tuple[InProcessHandle, object]:
+    handle = InProcessHandle("remote", RemoteEngine)
+    info = handle.load(ModelRef("remote", url, model), LoadOptions(n_ctx=1024, engine=options))
+    return handle, info
+
+
+def test_the_openai_client_chats_with_llamatui_serve(serve_url: str) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=serve_url, api_key="unused-on-loopback")
+    assert [m.id for m in client.models.list()] == [SMOL]
+    whole = client.chat.completions.create(
+        model=SMOL,
+        messages=ASK,
+        max_tokens=12,
+        temperature=0,  # type: ignore[arg-type]
+    )
+    assert whole.choices[0].finish_reason == "length" and whole.usage is not None
+    assert whole.usage.completion_tokens == 12 and whole.usage.prompt_tokens > 0
+    chunks = client.chat.completions.create(
+        model=SMOL,
+        messages=ASK,
+        max_tokens=12,
+        temperature=0,
+        stream=True,  # type: ignore[arg-type]
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == whole.choices[0].message.content  # greedy: the same reply
+
+
+def test_two_clients_at_once_are_answered_in_turn(serve_url: str) -> None:
+    results: list[str] = []
+
+    def ask() -> None:
+        r = httpx.post(
+            f"{serve_url}/chat/completions",
+            json={"model": SMOL, "messages": ASK, "max_tokens": 40, "temperature": 0},
+            timeout=120,
+        )
+        results.append(r.json()["choices"][0]["finish_reason"])
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results == ["length", "length"]
+
+
+def test_what_goes_wrong_is_said_plainly(serve_url: str) -> None:
+    with pytest.raises(EngineError, match="the server has no model 'nope' \\(it has: SmolLM2"):
+        remote(serve_url, "nope")
+    refused = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(EngineError, match=r"cannot connect to 127\.0\.0\.1"):
+        remote(refused)
+    handle, _ = remote(serve_url)
+    huge = [{"role": "user", "content": "word " * 3000}]
+    with pytest.raises(EngineError, match="longer than the server's context"):
+        list(handle.stream(huge, SamplingParams(max_tokens=8)))
+    # The engine is in step after it.
+    items = list(handle.stream(ASK, SamplingParams(temperature=0, max_tokens=3)))
+    assert items[-1].generated_tokens == 3  # type: ignore[union-attr]
+
+
+def test_a_token_is_required_off_loopback_and_a_wrong_key_is_named_not_shown(
+    tmp_path: Path, smollm2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, proc = llamatui_serve(tmp_path, smollm2, token="s3cret-token")
+    try:
+        assert httpx.get(f"{url}/models").status_code == 401
+        monkeypatch.setenv("WRONG_KEY", "not-the-token")
+        with pytest.raises(EngineError) as caught:
+            remote(url, api_key_env="WRONG_KEY")
+        assert "refused the API key ($WRONG_KEY)" in str(caught.value)
+        assert "not-the-token" not in str(caught.value)
+        monkeypatch.setenv("GOOD_KEY", "s3cret-token")
+        _, info = remote(url, api_key_env="GOOD_KEY")
+        assert info.name == SMOL  # type: ignore[attr-defined]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # Bound to every address, it makes a token up and prints it once.
+    port = free_port()
+    cmd = [os.sys.executable, "-m", "llamatui.tui", "serve", "--host", "0.0.0.0",  # type: ignore[attr-defined]
+           "--port", str(port), "--model", str(smollm2)]  # fmt: skip
+    env = dict(os.environ)
+    env.pop("LLAMATUI_SERVE_TOKEN", None)
+    log = tmp_path / "open.log"
+    proc = start_server(cmd, f"http://127.0.0.1:{port}/v1", env, log)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code == 401
+        [line] = [ln for ln in log.read_text().splitlines() if ln.startswith("Bearer token")]
+        token = line.split(": ", 1)[1]
+        ok = httpx.get(
+            f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert ok.status_code == 200 and "access-control-allow-origin" not in ok.headers
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_server_killed_mid_reply_keeps_what_came(tmp_path: Path, smollm2: Path) -> None:
+    url, proc = llamatui_serve(tmp_path, smollm2)
+    handle, _ = remote(url)
+    got = ""
+    try:
+        with pytest.raises(EngineError) as caught:
+            for item in handle.stream(ASK, SamplingParams(temperature=0, max_tokens=400)):
+                if isinstance(item, Delta):
+                    got += item.text
+                    if len(got) > 20 and proc.poll() is None:
+                        proc.send_signal(signal.SIGKILL)
+        assert isinstance(caught.value, EngineDied) or "connect" in str(caught.value)
+        assert len(got) > 20
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
