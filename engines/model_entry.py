@@ -9,7 +9,7 @@ from llamatui.engines import registry
 from llamatui.engines.estimate import Shape
 from llamatui.engines.refs import ModelRef
 
-Format = Literal["gguf", "exl3", "hf", "ggml"]
+Format = Literal["gguf", "exl3", "hf", "ggml", "remote"]
 
 
 @dataclass
@@ -32,6 +32,8 @@ class ModelEntry:
     error: str | None = None
     """What is wrong with the model's files; None when they are fine."""
     warning: str | None = None
+    model_id: str | None = None
+    """The model's id on a server (a remote entry); None for files and folders."""
 
     @property
     def context_length(self) -> int | None:
@@ -47,7 +49,7 @@ class ModelEntry:
     def ref(self) -> ModelRef:
         """The reference that loads this model."""
         spec = self.engine
-        return ModelRef(spec.kind if spec else self.format, self.path)
+        return ModelRef(spec.kind if spec else self.format, self.path, self.model_id)
 
     @property
     def reason(self) -> str | None:

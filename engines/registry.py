@@ -216,7 +216,7 @@ REGISTRY: dict[str, EngineSpec] = {
             formats=("remote",),
             capabilities=Capabilities(count_tokens=True, continue_reply=False),
             options=REMOTE_OPTIONS,
-            engine_class="llamatui.engines.remote:RemoteEngine",
+            engine_class="llamatui.engines.remote.engine:RemoteEngine",
             own_process=False,
             check=_needs_module("httpx", "httpx (`pip install httpx`)"),
         ),

@@ -21,6 +21,7 @@ ENGINE_INSIDES = (
     "llamatui.engines.host",
     "llamatui.engines.llamacpp",
     "llamatui.engines.exllama",
+    "llamatui.engines.remote.engine",
     "llamatui.engines.scripted",
 )
 UI = ("textual", "rich", "llamatui.tui", "llamatui.themes")

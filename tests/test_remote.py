@@ -15,7 +15,7 @@ from conftest import free_port, llamatui_serve, start_server
 from llamatui.engines.handle import EngineDied, InProcessHandle
 from llamatui.engines.protocol import Delta, EngineError, LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.remote import RemoteEngine
+from llamatui.engines.remote.engine import RemoteEngine
 
 SMOL = "SmolLM2-135M-Instruct.Q4_1"
 ASK = [{"role": "user", "content": "Write a long story about a dragon."}]
@@ -140,3 +140,60 @@ def test_the_server_killed_mid_reply_keeps_what_came(tmp_path: Path, smollm2: Pa
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+def test_remotes_in_the_config_are_in_the_library(
+    serve_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from clitools import llamatui
+
+    from llamatui.tui.cli import build_parser, remote_ref
+    from llamatui.tui.config import ConfigError, load_config
+    from llamatui.tui.paths import config_path
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'[[remotes]]\nname = "box"\nurl = "{serve_url}"\napi_key_env = "BOX_KEY"\n'
+        f'model = "{SMOL}"\n\n[[remotes]]\nname = "gone"\nurl = "{dead.removesuffix("/v1")}"\n'
+    )
+    remotes = load_config(path).remotes
+    assert [(r.name, r.url, r.model) for r in remotes] == [
+        ("box", serve_url, SMOL),
+        ("gone", dead, None),
+    ]
+    monkeypatch.setenv("BOX_KEY", "any")  # loopback: the server takes no token
+    rows = {
+        r["name"]: r
+        for r in json.loads(llamatui("models", "--json", "--models-dir", str(tmp_path)).stdout)
+    }
+    assert rows[SMOL]["usable"] and rows[SMOL]["ref"] == str(ModelRef("remote", serve_url, SMOL))
+    assert (
+        not rows["gone"]["usable"]
+        and "server not reachable: cannot connect" in rows["gone"]["reason"]
+    )
+    args = build_parser().parse_args(["--remote", "box"])
+    assert remote_ref(args, remotes) == ModelRef("remote", serve_url, SMOL)
+    path.write_text('[[remotes]]\nurl = "ftp://x"\n')
+    with pytest.raises(ConfigError, match="url must be the server's base URL"):
+        load_config(path)
+    path.write_text('[[remotes]]\nurl = "http://x"\napi_key = "inline"\n')
+    with pytest.raises(ConfigError, match="unknown setting 'api_key'"):
+        load_config(path)
+
+
+def test_the_session_gives_a_configured_server_its_key(serve_url: str) -> None:
+    from llamatui.engines.remote import RemoteServer
+    from llamatui.tui.chat.session import ChatSession
+    from llamatui.tui.config import Profile
+    from llamatui.tui.settings import Settings
+
+    box = RemoteServer("box", serve_url, api_key_env="BOX_KEY")
+    session = ChatSession(Settings(remotes=(box,)), None, lambda e: None)
+    ref = ModelRef("remote", serve_url, SMOL)
+    assert session.load_options(ref, Profile()).engine == {"api_key_env": "BOX_KEY"}
+    other = ModelRef("remote", "http://elsewhere:1/v1", SMOL)
+    assert session.load_options(other, Profile()).engine == {}

@@ -13,6 +13,7 @@ from llamatui.tui.cli import build_parser, remote_ref
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import AssistantMessage
+from llamatui.tui.widgets.meters import Meters
 
 SMOL = "SmolLM2-135M-Instruct.Q4_1"
 
@@ -36,6 +37,9 @@ async def test_chat_through_a_server(serve_url: str) -> None:
         await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         assert screen.status.model is not None and screen.status.model.name == SMOL
         assert screen.session.engine_pid is None  # no engine process here: the server's
+        meters = screen.query_one(Meters)
+        await wait_until(pilot, lambda: meters.sample is not None)
+        assert meters._parts(6)[0] == f"model on {serve_url.split('/')[2]}"
         await send(pilot, "Say hello.")
         await wait_until(pilot, lambda: not screen.session.generating)
         await send(pilot, "Write a long story about a dragon.")

@@ -17,6 +17,12 @@ system_prompt = "You are terse."
 [models."SmolLM2-135M-Instruct.Q4_1".llamacpp]   # the engine's own options
 threads = 4
 gpu_layers = 0
+
+[[remotes]]                            # an OpenAI-compatible server
+name = "gpu-box"
+url = "http://localhost:8080/v1"
+api_key_env = "GPU_BOX_KEY"            # or api_key_file = "~/.config/llamatui/gpu-box.key"
+model = "qwen3-32b"                    # the model --remote uses when none is named
 ```
 
 Each engine's options are declared in the engine registry and checked against it.
@@ -38,6 +44,7 @@ from llamatui.engines import registry
 from llamatui.engines.atomic import write_atomic
 from llamatui.engines.options import OptionError, validate_options
 from llamatui.engines.protocol import CTX_MIN, SamplingParams
+from llamatui.engines.remote import RemoteServer
 from llamatui.engines.templates import NAMED_FORMATS
 from llamatui.tui.chat.context import POLICIES, Policy
 from llamatui.tui.paths import default_model_dirs
@@ -92,6 +99,8 @@ class Config:
     the folder's name, the model id on a server)."""
     context_policy: Policy = "trim"
     """When a conversation outgrows the context: "trim" the oldest turns, or "refuse"."""
+    remotes: tuple[RemoteServer, ...] = ()
+    """OpenAI-compatible servers whose models the library lists (`[[remotes]]`)."""
 
 
 def load_config(path: Path) -> Config:
@@ -117,7 +126,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _validate(path: Path, data: dict[str, Any]) -> Config:
-    known = ("model_dirs", "models", "context_policy")
+    known = ("model_dirs", "models", "context_policy", "remotes")
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(known)})")
@@ -136,7 +145,42 @@ def _validate(path: Path, data: dict[str, Any]) -> Config:
     if not isinstance(models, dict):
         raise ConfigError(f"{path}: [models] must be a table of per-model profiles")
     profiles = {name: _profile(path, name, table) for name, table in models.items()}
-    return replace(config, profiles=profiles)
+    remotes = data.get("remotes", [])
+    if not isinstance(remotes, list):
+        raise ConfigError(f"{path}: remotes must be [[remotes]] tables")
+    servers = tuple(_remote(path, i, table) for i, table in enumerate(remotes))
+    return replace(config, profiles=profiles, remotes=servers)
+
+
+REMOTE_KEYS = ("name", "url", "api_key_env", "api_key_file", "model")
+
+
+def _remote(path: Path, i: int, table: Any) -> RemoteServer:
+    where = f"{path}: [[remotes]] #{i + 1}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    for key, value in table.items():
+        if key not in REMOTE_KEYS:
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(REMOTE_KEYS)})")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: {key} must be text")
+    url = table.get("url", "")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f'{where}: url must be the server\'s base URL, like "http://host:8080/v1"'
+        )
+    url = url.rstrip("/")
+    if not url.endswith("/v1"):
+        url += "/v1"
+    if "api_key" in table or ("api_key_env" in table and "api_key_file" in table):
+        raise ConfigError(f"{where}: give api_key_env or api_key_file, not both")
+    return RemoteServer(
+        name=table.get("name") or url,
+        url=url,
+        api_key_env=table.get("api_key_env"),
+        api_key_file=table.get("api_key_file"),
+        model=table.get("model"),
+    )
 
 
 def _profile(path: Path, name: str, table: Any) -> Profile:

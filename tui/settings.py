@@ -9,6 +9,7 @@ from typing import Any
 
 from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
+from llamatui.engines.remote import RemoteServer
 from llamatui.tui.chat.context import Policy
 from llamatui.tui.config import Profile
 from llamatui.tui.paths import default_model_dirs
@@ -34,6 +35,12 @@ class Settings:
     """When a conversation outgrows the context: "trim" old turns or "refuse"."""
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     """Per-model profiles from the config file, by model name."""
+    remotes: tuple[RemoteServer, ...] = ()
+    """OpenAI-compatible servers from the config (`[[remotes]]`)."""
+
+    def remote_for(self, url: str) -> RemoteServer | None:
+        """The configured server at this base URL (for its API key), if there is one."""
+        return next((r for r in self.remotes if r.url == url.rstrip("/")), None)
 
     def library_folders(self) -> list[Path]:
         """Where the model library looks: --models-dir or the config's, else the defaults."""

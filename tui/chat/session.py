@@ -141,6 +141,9 @@ class ChatSession:
         """The command line's options under the model's profile, for its engine."""
         base = self.settings.load
         engine = dict(self.settings.engine_options.get(ref.engine, {}))
+        server = self.settings.remote_for(ref.location) if ref.engine == "remote" else None
+        if server is not None:  # where its API key is: [[remotes]] in the config
+            engine.update(server.key_options())
         engine.update(profile.options_for(ref.engine))
         return LoadOptions(
             n_ctx=profile.ctx or base.n_ctx,

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from llamatui.engines.refs import ModelRef
+    from llamatui.engines.remote import RemoteServer
 
 
 def _positive(value: str) -> int:
@@ -93,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--remote",
         metavar="URL",
-        help="chat with a model on an OpenAI-compatible server (its base URL, .../v1)",
+        help="chat with a model on an OpenAI-compatible server: its base URL (.../v1), "
+        "or the name of one of the config's [[remotes]]",
     )
     parser.add_argument(
         "--remote-model", metavar="NAME", help="the model on that server (default: its first)"
@@ -107,14 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def remote_ref(args: argparse.Namespace) -> ModelRef | None:
-    """The model on the server `--remote` names, if it names one."""
+def remote_ref(args: argparse.Namespace, remotes: Sequence[RemoteServer] = ()) -> ModelRef | None:
+    """The model on the server `--remote` names (a URL, or a `[[remotes]]` name), if it
+    names one."""
     if not args.remote:
         return None
     from llamatui.engines.refs import ModelRef
 
+    named = next((r for r in remotes if r.name == args.remote), None)
+    if named is not None:
+        return ModelRef("remote", named.url, args.remote_model or named.model)
     url = args.remote.rstrip("/")
-    return ModelRef("remote", url if url.endswith("/v1") else f"{url}/v1", args.remote_model)
+    url = url if url.endswith("/v1") else f"{url}/v1"
+    server = next((r for r in remotes if r.url == url), None)
+    return ModelRef("remote", url, args.remote_model or (server.model if server else None))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,13 +161,15 @@ def main(argv: list[str] | None = None) -> int:
 
         config, notice = Config(), f"{e}. Using the defaults; the file was left as it is."
     settings = Settings(
-        model=remote_ref(args) or (ref_for(args.model.resolve()) if args.model else None),
+        model=remote_ref(args, config.remotes)
+        or (ref_for(args.model.resolve()) if args.model else None),
         load=LoadOptions(n_ctx=args.ctx),
         engine_options={"llamacpp": {"threads": args.threads}} if args.threads else {},
         system_prompt=args.system,
         model_dirs=tuple(d.expanduser() for d in args.models_dir or config.model_dirs),
         context_policy=config.context_policy,
         profiles=config.profiles,
+        remotes=config.remotes,
     )
     LlamaTUI(settings, config_notice=notice).run()
     return 0

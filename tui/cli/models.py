@@ -14,6 +14,7 @@ import psutil
 from llamatui.engines.estimate import fit, ram_and_vram, vram_needed
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.meters import Nvml
+from llamatui.engines.remote import RemoteServer, remote_entries
 from llamatui.tui.config import ConfigError, Profile, load_config
 from llamatui.tui.paths import cache_dir, config_path
 
@@ -69,10 +70,19 @@ def profiles_or_none() -> Mapping[str, Profile]:
         return {}
 
 
+def remotes_or_none() -> tuple[RemoteServer, ...]:
+    """The config's [[remotes]]; none when it does not load."""
+    try:
+        return load_config(config_path()).remotes
+    except ConfigError:
+        return ()
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the library; the exit status."""
     dirs = folders(args)
     entries = Library(cache_dir() / "library.json").scan(dirs)
+    entries += remote_entries(remotes_or_none())
     n_ctx = args.ctx
     available = psutil.virtual_memory().available
     vram = free_vram()
@@ -151,6 +161,8 @@ def memory_cells(
 ) -> tuple[str, str]:
     """The memory a model needs at n_ctx, and whether it fits, as table cells: RAM
     against what is available, VRAM against every GPU's free memory."""
+    if entry.format == "remote":
+        return "the server's", "-"
     need = memory_need(entry, n_ctx, gpu_layers)
     if need is None:
         return "?", "-"

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from llamatui.engines import registry
     from llamatui.engines.library import Library, ref_for
     from llamatui.engines.protocol import LoadOptions
-    from llamatui.engines.server import Served, make_app
+    from llamatui.engines.serve import Served, make_app
     from llamatui.tui.chat.engines import default_model
     from llamatui.tui.cli.models import folders
     from llamatui.tui.paths import cache_dir, engine_log_path

@@ -170,7 +170,7 @@ class ChatScreen(Screen[None]):
             case ev.LoadProgress(name=name, fraction=fraction, note=note):
                 self.status.load_note = f"{name} {fraction:.0%}" + (f" · {note}" if note else "")
             case ev.ModelLoaded(info=info, memory=memory):
-                self.meters.model_share = memory
+                self.meters.show_model(info, memory)
                 if info.notice:
                     self.conversation.notice(f"{info.name}: {info.notice}")
                 self._count_draft()
@@ -301,9 +301,8 @@ class ChatScreen(Screen[None]):
         """Open the model library; the chosen model is loaded."""
         info = self.session.info
         screen = ModelsScreen(
-            self.settings.library_folders(),
+            self.settings,
             cache_dir() / "library.json",
-            self.settings.load.n_ctx,
             info.ref if info else None,
             gpu_offload=bool(info and info.capabilities.gpu_offload),
             profile_saved=self.session.profiles.__setitem__,  # the next load uses it

@@ -9,6 +9,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from llamatui.engines.library import Library
 from llamatui.engines.refs import ModelRef
+from llamatui.engines.remote import remote_entries
 from llamatui.tui.chat.recent import load_recent
 from llamatui.tui.paths import cache_dir, data_dir
 
@@ -24,9 +25,11 @@ class ModelCommands(Provider):
             return []
         recent = load_recent(data_dir() / "recent.json")
         folders = screen.settings.library_folders()
+        remotes = screen.settings.remotes
 
         def scan() -> list[ModelRef]:
             entries = Library(cache_dir() / "library.json").scan(folders)
+            entries += remote_entries(remotes)
             return [e.ref for e in entries if e.usable]
 
         library = await asyncio.to_thread(scan)  # headers are read once, then cached

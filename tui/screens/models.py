@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -20,10 +20,12 @@ from textual.widgets import DataTable, Label
 
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.refs import ModelRef
+from llamatui.engines.remote import RemoteServer, remote_entries
 from llamatui.tui.cli.models import free_vram, gpu_layers_of, human, memory_cells
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
 from llamatui.tui.paths import config_path
 from llamatui.tui.screens.profile import ProfileDialog
+from llamatui.tui.settings import Settings
 
 
 class ModelsScreen(ModalScreen[ModelRef | None]):
@@ -51,25 +53,33 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
 
     def __init__(
         self,
-        folders: list[Path],
+        settings: Settings,
         cache: Path | None,
-        n_ctx: int,
         current: ModelRef | None,
         *,
         gpu_offload: bool = False,
         profile_saved: Callable[[str, Profile], None] | None = None,
         profiles: Mapping[str, Profile] | None = None,
     ) -> None:
+        """
+        Args:
+            settings: where the models are (folders, [[remotes]]) and the context size
+                the memory estimates are for.
+            cache: the library's header cache.
+            current: the model loaded now, marked.
+        """
         super().__init__()
+        self.remotes: Sequence[RemoteServer] = settings.remotes
+        """Servers whose models are listed too."""
         self.profiles = profiles or {}
         """The profiles in use (GPU layers split a GGUF model's memory)."""
         self.profile_saved = profile_saved
         """Told of each profile saved, so the next load uses it."""
         self.gpu_offload = gpu_offload
         """Whether the engine's llama.cpp build can offload layers to a GPU."""
-        self.folders = folders
+        self.folders = settings.library_folders()
         self.cache = cache
-        self.n_ctx = n_ctx
+        self.n_ctx = settings.load.n_ctx
         self.current = current
         self.entries: list[ModelEntry] = []
 
@@ -99,7 +109,7 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def scan(self) -> None:
         """Read the folders (headers only; cached) away from the UI thread."""
-        entries = Library(self.cache).scan(self.folders)
+        entries = Library(self.cache).scan(self.folders) + remote_entries(self.remotes)
         self.post_message(self.Scanned(entries, free_vram()))
 
     def on_models_screen_scanned(self, message: Scanned) -> None:

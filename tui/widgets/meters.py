@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from textual import work
 from textual.content import Content
@@ -17,7 +18,7 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from llamatui.engines.meters import Sample, Sampler
-from llamatui.engines.protocol import MemoryUse
+from llamatui.engines.protocol import MemoryUse, ModelInfo
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 HISTORY = 40
@@ -86,6 +87,15 @@ class Meters(Widget):
         self.history: dict[str, deque[float]] = {}
         self.model_share: MemoryUse | None = None
         """The loaded model's weights, KV cache and compute buffers, as reported."""
+        self.remote: str | None = None
+        """The server the model runs on, when it runs elsewhere."""
+
+    def show_model(self, info: ModelInfo, memory: MemoryUse) -> None:
+        """The loaded model: its share of memory here, or where it runs if elsewhere."""
+        self.model_share = memory
+        remote = info.ref.engine == "remote"
+        self.remote = urlsplit(info.ref.location).netloc if remote else None
+        self.refresh(layout=self.expanded)
 
     def start(self) -> None:
         """Begin sampling (after the first frame: NVML's start-up is not free)."""
@@ -147,6 +157,8 @@ class Meters(Widget):
             )
         if s.gpu_note:
             parts.append(s.gpu_note)
+        if self.remote is not None:  # the meters are this machine's, not the model's
+            parts.insert(0, f"model on {self.remote}")
         return parts
 
     def render(self) -> Content:

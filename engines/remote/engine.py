@@ -10,12 +10,10 @@ the history, the log or the screen.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from threading import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from llamatui.engines.handle import EngineDied
@@ -34,34 +32,17 @@ from llamatui.engines.protocol import (
     generation_rate,
 )
 from llamatui.engines.refs import ModelRef
+from llamatui.engines.remote.servers import api_key, is_loopback
 from llamatui.engines.stops import StopMatcher
 from llamatui.engines.templates import ChatMessage
 
+if TYPE_CHECKING:
+    pass
+
 CONNECT_S = 5.0
+CONTINUING = ("llamatui", "vllm")
+"""`owned_by` of the servers that take `continue_final_message`."""
 READ_S = 300.0  # a long prompt on a busy server takes a while before the first token
-
-
-def is_loopback(url: str) -> bool:
-    """Whether the URL's host is this machine."""
-    host = urlsplit(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def api_key(options: LoadOptions) -> tuple[str | None, str]:
-    """The API key and where it came from ("$NAME", a file), from the engine's options."""
-    env = options.engine.get("api_key_env")
-    if env:
-        value = os.environ.get(str(env))
-        if not value:
-            raise EngineError(f"the API key's environment variable ${env} is not set")
-        return value, f"${env}"
-    path = options.engine.get("api_key_file")
-    if path:
-        try:
-            return Path(str(path)).expanduser().read_text(encoding="utf-8").strip(), str(path)
-        except OSError as e:
-            raise EngineError(f"the API key file {path} cannot be read ({e.strerror})") from e
-    return None, "no key"
 
 
 class RemoteEngine:
@@ -75,6 +56,7 @@ class RemoteEngine:
         self._model = ""
         self._key_from = "no key"
         self._tokenize = False
+        self._continue = False
 
     def load(
         self, ref: ModelRef, options: LoadOptions, progress: Progress | None = None
@@ -104,6 +86,9 @@ class RemoteEngine:
             )
         meta = next(m for m in models if isinstance(m, dict) and m.get("id") == model)
         n_ctx_server = _context_of(meta)
+        # Servers known to carry on a final assistant message (vLLM's and llamatui's
+        # `continue_final_message`); others are not asked to.
+        self._continue = str(meta.get("owned_by", "")).lower() in CONTINUING
         self._model = model
         self._tokenize = self._probe_tokenize()
         n_ctx = min(options.n_ctx, n_ctx_server) if n_ctx_server else options.n_ctx
@@ -118,12 +103,37 @@ class RemoteEngine:
             template="the server's",
             size_bytes=0,
             cpu_threads=0,
-            capabilities=Capabilities(count_tokens=self._tokenize, continue_reply=False),
-            notice=None
-            if self._tokenize
-            else "this server cannot count tokens: the context meter estimates (~)",
+            capabilities=Capabilities(count_tokens=self._tokenize, continue_reply=self._continue),
+            notice="; ".join(self._notices(base)) or None,
         )
         return self._info
+
+    def models(self, base: str, options: LoadOptions, timeout: float) -> list[str]:
+        """The ids of the models the server at `base` lists."""
+        import httpx
+
+        key, self._key_from = api_key(options)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=timeout)
+        data = self._json("GET", "/models").get("data") or []
+        return [str(m.get("id")) for m in data if isinstance(m, dict)]
+
+    def _notices(self, base: str) -> list[str]:
+        """What the user should hear once, at load."""
+        notes = []
+        if base.startswith("http://") and not is_loopback(base):
+            host = urlsplit(base).netloc
+            notes.append(
+                f"the connection to {host} is not encrypted (http://): the conversation "
+                "crosses the network in clear; use https, or an SSH tunnel to localhost"
+            )
+        if not self._tokenize:
+            notes.append("this server cannot count tokens: the context meter estimates (~)")
+        notes.append(
+            "top-k, min-p and the repeat penalty are sent as extensions: llama.cpp, vLLM "
+            "and llamatui serve use them, other servers may ignore them"
+        )
+        return notes
 
     def _require(self) -> ModelInfo:
         if self._info is None or self._client is None:
@@ -222,7 +232,7 @@ class RemoteEngine:
         import httpx
 
         info = self._require()
-        if continue_last:
+        if continue_last and not self._continue:
             raise Unsupported("this server cannot continue a reply")
         body: dict[str, Any] = {
             "model": self._model,
@@ -237,6 +247,8 @@ class RemoteEngine:
             "min_p": params.min_p,
             "repeat_penalty": params.repeat_penalty,
         }
+        if continue_last:
+            body |= {"continue_final_message": True, "add_generation_prompt": False}
         if params.seed is not None:
             body["seed"] = params.seed
         if params.stop:
