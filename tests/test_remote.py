@@ -197,3 +197,65 @@ def test_the_session_gives_a_configured_server_its_key(serve_url: str) -> None:
     assert session.load_options(ref, Profile()).engine == {"api_key_env": "BOX_KEY"}
     other = ModelRef("remote", "http://elsewhere:1/v1", SMOL)
     assert session.load_options(other, Profile()).engine == {}
+
+
+def test_the_server_app_guards_its_door() -> None:
+    """In-process, on the scripted engine: a token, a size limit, a bounded queue (429
+    with when to retry), what a client may not send."""
+    from starlette.testclient import TestClient
+
+    from llamatui.engines.scripted import ScriptedEngine
+    from llamatui.engines.serve import Served, make_app
+
+    def handle(ref: ModelRef) -> InProcessHandle:
+        return InProcessHandle("scripted", lambda: ScriptedEngine("Fine, thanks."))
+
+    served = Served({"demo": ModelRef("scripted", "demo")}, handle, token="t0ken")
+    client = TestClient(make_app(served))
+    ask = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
+    assert client.post("/v1/chat/completions", json=ask).status_code == 401
+    auth = {"Authorization": "Bearer t0ken"}
+    ok = client.post("/v1/chat/completions", json=ask, headers=auth).json()
+    assert ok["choices"][0]["message"]["content"] == "Fine, thanks."
+    big = {"model": "demo", "messages": [{"role": "user", "content": "x" * (5 * 2**20)}]}
+    assert client.post("/v1/chat/completions", json=big, headers=auth).status_code == 413
+    bad = client.post("/v1/chat/completions", json={"model": "demo"}, headers=auth)
+    assert bad.status_code == 400 and "messages" in bad.json()["error"]["message"]
+    nope = client.post("/v1/chat/completions", json=ask | {"model": "x"}, headers=auth)
+    assert nope.status_code == 404 and nope.json()["error"]["code"] == "model_not_found"
+    served.queue = 0  # every request would wait: refused, with when to come back
+    busy = client.post("/v1/chat/completions", json=ask, headers=auth)
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "5"
+    assert "access-control-allow-origin" not in busy.headers
+    client.close()
+
+
+def test_dns_and_tls_failures_say_so(serve_url: str) -> None:
+    with pytest.raises(EngineError, match=r"not found \(DNS\)|cannot connect"):
+        remote("http://no-such-host.invalid/v1")
+    with pytest.raises(EngineError, match="TLS"):
+        remote(serve_url.replace("http://", "https://"))
+
+
+def test_a_crashed_engine_behind_the_server_is_told_and_started_again(
+    tmp_path: Path, smollm2: Path
+) -> None:
+    import psutil
+
+    url, proc = llamatui_serve(tmp_path, smollm2)
+    try:
+        handle, _ = remote(url)
+        got = ""
+        with pytest.raises(EngineError, match="the engine stopped: it was killed"):
+            for item in handle.stream(ASK, SamplingParams(temperature=0, max_tokens=400)):
+                if isinstance(item, Delta):
+                    got += item.text
+                    if len(got) > 20:
+                        for child in psutil.Process(proc.pid).children():
+                            if "multiprocessing" in " ".join(child.cmdline()):
+                                child.kill()
+        items = list(handle.stream(ASK, SamplingParams(temperature=0, max_tokens=3)))
+        assert items[-1].generated_tokens == 3  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        proc.wait(10)

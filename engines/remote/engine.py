@@ -193,8 +193,10 @@ class RemoteEngine:
         text = str(e)
         if isinstance(e, httpx.TimeoutException):
             return EngineError(f"the server at {where} did not answer in time")
-        if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+        if "CERTIFICATE" in text.upper():
             return EngineError(f"the TLS certificate of {where} was not accepted ({text})")
+        if "SSL" in text.upper() or "TLS" in text.upper():
+            return EngineError(f"the TLS connection to {where} failed ({text})")
         if "Name or service not known" in text or "nodename nor servname" in text:
             return EngineError(f"the server name {where} was not found (DNS)")
         if isinstance(e, httpx.ConnectError):
