@@ -164,7 +164,10 @@ def make_app(served: Served) -> Starlette:
             )  # fmt: skip
         return ref
 
-    async def tokenize(request: Request) -> Response:
+    async def asked(
+        request: Request,
+    ) -> tuple[dict[str, Any], ModelRef, list[ChatMessage]] | Response:
+        """The request's body, model and messages, or the error to answer with."""
         body = await body_of(request)
         if isinstance(body, Response):
             return body
@@ -172,9 +175,15 @@ def make_app(served: Served) -> Starlette:
         if isinstance(ref, Response):
             return ref
         try:
-            messages = messages_of(body)
-        except ValueError as e:
+            return body, ref, messages_of(body)
+        except (ValueError, TypeError, AttributeError) as e:
             return error(400, str(e), "invalid_request_error")
+
+    async def tokenize(request: Request) -> Response:
+        got = await asked(request)
+        if isinstance(got, Response):
+            return got
+        _, ref, messages = got
         async with served.lock:
             try:
                 count = await asyncio.to_thread(lambda: served.ensure(ref).count_tokens(messages))
@@ -183,14 +192,11 @@ def make_app(served: Served) -> Starlette:
         return JSONResponse({"count": count, "max_model_len": served.n_ctx.get(ref.name)})
 
     async def chat(request: Request) -> Response:
-        body = await body_of(request)
-        if isinstance(body, Response):
-            return body
-        ref = model_ref(body)
-        if isinstance(ref, Response):
-            return ref
+        got = await asked(request)
+        if isinstance(got, Response):
+            return got
+        body, ref, messages = got
         try:
-            messages = messages_of(body)
             params = sampling_of(body)
         except (ValueError, TypeError) as e:
             return error(400, str(e), "invalid_request_error")
