@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 CONNECT_S = 5.0
 CONTINUING = ("llamatui", "vllm")
 """`owned_by` of the servers that take `continue_final_message`."""
+EXTENDED = ("llamatui", "vllm", "llamacpp")
+"""`owned_by` of the servers known to use top-k, min-p and the repeat penalty."""
 READ_S = 300.0  # a long prompt on a busy server takes a while before the first token
 
 
@@ -57,6 +59,7 @@ class RemoteEngine:
         self._key_from = "no key"
         self._tokenize = False
         self._continue = False
+        self._extensions = False
 
     def load(
         self, ref: ModelRef, options: LoadOptions, progress: Progress | None = None
@@ -88,7 +91,9 @@ class RemoteEngine:
         n_ctx_server = _context_of(meta)
         # Servers known to carry on a final assistant message (vLLM's and llamatui's
         # `continue_final_message`); others are not asked to.
-        self._continue = str(meta.get("owned_by", "")).lower() in CONTINUING
+        owner = str(meta.get("owned_by", "")).lower()
+        self._continue = owner in CONTINUING
+        self._extensions = owner in EXTENDED
         self._model = model
         self._tokenize = self._probe_tokenize()
         n_ctx = min(options.n_ctx, n_ctx_server) if n_ctx_server else options.n_ctx
@@ -129,10 +134,11 @@ class RemoteEngine:
             )
         if not self._tokenize:
             notes.append("this server cannot count tokens: the context meter estimates (~)")
-        notes.append(
-            "top-k, min-p and the repeat penalty are sent as extensions: llama.cpp, vLLM "
-            "and llamatui serve use them, other servers may ignore them"
-        )
+        if not self._extensions:
+            notes.append(
+                "top-k, min-p and the repeat penalty are sent as extensions: llama.cpp, vLLM "
+                "and llamatui serve use them, this server may ignore them"
+            )
         return notes
 
     def _require(self) -> ModelInfo:
