@@ -223,11 +223,39 @@ def test_the_server_app_guards_its_door() -> None:
     assert bad.status_code == 400 and "messages" in bad.json()["error"]["message"]
     nope = client.post("/v1/chat/completions", json=ask | {"model": "x"}, headers=auth)
     assert nope.status_code == 404 and nope.json()["error"]["code"] == "model_not_found"
+    plain = client.post(
+        "/v1/chat/completions", content=b"{}", headers=auth | {"content-type": "text/plain"}
+    )
+    assert plain.status_code == 415  # a web page's simple POST never reaches the engine
     served.queue = 0  # every request would wait: refused, with when to come back
     busy = client.post("/v1/chat/completions", json=ask, headers=auth)
     assert busy.status_code == 429 and busy.headers["retry-after"] == "5"
     assert "access-control-allow-origin" not in busy.headers
     client.close()
+    # Bound to loopback it answers only to this machine's names (no DNS rebinding).
+    local = Served({"demo": ModelRef("scripted", "demo")}, handle, hosts=("127.0.0.1",))
+    with TestClient(make_app(local)) as rebound:
+        assert rebound.get("/v1/models").status_code == 400  # Host: testserver
+        assert rebound.get("/v1/models", headers={"host": "127.0.0.1:8080"}).status_code == 200
+
+
+def test_keys_and_what_the_sse_reader_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llamatui.engines.remote.servers import api_key, is_loopback
+    from llamatui.engines.remote.sse import data_of_events
+
+    key_file = tmp_path / "key"
+    key_file.write_text("# the box\nsk-SECRET\n")
+    with pytest.raises(EngineError, match="not one word on one line") as caught:
+        api_key(LoadOptions(engine={"api_key_file": str(key_file)}))
+    assert "SECRET" not in str(caught.value)
+    monkeypatch.setenv("K", "  sk-ok \n")
+    assert api_key(LoadOptions(engine={"api_key_env": "K"})) == ("sk-ok", "$K")
+    assert is_loopback("http://127.0.0.1:1/v1") and is_loopback("http://[::1]:8/v1")
+    assert not is_loopback("http://127.example.com/v1") and not is_loopback("http://10.0.0.1")
+    lines = [": keep-alive", "event: message", 'data: {"a":', "data: 1}", "", "data:[DONE]", ""]
+    assert list(data_of_events(iter(lines))) == ['{"a":\n1}', "[DONE]"]
 
 
 def test_dns_and_tls_failures_say_so(serve_url: str) -> None:

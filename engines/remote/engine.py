@@ -10,11 +10,11 @@ the history, the log or the screen.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from threading import Event
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from llamatui.engines.handle import EngineDied
 from llamatui.engines.protocol import (
@@ -32,7 +32,8 @@ from llamatui.engines.protocol import (
     generation_rate,
 )
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.remote.servers import api_key, is_loopback
+from llamatui.engines.remote.servers import api_key, is_loopback, where
+from llamatui.engines.remote.sse import close_on_cancel, data_of_events
 from llamatui.engines.stops import StopMatcher
 from llamatui.engines.templates import ChatMessage
 
@@ -71,7 +72,7 @@ class RemoteEngine:
         base = ref.location.rstrip("/")
         key, self._key_from = api_key(options)
         if progress is not None:
-            progress(0.0, f"connecting to {urlsplit(base).netloc}")
+            progress(0.0, f"connecting to {where(base)}")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
             base_url=base,
@@ -127,7 +128,7 @@ class RemoteEngine:
         """What the user should hear once, at load."""
         notes = []
         if base.startswith("http://") and not is_loopback(base):
-            host = urlsplit(base).netloc
+            host = where(base)
             notes.append(
                 f"the connection to {host} is not encrypted (http://): the conversation "
                 "crosses the network in clear; use https, or an SSH tunnel to localhost"
@@ -195,19 +196,19 @@ class RemoteEngine:
     def _transport_error(self, e: Exception) -> EngineError:
         import httpx
 
-        where = urlsplit(str(self._client.base_url)).netloc
+        at = where(str(self._client.base_url))
         text = str(e)
         if isinstance(e, httpx.TimeoutException):
-            return EngineError(f"the server at {where} did not answer in time")
+            return EngineError(f"the server at {at} did not answer in time")
         if "CERTIFICATE" in text.upper():
-            return EngineError(f"the TLS certificate of {where} was not accepted ({text})")
+            return EngineError(f"the TLS certificate of {at} was not accepted ({text})")
         if "SSL" in text.upper() or "TLS" in text.upper():
-            return EngineError(f"the TLS connection to {where} failed ({text})")
+            return EngineError(f"the TLS connection to {at} failed ({text})")
         if "Name or service not known" in text or "nodename nor servname" in text:
-            return EngineError(f"the server name {where} was not found (DNS)")
+            return EngineError(f"the server name {at} was not found (DNS)")
         if isinstance(e, httpx.ConnectError):
-            return EngineError(f"cannot connect to {where}: is the server running? ({text})")
-        return EngineDied(f"the connection to {where} broke ({type(e).__name__}: {text})")
+            return EngineError(f"cannot connect to {at}: is the server running? ({text})")
+        return EngineDied(f"the connection to {at} broke ({type(e).__name__}: {text})")
 
     def _status_error(self, status: int, text: str, headers: Any) -> EngineError:
         message = _error_message(text)
@@ -264,24 +265,29 @@ class RemoteEngine:
         stops = StopMatcher(params.stop)
         t_start = time.perf_counter()
         t_first = 0.0
-        n = 0
+        n = sent = 0
         finish = "stop"
         usage: dict[str, Any] = {}
+        done = threading.Event()
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as r:
+                # Esc while the server reads the prompt (or queues the request) must not
+                # wait for its first byte: closing the response ends the read at once.
+                threading.Thread(
+                    target=close_on_cancel, args=(cancel, done, r), daemon=True
+                ).start()
                 if r.status_code != 200:
                     r.read()
                     raise self._status_error(r.status_code, r.text, r.headers)
-                for line in r.iter_lines():
+                for data in data_of_events(r.iter_lines()):
                     if cancel.is_set():
                         finish = "cancelled"
                         break
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
                     if data == "[DONE]":
                         break
                     chunk = json.loads(data)
+                    if not isinstance(chunk, dict):
+                        continue
                     if "error" in chunk:
                         raise EngineError(f"the server failed: {_error_message(data)}")
                     usage = chunk.get("usage") or usage
@@ -291,8 +297,9 @@ class RemoteEngine:
                             n += 1  # servers send a token an event
                             t_first = t_first or time.perf_counter()
                             shown = stops.feed(text)
-                            if shown:
-                                yield Delta(shown, 1)
+                            if shown:  # what was held back counts with what is shown
+                                yield Delta(shown, n - sent)
+                                sent = n
                         reason = choice.get("finish_reason")
                         if reason:
                             finish = "length" if reason == "length" else "stop"
@@ -300,15 +307,20 @@ class RemoteEngine:
                         finish = "stop"
                         break
         except httpx.HTTPError as e:
-            raise self._transport_error(e) from None
+            if not cancel.is_set():
+                raise self._transport_error(e) from None
+            finish = "cancelled"
         except ValueError as e:
             raise EngineError(f"the server sent an event that is not JSON ({e})") from None
+        finally:
+            done.set()
         tail = stops.flush()
         # The server's count, where it gave one; what was counted here is off by the
         # events that held more or less than a token.
         generated = int(usage.get("completion_tokens") or n) if finish != "cancelled" else n
-        if tail or generated != n:
-            yield Delta(tail, generated - n)
+        generated = max(generated, sent)
+        if tail or generated != sent:
+            yield Delta(tail, generated - sent)
         t_end = time.perf_counter()
         # Servers that report no usage in a stream (llama-cpp-python's): the prompt is
         # counted by the server's tokenizer where it has one, else estimated.

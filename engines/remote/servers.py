@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,26 +55,43 @@ def list_models(server: RemoteServer, timeout: float = 3.0) -> list[str]:
 
 
 def is_loopback(url: str) -> bool:
-    """Whether the URL's host is this machine."""
+    """Whether the URL's host is this machine (an address, or "localhost")."""
     host = urlsplit(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
+
+
+def where(url: str) -> str:
+    """host:port of a URL, without any user:password in it."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
 def api_key(options: LoadOptions) -> tuple[str | None, str]:
     """The API key and where it came from ("$NAME", a file), from the engine's options."""
     env = options.engine.get("api_key_env")
+    path = options.engine.get("api_key_file")
     if env:
-        value = os.environ.get(str(env))
+        value, source = os.environ.get(str(env), "").strip(), f"${env}"
         if not value:
             raise EngineError(f"the API key's environment variable ${env} is not set")
-        return value, f"${env}"
-    path = options.engine.get("api_key_file")
-    if path:
+    elif path:
+        source = str(path)
         try:
-            return Path(str(path)).expanduser().read_text(encoding="utf-8").strip(), str(path)
+            value = Path(source).expanduser().read_text(encoding="utf-8").strip()
         except OSError as e:
             raise EngineError(f"the API key file {path} cannot be read ({e.strerror})") from e
-    return None, "no key"
+    else:
+        return None, "no key"
+    # A key with spaces or line breaks in it (a comment in the file) would go into an
+    # HTTP header, and its error message, as it is: refuse it before it is sent.
+    if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise EngineError(f"the API key in {source} is not one word on one line")
+    return value, source
 
 
 def remote_entries(servers: Sequence[RemoteServer]) -> list[ModelEntry]:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -50,6 +52,8 @@ class Served:
     token: str | None = None
     """The bearer token clients must send; None on loopback."""
     queue: int = QUEUE
+    hosts: tuple[str, ...] = ()
+    """The Host names it answers to (bound to loopback); empty for any."""
     handle: EngineHandle | None = None
     loaded: ModelRef | None = None
     waiting: int = 0
@@ -121,18 +125,25 @@ def make_app(served: Served) -> Starlette:
     def authorised(request: Request) -> bool:
         if served.token is None:
             return True
-        given = request.headers.get("authorization", "")
-        return secrets.compare_digest(given, f"Bearer {served.token}")
+        given = request.headers.get("authorization", "").encode("utf-8", "replace")
+        return secrets.compare_digest(given, f"Bearer {served.token}".encode())
 
     async def body_of(request: Request) -> dict[str, Any] | Response:
         if not authorised(request):
             return error(401, "a bearer token is required", "invalid_request_error", "unauthorized")
-        size = int(request.headers.get("content-length") or 0)
-        if size > MAX_BODY:
-            return error(413, f"the request is over {MAX_BODY:,} bytes", "invalid_request_error")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return error(413, f"the request is over {MAX_BODY:,} bytes", "invalid_request_error")
+        # JSON only: a web page cannot post it without a CORS preflight, which fails.
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return error(415, "the body must be application/json", "invalid_request_error")
+        too_big = error(413, f"the request is over {MAX_BODY:,} bytes", "invalid_request_error")
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():  # a chunked body has no length to check first
+            size += len(chunk)
+            if size > MAX_BODY:
+                return too_big
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -198,8 +209,14 @@ def make_app(served: Served) -> Starlette:
         body, ref, messages = got
         try:
             params = sampling_of(body)
-        except (ValueError, TypeError) as e:
+            options = body.get("stream_options") or {}
+            include_usage = bool(options.get("include_usage"))
+        except (ValueError, TypeError, AttributeError) as e:
             return error(400, str(e), "invalid_request_error")
+        carry_on = bool(body.get("continue_final_message"))
+        if carry_on and messages[-1]["role"] != "assistant":
+            why = "continue_final_message needs an assistant message last"
+            return error(400, why, "invalid_request_error")
         if served.waiting >= served.queue:
             response = error(429, "too many requests are waiting", "rate_limit_error")
             response.headers["Retry-After"] = "5"
@@ -209,34 +226,27 @@ def make_app(served: Served) -> Starlette:
             await served.lock.acquire()
         finally:
             served.waiting -= 1
-        carry_on = bool(body.get("continue_final_message"))
-        if carry_on and messages[-1]["role"] != "assistant":
-            served.lock.release()
-            return error(
-                400,
-                "continue_final_message needs an assistant message last",
-                "invalid_request_error",
-            )
+        # From here every way out frees the engine: or no later request is answered.
         run = Reply(served, ref, messages, params, carry_on)
+        streaming = False
         try:
+            if await request.is_disconnected():  # it gave up while it waited
+                return Response(status_code=499)
             first = await run.start()
-        except BaseException:
-            served.lock.release()
-            raise
-        if isinstance(first, Response):
-            served.lock.release()
-            return first
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(
-                run.events(first, include_usage), media_type="text/event-stream"
-            )
-        try:
-            return JSONResponse(await run.whole(first))
-        except Exception as e:  # the engine failed mid-reply: say why
-            return run.error_response(e)
+            if isinstance(first, Response):
+                return first
+            if body.get("stream"):
+                streaming = True  # the stream frees it when it ends
+                return StreamingResponse(
+                    run.events(first, include_usage), media_type="text/event-stream"
+                )
+            try:
+                return JSONResponse(await run.whole(first))
+            except Exception as e:  # the engine failed mid-reply: say why
+                return run.error_response(e)
         finally:
-            served.lock.release()
+            if not streaming:
+                run.release_when_done()
 
     routes = [
         Route("/v1/models", models, methods=["GET"]),
@@ -249,4 +259,7 @@ def make_app(served: Served) -> Starlette:
         yield
         await asyncio.to_thread(served.close)  # the engine process ends with the server
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if served.hosts:  # bound to loopback: only this machine's names (no DNS rebinding)
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(served.hosts)))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

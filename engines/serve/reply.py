@@ -56,13 +56,20 @@ class Reply:
         self.handle: EngineHandle | None = None
         self.stopped = threading.Event()
         self._closing: asyncio.Task[None] | None = None
+        self.running = False
+        """Its thread has started (and puts None when it ends)."""
+        self._released = False
+        self._drained = False
 
     async def start(self) -> Delta | ReplyStats | Response:
         """Load if needed and begin; the first item, or the error response."""
         loop = asyncio.get_running_loop()
 
         def put(item: Delta | ReplyStats | BaseException | None) -> None:
-            loop.call_soon_threadsafe(self.queue.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(self.queue.put_nowait, item)
+            except RuntimeError:  # the server is shutting down: nobody is listening
+                self.stopped.set()
 
         def produce() -> None:
             try:
@@ -80,6 +87,7 @@ class Reply:
                 put(None)
 
         threading.Thread(target=produce, name="llamatui-serve-reply", daemon=True).start()
+        self.running = True
         first = await self.queue.get()
         if isinstance(first, BaseException):
             await self._drain()
@@ -88,8 +96,11 @@ class Reply:
         return first
 
     async def _drain(self) -> None:
+        if self._drained:
+            return
         while await self.queue.get() is not None:
             pass
+        self._drained = True
 
     def error_response(self, e: BaseException) -> Response:
         """The error a failed reply answers with."""
@@ -138,6 +149,7 @@ class Reply:
                     body = json.loads(bytes(self.error_response(item).body))
                     yield f"data: {json.dumps(body)}\n\n"
                 item = await self.queue.get()
+            self._drained = True
             yield "data: [DONE]\n\n"
         finally:
             # A disconnect lands here too, in a cancelled task that can await nothing:
@@ -147,13 +159,30 @@ class Reply:
             if self.handle is not None:
                 self.handle.cancel()
             if item is None:
-                self.served.lock.release()
+                self._release_once()
             else:
-                self._closing = asyncio.get_running_loop().create_task(self._release())
+                self.release_when_done()
+
+    def release_when_done(self) -> None:
+        """Free the engine for the next request once this reply's thread has ended:
+        at once when it has, else from a task of its own (this may be a cancelled
+        task, which can await nothing)."""
+        self.stopped.set()
+        if self.handle is not None:
+            self.handle.cancel()
+        if not self.running or self._drained:
+            self._release_once()
+            return
+        self._closing = asyncio.get_running_loop().create_task(self._release())
 
     async def _release(self) -> None:
         await self._drain()
-        self.served.lock.release()
+        self._release_once()
+
+    def _release_once(self) -> None:
+        if not self._released:
+            self._released = True
+            self.served.lock.release()
 
     async def whole(self, first: Delta | ReplyStats) -> dict[str, Any]:
         """The reply as one chat.completion object."""
@@ -169,6 +198,7 @@ class Reply:
                 await self._drain()
                 raise item
             item = await self.queue.get()
+        self._drained = True  # its None is read: the thread has ended
         assert stats is not None
         finish = "length" if stats.finish in ("length", "context") else "stop"
         return {

@@ -141,10 +141,14 @@ class ChatSession:
         """The command line's options under the model's profile, for its engine."""
         base = self.settings.load
         engine = dict(self.settings.engine_options.get(ref.engine, {}))
-        server = self.settings.remote_for(ref.location) if ref.engine == "remote" else None
-        if server is not None:  # where its API key is: [[remotes]] in the config
-            engine.update(server.key_options())
-        engine.update(profile.options_for(ref.engine))
+        own = profile.options_for(ref.engine)
+        if ref.engine == "remote":
+            # A key belongs to a server ([[remotes]]), never to a model's profile: the
+            # same model id may be on a server the key is not for.
+            own = {k: v for k, v in own.items() if not k.startswith("api_key")}
+            server = self.settings.remote_for(ref.location)
+            engine.update(server.key_options() if server is not None else {})
+        engine.update(own)
         return LoadOptions(
             n_ctx=profile.ctx or base.n_ctx,
             chat_format=profile.chat_format or base.chat_format,

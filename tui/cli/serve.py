@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
     threads = getattr(args, "threads", None)
     options = LoadOptions(n_ctx=args.ctx, engine={"threads": threads} if threads else {})
-    served = Served(models, make_handle, options, token)
+    # On loopback, only this machine's names: a web page's DNS rebinding gets nowhere.
+    hosts = ("127.0.0.1", "localhost", "::1", args.host) if is_loopback(url) else ()
+    served = Served(models, make_handle, options, token, hosts=hosts)
     print(f"Serving {', '.join(models)} at {url}/v1 (Ctrl+C stops)", flush=True)
     uvicorn.run(make_app(served), host=args.host, port=args.port, log_level="warning")
     return 0
