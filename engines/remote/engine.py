@@ -68,27 +68,18 @@ class RemoteEngine:
         """Reach the server, check the model, and find what it offers."""
         import httpx
 
-        self.unload()
         base = ref.location.rstrip("/")
-        key, self._key_from = api_key(options)
         if progress is not None:
             progress(0.0, f"connecting to {where(base)}")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(
-            base_url=base,
-            headers=headers,
-            timeout=httpx.Timeout(READ_S, connect=CONNECT_S),
-            verify=True,
-        )
-        models = self._json("GET", "/models").get("data") or []
-        ids = [str(m.get("id")) for m in models if isinstance(m, dict)]
+        models = self._connect(base, options, httpx.Timeout(READ_S, connect=CONNECT_S))
+        ids = [str(m.get("id")) for m in models]
         model = ref.model or (ids[0] if ids else "")
         if model not in ids:
             raise EngineError(
                 f"the server has no model {model!r}"
                 + (f" (it has: {', '.join(ids[:8])})" if ids else " (it lists none)")
             )
-        meta = next(m for m in models if isinstance(m, dict) and m.get("id") == model)
+        meta = next(m for m in models if m.get("id") == model)
         n_ctx_server = _context_of(meta)
         # Servers known to carry on a final assistant message (vLLM's and llamatui's
         # `continue_final_message`); others are not asked to.
@@ -116,13 +107,19 @@ class RemoteEngine:
 
     def models(self, base: str, options: LoadOptions, timeout: float) -> list[str]:
         """The ids of the models the server at `base` lists."""
+        return [str(m.get("id")) for m in self._connect(base.rstrip("/"), options, timeout)]
+
+    def _connect(self, base: str, options: LoadOptions, timeout: Any) -> list[dict[str, Any]]:
+        """A client for the server at `base` (TLS verified, the key in its header), and
+        the models the server lists."""
         import httpx
 
+        self.unload()
         key, self._key_from = api_key(options)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=timeout)
+        self._client = httpx.Client(base_url=base, headers=headers, timeout=timeout, verify=True)
         data = self._json("GET", "/models").get("data") or []
-        return [str(m.get("id")) for m in data if isinstance(m, dict)]
+        return [m for m in data if isinstance(m, dict)]
 
     def _notices(self, base: str) -> list[str]:
         """What the user should hear once, at load."""
