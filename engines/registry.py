@@ -165,25 +165,6 @@ EXLLAMA_OPTIONS = (
     ),
 )
 
-REMOTE_OPTIONS = (
-    OptionSpec(
-        "api_key_env",
-        "API key variable",
-        str,
-        "the environment variable that holds the server's API key",
-        placeholder="none",
-        pattern=r"[A-Za-z_][A-Za-z0-9_]*",
-        example="OPENAI_API_KEY",
-    ),
-    OptionSpec(
-        "api_key_file",
-        "API key file",
-        str,
-        "a file that holds the server's API key",
-        placeholder="none",
-    ),
-)
-
 REGISTRY: dict[str, EngineSpec] = {
     spec.kind: spec
     for spec in (
@@ -215,7 +196,7 @@ REGISTRY: dict[str, EngineSpec] = {
             label="remote",
             formats=("remote",),
             capabilities=Capabilities(count_tokens=True, continue_reply=False),
-            options=REMOTE_OPTIONS,
+            # No per-model options: a server's API key is the server's ([[remotes]]).
             engine_class="llamatui.engines.remote.engine:RemoteEngine",
             own_process=False,
             check=_needs_module("httpx", "httpx (`pip install httpx`)"),

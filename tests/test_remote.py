@@ -199,6 +199,17 @@ def test_the_session_gives_a_configured_server_its_key(serve_url: str) -> None:
     assert session.load_options(other, Profile()).engine == {}
 
 
+def test_a_key_is_never_a_model_option(tmp_path: Path) -> None:
+    """Keys are a server's: a model's profile cannot name one (the same model id may be
+    on a server the key is not for)."""
+    from llamatui.tui.config import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[models.qwen3.remote]\napi_key_env = "K"\n')
+    with pytest.raises(ConfigError, match="unknown option 'api_key_env' \\(known: none\\)"):
+        load_config(path)
+
+
 def test_the_server_app_guards_its_door() -> None:
     """In-process, on the scripted engine: a token, a size limit, a bounded queue (429
     with when to retry), what a client may not send."""

@@ -38,9 +38,14 @@ class Settings:
     remotes: tuple[RemoteServer, ...] = ()
     """OpenAI-compatible servers from the config (`[[remotes]]`)."""
 
-    def remote_for(self, url: str) -> RemoteServer | None:
-        """The configured server at this base URL (for its API key), if there is one."""
-        return next((r for r in self.remotes if r.url == url.rstrip("/")), None)
+    def server_options(self, ref: ModelRef) -> dict[str, str]:
+        """Where the API key of a remote model's server is, when the config names that
+        server ([[remotes]]); nothing for other models."""
+        if ref.engine != "remote":
+            return {}
+        url = ref.location.rstrip("/")
+        server = next((r for r in self.remotes if r.url == url), None)
+        return server.key_options() if server is not None else {}
 
     def library_folders(self) -> list[Path]:
         """Where the model library looks: --models-dir or the config's, else the defaults."""

@@ -4,7 +4,7 @@ The session holds the conversation (the turns sent to the model, the turns left 
 to fit the context, whether the last reply can be continued), the engine handle and
 its state, and the profile of the model. Two kinds of methods:
 
-- UI-thread methods (`send`, `continue_reply`, `stop`, `switch`, `open`, `clear`,
+- UI-thread methods (`send`, `continue_reply`, `stop`, `switch`, `restarting`, `open`,
   `apply`) never block: no engine call, no disk. They change the state.
 - Worker methods (`load`, `ensure_loaded`, `run_reply`, `count`) block on the engine
   or the disk and change nothing the UI reads: they report through `emit`, and the
@@ -141,14 +141,8 @@ class ChatSession:
         """The command line's options under the model's profile, for its engine."""
         base = self.settings.load
         engine = dict(self.settings.engine_options.get(ref.engine, {}))
-        own = profile.options_for(ref.engine)
-        if ref.engine == "remote":
-            # A key belongs to a server ([[remotes]]), never to a model's profile: the
-            # same model id may be on a server the key is not for.
-            own = {k: v for k, v in own.items() if not k.startswith("api_key")}
-            server = self.settings.remote_for(ref.location)
-            engine.update(server.key_options() if server is not None else {})
-        engine.update(own)
+        engine.update(self.settings.server_options(ref))
+        engine.update(profile.options_for(ref.engine))
         return LoadOptions(
             n_ctx=profile.ctx or base.n_ctx,
             chat_format=profile.chat_format or base.chat_format,
