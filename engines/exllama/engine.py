@@ -80,7 +80,6 @@ class ExllamaEngine:
         self._stops: list[int] = []
         self._add_bos = False
         self._shape = Shape(weights=0)
-        self._cache_bits = 16
         self._cache_kind = "fp16"
 
     def load(
@@ -109,15 +108,15 @@ class ExllamaEngine:
         self._shape = entry.shape or Shape(weights=entry.size_bytes)
         # exllamav3 pages its cache by 256 tokens: the context is rounded up to that.
         n_ctx = exllama_ctx(Shape(weights=0, context_length=n_ctx_train), options.n_ctx)
-        self._cache_bits = CACHE_BITS.get(cache_kind, 16)
         self._cache_kind = cache_kind
         model = None
         try:
             model = exl.Model.from_config(config)
             # The cache first: its tensors are allocated as the model loads.
-            quant = {} if cache_kind == "fp16" else {"layer_type": exl.CacheLayer_quant}
+            bits = CACHE_BITS.get(cache_kind, 16)
+            quant = {} if bits == 16 else {"layer_type": exl.CacheLayer_quant}
             if quant:
-                quant |= {"k_bits": self._cache_bits, "v_bits": self._cache_bits}
+                quant |= {"k_bits": bits, "v_bits": bits}
             cache = exl.Cache(model, max_num_tokens=n_ctx, **quant)
             split = parse_split(options.engine.get("gpu_split"))
 
