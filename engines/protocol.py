@@ -64,8 +64,6 @@ class Capabilities:
     """Carry on the last assistant message where it was cut."""
     gpu_offload: bool = False
     """Layers can be put on a GPU (a llama.cpp build with CUDA, exllama)."""
-    memory_split: bool = False
-    """Memory is reported per device (RAM and each GPU)."""
 
 
 @dataclass(frozen=True)

@@ -172,9 +172,7 @@ REGISTRY: dict[str, EngineSpec] = {
             kind="llamacpp",
             label="llama.cpp",
             formats=("gguf",),
-            capabilities=Capabilities(
-                count_tokens=True, continue_reply=True, gpu_offload=True, memory_split=True
-            ),
+            capabilities=Capabilities(count_tokens=True, continue_reply=True, gpu_offload=True),
             options=LLAMACPP_OPTIONS,
             engine_class="llamatui.engines.llamacpp:LlamaCppEngine",
             check=_needs_module("llama_cpp", "llama-cpp-python (`pip install llama-cpp-python`)"),
@@ -184,9 +182,7 @@ REGISTRY: dict[str, EngineSpec] = {
             kind="exllama",
             label="exllama",
             formats=("exl3", "hf"),
-            capabilities=Capabilities(
-                count_tokens=True, continue_reply=True, gpu_offload=True, memory_split=True
-            ),
+            capabilities=Capabilities(count_tokens=True, continue_reply=True, gpu_offload=True),
             options=EXLLAMA_OPTIONS,
             engine_class="llamatui.engines.exllama:ExllamaEngine",
             check=_exllama_check,

@@ -40,7 +40,7 @@ from llamatui.engines.refs import ModelRef
 from llamatui.engines.stops import StopMatcher
 from llamatui.engines.templates import ChatMessage, ChatTemplate, pick_template, prompt_parts
 
-FULL = Capabilities(count_tokens=True, continue_reply=True, gpu_offload=True, memory_split=True)
+FULL = Capabilities(count_tokens=True, continue_reply=True, gpu_offload=True)
 
 
 def parse_split(text: str | None) -> list[float] | None:

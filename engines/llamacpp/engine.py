@@ -132,7 +132,6 @@ class LlamaCppEngine:
                 count_tokens=True,
                 continue_reply=True,
                 gpu_offload=bool(lc.llama_supports_gpu_offload()),
-                memory_split=True,
             ),
             notice="; ".join(n for n in (notice, self._offload_notice(n_gpu_layers)) if n) or None,
         )
