@@ -1,28 +1,29 @@
-"""Streaming throughput: raw llama-cpp-python, the engine host, and the full UI path.
+"""Streaming: what the app's drawing costs the model, in a terminal and headless.
 
-One run on the default model, the same thread count and greedy sampling for all:
+Measured in one run, on the default model, the same thread count and greedy sampling:
 
-- raw decode: llama_decode of one token at a time, no sampling (what llama-bench's
-  tg test measures);
-- raw generate: llama-cpp-python's high-level `Llama.generate` loop;
-- engine host: our engine process, tokens counted as they arrive in the app process;
-- UI: the headless app, tokens counted when a frame with them has been drawn.
+- raw generate: llama-cpp-python's high-level `Llama.generate` loop, the reference;
+- the app in a pseudo-terminal (the real driver writing to a pty this bench drains),
+  replaying recorded token streams (bench/streams: prose, and Markdown with headings,
+  lists, code fences and tables) at raw generate's rate, at 100x30 and 200x60, with
+  replies of 400, 1,024 and 4,096 tokens; and once on the real engine;
+- headless: the app under `run_test`, on the real engine (--runs rounds).
 
-Each is the median of --runs runs, interleaved, and given as a ratio of the raw
-generate loop. Also time to first token, and the cold start of `llamatui` to its
-first frame in a pseudo-terminal.
+Per case: tokens on screen as a ratio of raw generate (first to last token drawn),
+the app's CPU while streaming as % of one core, bytes written to the terminal per
+token, keypress-to-screen latency while streaming (median and worst), and the
+idle app's CPU over --idle seconds. Then time to first token and the cold start.
 
-With --meters-compare, each round also runs the UI with the meters pane open, right
-after the run with it closed, and the paired ratio open/closed is printed.
-
-Usage: python bench/stream.py [--tokens N] [--threads N] [--runs N] [--meters]
-                              [--meters-compare]
+Usage: python bench/stream.py [--runs N] [--lengths 400,1024,4096]
+                              [--sizes 100x30,200x60] [--contents prose,markdown]
+                              [--idle S] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
 import pty
@@ -32,12 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from pty_app import PROBE_KEYS, PtyApp
+
 from llamatui.engines.handle import EngineState
-from llamatui.engines.host import ProcessHandle
 from llamatui.engines.models import default_model_path
-from llamatui.engines.protocol import Delta, LoadOptions, ReplyStats, SamplingParams
+from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 
@@ -94,22 +97,6 @@ def raw_runs(model: Path, n_tokens: int, threads: int, n_ctx: int, runs: int):
     out = [(decode_only(), generate()) for _ in range(runs)]
     llm.close()
     return out
-
-
-def host_run(client: ProcessHandle, params: SamplingParams) -> tuple[float, float, int]:
-    """(tok/s as received, TTFT s, tokens) through the engine process."""
-    t0 = time.perf_counter()
-    t_first = 0.0
-    n = 0
-    for item in client.stream(MESSAGES, params):
-        if isinstance(item, Delta):
-            if n == 0:
-                t_first = time.perf_counter()
-            n += item.n_tokens
-        else:
-            assert isinstance(item, ReplyStats)
-    t_last = time.perf_counter()
-    return (n - 1) / (t_last - t_first), t_first - t0, n
 
 
 async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, meters: bool):
@@ -215,72 +202,153 @@ def cold_start(runs: int) -> list[float]:
     return times
 
 
+STREAMS = Path(__file__).with_name("streams")
+# The first words each reply shows: when they are on screen, the reply has started.
+FIRST_WORDS = {"prose": b"Once upon", "markdown": b"Here is a walk", "real": b"Once upon"}
+PROBE_EVERY_S = 0.5
+
+
+@dataclass
+class Case:
+    """What one reply in a pseudo-terminal measured."""
+
+    name: str
+    tokens: int
+    on_screen: float
+    """Tokens per second, from the first drawn to the last."""
+    cpu: float
+    """The app's CPU while streaming, as a share of one core."""
+    bytes_per_token: float
+    keys_ms: list[float]
+    """Keypress-to-screen latencies while streaming."""
+    idle: float
+    """The idle app's CPU, as a share of one core."""
+
+
+def pty_case(
+    name: str, args: list[str], size: tuple[int, int], content: str, n: int, idle_s: float
+) -> Case:
+    """Start the app at `size`, let it idle, send a prompt and time its reply."""
+    cols, rows = size
+    env = {"LLAMATUI_DATA_DIR": tempfile.mkdtemp(prefix="llamatui-bench-")}
+    env["LLAMATUI_CONFIG_DIR"] = env["LLAMATUI_DATA_DIR"]
+    app = PtyApp(args, cols, rows, env)
+    try:
+        app.wait_for(b"ready", timeout=60)
+        time.sleep(1.0)  # the first count of the empty prompt, the meters' first samples
+        cpu0, t0 = app.cpu(), time.perf_counter()
+        time.sleep(idle_s)
+        idle = (app.cpu() - cpu0) / (time.perf_counter() - t0)
+        app.send(PROMPT if content == "real" else "Go on.")
+        time.sleep(0.3)
+        start = app.mark()
+        cpu0 = app.cpu()
+        t_enter = app.send("\r")
+        probes: list[tuple[int, float]] = []
+        done = None
+        while done is None:
+            time.sleep(0.05)
+            done = app.find(b"TTFT", start)
+            if done is None and len(probes) < len(PROBE_KEYS):
+                due = t_enter + PROBE_EVERY_S * (len(probes) + 1)
+                if time.perf_counter() >= due:
+                    probes.append((app.mark(), app.send(PROBE_KEYS[len(probes)])))
+            if time.perf_counter() - t_enter > 600:
+                raise TimeoutError("the reply never ended")
+        cpu = (app.cpu() - cpu0) / (time.perf_counter() - t_enter)
+        t_last = done[1]
+        first = app.find(FIRST_WORDS[content], start)
+        assert first is not None, "the reply's first words were never drawn"
+        t_first = first[1]
+        keys = []
+        for (mark, sent), key in zip(probes, PROBE_KEYS, strict=False):
+            seen = app.find(key.encode(), mark)
+            if seen is not None and seen[1] <= t_last:
+                keys.append((seen[1] - sent) * 1000)
+        written = app.bytes_between(t_enter, t_last)
+    finally:
+        app.close()
+    return Case(name, n, (n - 1) / (t_last - t_first), cpu, written / n, keys, idle)
+
+
+def print_cases(cases: list[Case], generate: float) -> None:
+    print(
+        f"{'case':34} {'tok/s':>7} {'of raw':>6} {'app CPU':>8} {'B/tok':>6} "
+        f"{'key ms med/max':>15} {'idle CPU':>8}"
+    )
+    for c in cases:
+        keys = f"{statistics.median(c.keys_ms):.0f}/{max(c.keys_ms):.0f}" if c.keys_ms else "-"
+        print(
+            f"{c.name:34} {c.on_screen:7.1f} {c.on_screen / generate:6.3f} "
+            f"{c.cpu * 100:7.1f}% {c.bytes_per_token:6.0f} {keys:>15} {c.idle * 100:7.2f}%"
+        )
+
+
 def main() -> None:
     # The app saves its history as it does for a person, but not into theirs.
     os.environ.setdefault("LLAMATUI_DATA_DIR", tempfile.mkdtemp(prefix="llamatui-bench-"))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tokens", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=1, help="headless rounds")
+    parser.add_argument("--headless-tokens", type=int, default=400)
+    parser.add_argument("--real-tokens", type=int, default=1024, help="0: no real-engine case")
+    parser.add_argument("--rate", type=int, help="replay rate (default: raw generate's)")
+    parser.add_argument("--lengths", default="400,1024,4096")
+    parser.add_argument("--sizes", default="100x30,200x60")
+    parser.add_argument("--contents", default="prose,markdown")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--ctx", type=int, default=2048)
-    parser.add_argument("--meters", action="store_true", help="with the meters pane open")
-    parser.add_argument(
-        "--meters-compare", action="store_true", help="also each round with the pane open"
-    )
+    parser.add_argument("--ctx", type=int, default=8192)
     args = parser.parse_args()
     model = default_model_path()
-    params = SamplingParams(temperature=0, max_tokens=args.tokens)
-    print(f"model {model.name}, {args.threads} threads, greedy, {args.tokens} tokens max")
+    print(f"model {model.name}, {args.threads} threads, greedy")
 
-    hosts, uis, raws, opened = [], [], [], []
-    for _ in range(args.runs):
-        # A fresh engine each run, like a fresh app: the prompt is not cached.
-        client = ProcessHandle()
-        client.load(
-            ModelRef("llamacpp", str(model)),
-            LoadOptions(n_ctx=args.ctx, engine={"threads": args.threads}),
-        )
-        list(client.stream(WARM_UP, WARM_UP_PARAMS))
-        hosts.append(host_run(client, params))
-        client.close()
-        n_tokens = hosts[-1][2]
+    def raw(n: int) -> float:
         # In a process of its own: llama.cpp's OpenMP threads spin for a while
         # after each step, and must not linger beside the app in this process.
         with mp.get_context("spawn").Pool(1) as pool:
-            raws += pool.apply(raw_runs, (model, n_tokens, args.threads, args.ctx, 1))
-        uis.append(asyncio.run(ui_run(model, args.threads, args.ctx, params, args.meters)))
-        if args.meters_compare:
-            opened.append(asyncio.run(ui_run(model, args.threads, args.ctx, params, True)))
+            return pool.apply(raw_runs, (model, n, args.threads, args.ctx, 1))[0][1]
 
-    decode = statistics.median(r[0] for r in raws)
-    generate = statistics.median(r[1] for r in raws)
-    host = statistics.median(h[0] for h in hosts)
+    generate = raw(args.real_tokens or 1024)
+    rate = args.rate or round(generate)
+    print(f"raw llama-cpp generate    {generate:7.1f} tok/s; replays run at {rate} tok/s")
+    threads = ["--threads", str(args.threads)]
+    cases = []
+    if args.real_tokens:
+        real = ["--tokens", str(args.real_tokens), *threads]
+        name = f"real engine 100x30 {args.real_tokens}"
+        cases.append(pty_case(name, real, (100, 30), "real", args.real_tokens, args.idle))
+        generate_after = raw(args.real_tokens)
+        print(f"raw generate after it     {generate_after:7.1f} tok/s")
+        generate = (generate + generate_after) / 2
+    for size in args.sizes.split(","):
+        cols, rows = (int(x) for x in size.split("x"))
+        for content in args.contents.split(","):
+            stream = STREAMS / f"{content}.json"
+            n_max = len(json.loads(stream.read_text())["tokens"])
+            for n in (min(int(x), n_max) for x in args.lengths.split(",")):
+                replay = ["--stream", str(stream), "--rate", str(rate), "--tokens", str(n)]
+                name = f"replay {size} {n} {content}"
+                cases.append(pty_case(name, replay, (cols, rows), content, n, args.idle))
+    print("In a pseudo-terminal ('of raw': the replays' share of their fixed rate):")
+    print_cases(cases[: bool(args.real_tokens)], generate)
+    print_cases(cases[bool(args.real_tokens) :], rate)
+
+    params = SamplingParams(temperature=0, max_tokens=args.headless_tokens)
+    uis, raws = [], []
+    if not args.runs:
+        return
+    for _ in range(args.runs):
+        raws.append(raw(args.headless_tokens))
+        uis.append(asyncio.run(ui_run(model, args.threads, args.ctx, params, False)))
     ui = statistics.median(u[0] for u in uis)
-    print(f"tokens per reply          {[h[2] for h in hosts]} host, {[u[2] for u in uis]} UI")
-    print(f"raw decode only           {decode:7.1f} tok/s  ({decode / generate:.3f} of generate)")
-    print(f"raw llama-cpp generate    {generate:7.1f} tok/s  (1.000)")
-    print(f"engine host               {host:7.1f} tok/s  ({host / generate:.3f})")
-    print(f"UI, tokens on screen      {ui:7.1f} tok/s  ({ui / generate:.3f})")
-    print(f"UI / engine host          {ui / host:.3f}")
-    # The machine's speed drifts between runs: the ratio within each round of
-    # back-to-back runs is steadier than the ratio of medians.
-    paired = statistics.median(u[0] / r[1] for u, r in zip(uis, raws, strict=True))
-    print(f"UI / raw, paired by round {paired:.3f}")
-    own = statistics.median(u[3] for u in uis)
-    print(f"engine's own rate, in UI  {own:7.1f} tok/s  ({own / generate:.3f})")
-    if opened:
-        pane = statistics.median(o[0] for o in opened)
-        pair = statistics.median(o[0] / u[0] for o, u in zip(opened, uis, strict=True))
-        print(f"UI, meters pane open      {pane:7.1f} tok/s  ({pane / generate:.3f})")
-        print(f"pane open / closed, paired {pair:.3f}")
+    paired = statistics.median(u[0] / r for u, r in zip(uis, raws, strict=True))
+    print(f"headless, {args.headless_tokens} tokens, {args.runs} rounds:")
+    print(f"  raw generate            {statistics.median(raws):7.1f} tok/s")
+    print(f"  UI, tokens on screen    {ui:7.1f} tok/s  (paired ratio {paired:.3f})")
     share = statistics.median(u[4] for u in uis)
-    print(f"app CPU while streaming   {share * 100:7.1f} % of one core")
-    print("per run (tok/s): raw generate, host, UI")
-    for r, h, u in zip(raws, hosts, uis, strict=True):
-        print(f"  {r[1]:7.1f} {h[0]:7.1f} {u[0]:7.1f}")
-    print(f"TTFT engine host          {statistics.median(h[1] for h in hosts) * 1000:7.1f} ms")
-    print(f"TTFT on screen            {statistics.median(u[1] for u in uis) * 1000:7.1f} ms")
-    starts = cold_start(args.runs)
+    print(f"  app CPU while streaming {share * 100:7.1f} % of one core")
+    print(f"  TTFT on screen          {statistics.median(u[1] for u in uis) * 1000:7.1f} ms")
+    starts = cold_start(3)
     print(
         f"cold start to first frame {statistics.median(starts) * 1000:7.1f} ms "
         f"(runs: {', '.join(f'{s * 1000:.0f}' for s in starts)})"

@@ -57,6 +57,7 @@ class ScriptedEngine:
         self,
         reply: str = DEFAULT_REPLY,
         *,
+        tokens: Sequence[str] | None = None,
         step: threading.Event | None = None,
         delay_s: float = 0.0,
         name: str | None = None,
@@ -66,15 +67,17 @@ class ScriptedEngine:
         """
         Args:
             reply: what every reply says.
+            tokens: the reply as token pieces (a recorded stream) instead of words.
             step: when given, each token waits for it (a test releases it).
-            delay_s: seconds per token, to look like a model.
+            delay_s: seconds per token, to look like a model (a fixed rate: token i
+                is due i * delay_s after the first, however long each one took).
             name: the model's name in ModelInfo (default: the reference's).
             clock: seconds for the reply's figures (a fixed step makes them the same
                 on every machine, for snapshots).
             capabilities: what it claims it can do; without count_tokens or
                 continue_reply it refuses them, like an engine that lacks them.
         """
-        self.script = words(reply)
+        self.script = list(tokens) if tokens is not None else words(reply)
         self.step = step
         self.delay_s = delay_s
         self.model_name = name
@@ -132,6 +135,7 @@ class ScriptedEngine:
     ) -> Iterator[Delta | ReplyStats]:
         info = self._require()
         t_start = self.clock()
+        t_paced = time.perf_counter()
         prompt = self._count(messages)
         if prompt >= info.n_ctx:
             raise ContextOverflow(prompt, info.n_ctx)
@@ -163,7 +167,8 @@ class ScriptedEngine:
                 finish = "context"
                 break
             if self.delay_s:
-                time.sleep(self.delay_s)
+                due = t_paced + (generated + 1) * self.delay_s
+                time.sleep(max(0.0, due - time.perf_counter()))
             generated += 1
             used += 1
             t_first = t_first or self.clock()

@@ -1,0 +1,118 @@
+"""Run the app in a pseudo-terminal, as a terminal would: send keys, drain and
+timestamp everything it writes, and read its CPU time.
+
+The drain thread only reads and keeps (time, bytes): it must cost the machine
+almost nothing, since the app and the model share its cores.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).parent
+# Characters typed to time keypresses: none of them is in a replayed reply.
+PROBE_KEYS = "¤¦§©®°±¶"
+
+
+class PtyApp:
+    """One `bench_app.py` process on a pty of the given size."""
+
+    def __init__(self, args: list[str], cols: int, rows: int, env: dict[str, str]) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "bench_app.py"), *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**os.environ, **env, "TERM": "xterm-256color", "COLORTERM": "truecolor"},
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.chunks: list[tuple[float, bytes]] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+        self.ps = psutil.Process(self.proc.pid)
+
+    def _drain(self) -> None:
+        while not self._stop:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(self.master, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            self.chunks.append((time.perf_counter(), data))
+
+    def send(self, keys: str | bytes) -> float:
+        """Type `keys`; the time they were sent."""
+        t = time.perf_counter()
+        os.write(self.master, keys.encode() if isinstance(keys, str) else keys)
+        return t
+
+    def mark(self) -> int:
+        """The number of chunks read so far: a place to search from."""
+        return len(self.chunks)
+
+    def find(self, needle: bytes, start: int = 0) -> tuple[int, float] | None:
+        """The first chunk from `start` holding `needle` (or ending it), and its time."""
+        prev = b""
+        for i in range(start, len(self.chunks)):
+            t, data = self.chunks[i]
+            if needle in prev[-len(needle) :] + data:
+                return i, t
+            prev = data
+        return None
+
+    def wait_for(self, needle: bytes, start: int = 0, timeout: float = 120.0) -> float:
+        """Wait until the app writes `needle` after chunk `start`; when it was written."""
+        deadline = time.perf_counter() + timeout
+        searched = start
+        while time.perf_counter() < deadline:
+            found = self.find(needle, max(start, searched - 1))
+            if found is not None:
+                return found[1]
+            searched = len(self.chunks)
+            time.sleep(0.02)
+            if self.proc.poll() is not None:
+                break
+        tail = b"".join(d for _, d in self.chunks[-20:])[-2000:]
+        raise TimeoutError(f"the app never wrote {needle!r}; its last output: {tail!r}")
+
+    def bytes_between(self, t0: float, t1: float) -> int:
+        """Bytes the app wrote between two times."""
+        return sum(len(d) for t, d in self.chunks if t0 <= t <= t1)
+
+    def cpu(self) -> float:
+        """CPU seconds the app's own process has used (not its engine process)."""
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def close(self) -> None:
+        """Quit with Ctrl+Q, as a person would; kill it if it does not go."""
+        try:
+            self.send(b"\x11")
+            self.proc.wait(15)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self._stop = True
+        self._thread.join(1)
+        os.close(self.master)
