@@ -1,7 +1,7 @@
 """The app as a person runs it, for bench/stream.py to drive in a pseudo-terminal.
 
 With --stream it replies with a recorded token stream replayed at a fixed rate
-(the scripted engine, in the app's process like a remote engine); without, it
+(the scripted engine, in an engine process of its own); without, it
 runs the default model on llama.cpp, greedy, like `llamatui` does.
 
 Usage: python bench/bench_app.py [--stream FILE --rate TOK_S] --tokens N [--threads N]
@@ -10,13 +10,13 @@ Usage: python bench/bench_app.py [--stream FILE --rate TOK_S] --tokens N [--thre
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from pathlib import Path
 
-from llamatui.engines.handle import InProcessHandle
+from llamatui.engines.host import ProcessHandle
 from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.scripted import ScriptedEngine
+from llamatui.engines.scripted import REPLAY_ENV
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.chat.engines import default_model
 from llamatui.tui.settings import Settings
@@ -39,18 +39,48 @@ def main() -> None:
         )
         LlamaTUI(settings).run()
         return
-    tokens = json.loads(args.stream.read_text())["tokens"][: args.tokens]
+    # The replay runs in an engine process, as llama.cpp does: the app's CPU is
+    # the app's own.
+    os.environ[REPLAY_ENV] = f"{args.stream}@{args.rate}"
 
-    def replay(ref: ModelRef) -> InProcessHandle:
-        return InProcessHandle(
-            "scripted",
-            lambda: ScriptedEngine(tokens=tokens, delay_s=1 / args.rate, name="replay"),
-        )
+    def replay(ref: ModelRef) -> ProcessHandle:
+        return ProcessHandle("scripted")
 
     settings = Settings(
         model=ModelRef("scripted", "replay"), load=LoadOptions(n_ctx=8192), sampling=sampling
     )
-    LlamaTUI(settings, make_handle=replay).run()
+    app = LlamaTUI(settings, make_handle=replay)
+    if os.environ.get("BENCH_PROFILE"):
+        # SIGUSR1 starts profiling the UI thread, SIGUSR2 writes what it saw.
+        import cProfile
+        import signal
+
+        profile = cProfile.Profile()
+        signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+        signal.signal(
+            signal.SIGUSR2,
+            lambda *_: (profile.disable(), profile.dump_stats(os.environ["BENCH_PROFILE"])),
+        )
+    if os.environ.get("BENCH_GC"):
+        import gc
+        import time
+
+        spent = {0: 0.0, 1: 0.0, 2: 0.0}
+        counts = {0: 0, 1: 0, 2: 0}
+        started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                spent[info["generation"]] += time.perf_counter() - started[0]
+                counts[info["generation"]] += 1
+
+        gc.callbacks.append(on_gc)
+        app.run()
+        Path(os.environ["BENCH_GC"]).write_text(f"{counts} {spent}\n")
+        return
+    app.run()
 
 
 if __name__ == "__main__":

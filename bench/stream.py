@@ -27,6 +27,7 @@ import json
 import multiprocessing as mp
 import os
 import pty
+import re
 import select
 import statistics
 import subprocess
@@ -216,6 +217,8 @@ class Case:
     tokens: int
     on_screen: float
     """Tokens per second, from the first drawn to the last."""
+    engine: float
+    """Tokens per second as the engine measured them."""
     cpu: float
     """The app's CPU while streaming, as a share of one core."""
     bytes_per_token: float
@@ -266,21 +269,29 @@ def pty_case(
             if seen is not None and seen[1] <= t_last:
                 keys.append((seen[1] - sent) * 1000)
         written = app.bytes_between(t_enter, t_last)
+        time.sleep(0.3)
+        # What the reply's footer says: the tokens it has (a model may end early)
+        # and the engine's own rate.
+        plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", b"".join(d for _, d in app.chunks[start:]))
+        figures = re.findall(rb"(\d+) tokens \xc2\xb7 ([\d.]+) tok/s", plain)
+        assert figures, "the reply's footer was never drawn"
+        n, engine = int(figures[-1][0]), float(figures[-1][1])
     finally:
         app.close()
-    return Case(name, n, (n - 1) / (t_last - t_first), cpu, written / n, keys, idle)
+    return Case(name, n, (n - 1) / (t_last - t_first), engine, cpu, written / n, keys, idle)
 
 
 def print_cases(cases: list[Case], generate: float) -> None:
     print(
-        f"{'case':34} {'tok/s':>7} {'of raw':>6} {'app CPU':>8} {'B/tok':>6} "
-        f"{'key ms med/max':>15} {'idle CPU':>8}"
+        f"{'case':30} {'tokens':>6} {'tok/s':>7} {'of raw':>6} {'engine':>7} {'app CPU':>8} "
+        f"{'B/tok':>6} {'key ms med/max':>15} {'idle CPU':>8}"
     )
     for c in cases:
         keys = f"{statistics.median(c.keys_ms):.0f}/{max(c.keys_ms):.0f}" if c.keys_ms else "-"
         print(
-            f"{c.name:34} {c.on_screen:7.1f} {c.on_screen / generate:6.3f} "
-            f"{c.cpu * 100:7.1f}% {c.bytes_per_token:6.0f} {keys:>15} {c.idle * 100:7.2f}%"
+            f"{c.name:30} {c.tokens:6} {c.on_screen:7.1f} {c.on_screen / generate:6.3f} "
+            f"{c.engine:7.1f} {c.cpu * 100:7.1f}% {c.bytes_per_token:6.0f} {keys:>15} "
+            f"{c.idle * 100:7.2f}%"
         )
 
 

@@ -78,9 +78,6 @@ class ModelInfo:
     template: str
     """Where the chat template came from: "model", or a named format."""
     size_bytes: int
-    cpu_threads: int = 0
-    """CPU threads the engine keeps busy while generating (0: it runs elsewhere).
-    The UI's pacer reads it: drawing competes with these threads for the cores."""
     capabilities: Capabilities = field(default_factory=Capabilities)
     notice: str | None = None
     """Something the user should know about this model (a template that failed)."""

@@ -3,15 +3,21 @@
 It keeps the whole engine contract (context, max tokens, stop strings, cancel per
 token, continue, token counts, memory) with no model, so the contract suite runs
 the in-process handle on it and the UI's snapshots are the same on every machine.
-It is registered but not listed: users never see it.
+It is registered but not listed: users never see it. Made with no arguments (as
+an engine process makes it), it replays the recorded stream that
+LLAMATUI_SCRIPTED_STREAM names (`FILE.json@TOKENS_PER_S`), if set: bench/stream.py
+runs it in a process of its own, as llama.cpp runs.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from threading import Event
 
 from llamatui.engines.protocol import (
@@ -39,6 +45,7 @@ DEFAULT_REPLY = (
     + " ".join(f"Line {i}: the scripted engine says the same thing every time." for i in range(40))
 )
 N_CTX_TRAIN = 8192
+REPLAY_ENV = "LLAMATUI_SCRIPTED_STREAM"
 _WORD = re.compile(r"\S+\s*|\s+")
 FULL = Capabilities(count_tokens=True, continue_reply=True)
 
@@ -77,6 +84,11 @@ class ScriptedEngine:
             capabilities: what it claims it can do; without count_tokens or
                 continue_reply it refuses them, like an engine that lacks them.
         """
+        replay = os.environ.get(REPLAY_ENV)
+        if replay and tokens is None and reply is DEFAULT_REPLY:
+            path, _, rate = replay.rpartition("@")
+            tokens = json.loads(Path(path).read_text())["tokens"]
+            delay_s = 1 / float(rate)
         self.script = list(tokens) if tokens is not None else words(reply)
         self.step = step
         self.delay_s = delay_s
@@ -103,7 +115,6 @@ class ScriptedEngine:
             n_ctx_train=N_CTX_TRAIN,
             template=options.chat_format or "model",
             size_bytes=len("".join(self.script).encode()),
-            cpu_threads=0,
             capabilities=self.capabilities,
         )
         self._used = 0

@@ -54,7 +54,7 @@ def test_options_reach_exllamav3_as_it_wants_them(
     assert not stale.exists()
     assert info.n_ctx == 1024  # rounded up to exllamav3's 256-token pages
     assert info.n_ctx_train == 2048 and info.template == "model"  # tokenizer_config's
-    assert info.capabilities.gpu_offload and info.cpu_threads == 1
+    assert info.capabilities.gpu_offload
     [cache] = calls(log, "Cache")
     assert cache == {
         "call": "Cache", "max_num_tokens": 1024, "layer_type": "CacheLayer_quant",

@@ -158,7 +158,6 @@ class ExllamaEngine:
             template=self._template.name,
             size_bytes=entry.size_bytes,
             # One Python thread drives the GPU: drawing competes with little.
-            cpu_threads=1,
             capabilities=FULL,
             notice=notice,
         )

@@ -127,7 +127,6 @@ class LlamaCppEngine:
             n_ctx_train=n_ctx_train,
             template=self._template.name,
             size_bytes=header.file_size,
-            cpu_threads=n_threads,
             capabilities=Capabilities(
                 count_tokens=True,
                 continue_reply=True,

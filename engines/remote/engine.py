@@ -99,7 +99,6 @@ class RemoteEngine:
             n_ctx_train=n_ctx_server or n_ctx,
             template="the server's",
             size_bytes=0,
-            cpu_threads=0,
             capabilities=Capabilities(count_tokens=self._tokenize, continue_reply=self._continue),
             notice="; ".join(self._notices(base)) or None,
         )

@@ -333,8 +333,8 @@ class ChatSession:
                 raise Stopped
             handle = self.loader.handle
             assert handle is not None
-            if self._pacer is None or self._pacer.cpu_threads != info.cpu_threads:
-                self._pacer = Pacer(info.cpu_threads)
+            if self._pacer is None:
+                self._pacer = Pacer()
             room = reply_room(info.n_ctx, job.sampling.max_tokens)
             fitted = fit_context(
                 job.messages, self._counter(info), info.n_ctx, room, self.settings.context_policy

@@ -182,7 +182,7 @@ class ChatScreen(Screen[None]):
                 await self._refresh_pane()
             case ev.TextStreamed(text=text, n_tokens=n):
                 if self._reply is not None:
-                    await self._reply.append(text)
+                    self._reply.append(text)
                 self.status.streamed += n
             case ev.ContextTrimmed(dropped=dropped, n_ctx=n_ctx):
                 self.conversation.notice(
@@ -221,7 +221,7 @@ class ChatScreen(Screen[None]):
         self._sync()
         self._count_draft()
         if reply is not None:
-            await reply.finish(footer, cut=cut)
+            reply.finish(footer, cut=cut)
         await self._refresh_pane()
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -266,8 +266,8 @@ class ChatScreen(Screen[None]):
             self.notify(str(e), severity="warning", markup=False)
             return
         self._reply = self._last_reply
+        self.conversation.resume(self._reply)
         self.status.streamed = 0
-        self.conversation.anchor()
         self._sync()
         self.generate(job)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from llamatui.tui.chat.sanitize import strip_controls
+from llamatui.tui.widgets.reply_text import ReplyText
+from llamatui.tui.widgets.single_layout import SingleLayout
 
 
-class UserMessage(Static):
+class UserMessage(Static, SingleLayout):
     """What the user sent, shown as typed (never parsed as markup)."""
 
     DEFAULT_CSS = """
@@ -26,7 +28,7 @@ class UserMessage(Static):
         self.text = text
 
 
-class Notice(Static):
+class Notice(Static, SingleLayout):
     """Something the app tells the user inside the conversation."""
 
     DEFAULT_CSS = """
@@ -43,15 +45,19 @@ class Notice(Static):
         super().__init__(strip_controls(text), markup=False, classes="-error" if error else "")
 
 
-class AssistantMessage(Vertical):
-    """The model's reply, rendered as Markdown while it streams."""
+class ReplyFooter(Static, SingleLayout):
+    """The line under a reply: its figures, or why it ended."""
+
+
+class AssistantMessage(Vertical, SingleLayout):
+    """The model's reply, drawn as Markdown while it streams and after."""
 
     DEFAULT_CSS = """
     AssistantMessage {
         height: auto;
         margin: 1 0 0 0;
         border-left: thick $role-assistant;
-        & > Markdown { margin: 0; padding: 0 1; background: transparent; }
+        & > ReplyText { background: transparent; }
         & > .reply-footer { padding: 0 1; color: $text-muted; height: auto; }
         &.-cut > .reply-footer { color: $text-warning; }
     }
@@ -63,35 +69,38 @@ class AssistantMessage(Vertical):
         self.footer = footer
 
     def compose(self) -> ComposeResult:
-        # Links in model output are shown, never opened on click.
-        yield Markdown(self.text, open_links=False)
-        yield Static(self.footer, classes="reply-footer", markup=False)
+        # Links in model output are shown as text, never opened.
+        yield ReplyText(self.text)
+        yield ReplyFooter(self.footer, classes="reply-footer", markup=False)
 
     @property
-    def markdown(self) -> Markdown:
+    def markdown(self) -> ReplyText:
         """The Markdown view of the reply."""
-        return self.query_one(Markdown)
+        return self.query_one(ReplyText)
 
-    async def append(self, text: str) -> None:
-        """Add streamed text and wait until the Markdown holds it.
+    def begin(self) -> None:
+        """Streamed text will follow (a new reply, or more of this one)."""
+        self.markdown.start()
+        self.set_footer("")
+
+    def append(self, text: str) -> None:
+        """Add streamed text.
 
         The session has stripped control characters from streamed text already
-        (stored text is stripped when the widget is made). Awaiting the append
-        (rather than queueing it in a `MarkdownStream`) lets the caller change other
-        widgets in the same frame; the worker's pacer already gathers text, so
-        appends never pile up.
+        (stored text is stripped when the widget is made); the worker's pacer
+        gathers text, so appends never pile up.
         """
         if not text:
             return
         self.text += text
-        await self.markdown.append(text)
+        self.markdown.append(text)
 
-    async def finish(self, footer: str, *, cut: bool = False) -> None:
+    def finish(self, footer: str, *, cut: bool = False) -> None:
         """End streaming: one full render of the final text, and the footer."""
-        await self.markdown.update(self.text)
+        self.markdown.finish()
         self.set_footer(footer, cut=cut)
 
     def set_footer(self, footer: str, *, cut: bool = False) -> None:
         """Show the reply's figures (or why it ended) under it."""
-        self.query_one(".reply-footer", Static).update(footer)
+        self.query_one(ReplyFooter).update(footer)
         self.set_class(cut, "-cut")

@@ -12,6 +12,7 @@ from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import STATUS_NOTES
 from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
+from llamatui.tui.widgets.single_layout import SingleLayout
 
 # Messages mounted when a conversation opens; earlier ones on request. Mounting
 # is what costs: a 10,000-message conversation opens as fast as a 60-message one.
@@ -37,7 +38,7 @@ class EarlierMessages(Button):
     """Shows how many messages are not mounted; pressing it mounts more."""
 
 
-class ConversationView(VerticalScroll):
+class ConversationView(VerticalScroll, SingleLayout):
     """The messages of one conversation, anchored to the bottom while it grows."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -56,7 +57,14 @@ class ConversationView(VerticalScroll):
         reply = AssistantMessage()
         self.anchor()
         await self.mount_all([UserMessage(prompt), reply])
+        reply.begin()
         return reply
+
+    def resume(self, reply: AssistantMessage | None) -> None:
+        """More of `reply` will stream (it continues): follow it."""
+        self.anchor()
+        if reply is not None:
+            reply.begin()
 
     async def clear(self) -> None:
         """Remove every message."""

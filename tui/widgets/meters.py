@@ -89,13 +89,15 @@ class Meters(Widget):
         """The loaded model's weights, KV cache and compute buffers, as reported."""
         self.remote: str | None = None
         """The server the model runs on, when it runs elsewhere."""
+        self._shown = ""
+        """The text drawn last: a sample that changes nothing draws nothing."""
 
     def show_model(self, info: ModelInfo, memory: MemoryUse) -> None:
         """The loaded model: its share of memory here, or where it runs if elsewhere."""
         self.model_share = memory
         remote = info.ref.engine == "remote"
         self.remote = urlsplit(info.ref.location).netloc if remote else None
-        self.refresh(layout=self.expanded)
+        self._redraw()
 
     def start(self) -> None:
         """Begin sampling (after the first frame: NVML's start-up is not free)."""
@@ -128,9 +130,18 @@ class Meters(Widget):
         for g in sample.gpus:
             self._push(f"vram{g.index}", g.vram_used)
             self._push(f"util{g.index}", g.utilization)
-        self.refresh(layout=self.expanded)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Repaint if what the meters say has changed; lay out only if their height has."""
+        text = self._text()
+        if text != self._shown:
+            lines = text.count("\n") != self._shown.count("\n")
+            self._shown = text
+            self.refresh(layout=lines)
 
     def watch_expanded(self) -> None:
+        self._shown = self._text()
         self.refresh(layout=True)
 
     def _parts(self, width: int) -> list[str]:
@@ -161,13 +172,16 @@ class Meters(Widget):
             parts.insert(0, f"model on {self.remote}")
         return parts
 
-    def render(self) -> Content:
+    def _text(self) -> str:
         if self.expanded:
-            return Content("\n".join(self._parts(24)))
-        return Content(" │ ".join(self._parts(6)))
+            return "\n".join(self._parts(24))
+        return " │ ".join(self._parts(6))
+
+    def render(self) -> Content:
+        return Content(self._shown or self._text())
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return len(self._parts(24)) if self.expanded else 1
+        return (self._shown or self._text()).count("\n") + 1
 
 
 def _model_lines(m: MemoryUse) -> list[str]:

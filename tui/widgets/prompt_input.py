@@ -45,6 +45,9 @@ class PromptInput(TextArea):
             compact=True,
             placeholder="Message the model (Enter sends, Ctrl+J new line)",
         )
+        # A blinking cursor redraws the prompt twice a second, forever: on a box
+        # whose cores the model fills, and over SSH, a still one costs nothing.
+        self.cursor_blink = False
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

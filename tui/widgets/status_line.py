@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.content import Content
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.widget import Widget
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import ModelInfo, ReplyStats
+
+COUNT_EVERY_S = 1.0
 
 
 class StatusLine(Widget):
@@ -30,12 +34,21 @@ class StatusLine(Widget):
     """While loading: the model's name and how far it is."""
     stats: reactive[ReplyStats | None] = reactive(None)
     """The figures of the last reply."""
-    streamed: reactive[int] = reactive(0)
-    """Tokens of the reply streaming now."""
+    streamed: var[int] = var(0)
+    """Tokens of the reply streaming now (shown at most once a second: each repaint
+    of this line while a reply streams is CPU taken from the model)."""
     next_prompt: reactive[int | None] = reactive(None)
     """Tokens the next prompt will take (system, history and the draft), when counted."""
     estimated: reactive[bool] = reactive(False)
     """Whether next_prompt is an estimate (the engine cannot count tokens)."""
+
+    _count_shown_at = 0.0
+
+    def watch_streamed(self) -> None:
+        now = time.monotonic()
+        if now - self._count_shown_at >= COUNT_EVERY_S or self.state is not EngineState.GENERATING:
+            self._count_shown_at = now
+            self.refresh()
 
     def _state_text(self) -> str:
         state = self.state

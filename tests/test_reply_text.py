@@ -1,0 +1,140 @@
+"""Replies drawn as lines: finished blocks drawn once, no layout per update, the
+same lines as a full render at the end, code highlighted, the view anchored."""
+
+from __future__ import annotations
+
+import threading
+
+from fakes import fake_settings, scripted
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from uitools import send, wait_until
+
+from llamatui.engines.handle import EngineState
+from llamatui.tui.app import LlamaTUI
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.widgets.chat_message import AssistantMessage
+from llamatui.tui.widgets.markdown_lines import split_finished
+from llamatui.tui.widgets.reply_text import ReplyText
+
+CODE_REPLY = (
+    "# Hashing files\n\nA paragraph with **bold** and `code`.\n\n"
+    "- first item\n- second item\n\n"
+    "```python\ndef hello(name):\n    return 'hello ' + name\n```\n\n"
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\nThe end of the reply.\n"
+)
+
+
+def finished_length(text: str) -> int:
+    return split_finished(text)[0]
+
+
+def test_finished_blocks_end_where_the_last_block_starts() -> None:
+    assert finished_length("Half a par") == 0
+    assert finished_length("One paragraph.\n") == 0
+    text = "One paragraph.\n\nAnother one, still"
+    assert finished_length(text) == len("One paragraph.\n\n")
+    # An open code fence holds everything after it, blank lines included.
+    fence = "Intro.\n\n```python\nx = 1\n\ny = 2\n"
+    assert finished_length(fence) == len("Intro.\n\n")
+    assert finished_length(fence + "```\n\nAfter") == len(fence + "```\n\n")
+    # A list stays open until another block begins.
+    items = "- a\n- b\n\n- c\n"
+    assert finished_length(items) == 0
+    assert finished_length(items + "\nText.\n") == len(items + "\n")
+    # The half-written last line never decides: "---" under a line makes a heading.
+    assert finished_length("Title\n--") == 0
+
+
+class OneReply(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="view"):
+            yield ReplyText()
+
+
+def _text(widget: ReplyText) -> list[str]:
+    return [widget.render_line(y).text for y in range(len(widget._done_lines) + 20)]
+
+
+async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None:
+    app = OneReply()
+    async with app.run_test(size=(80, 40)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        layouts = 0
+        screen = app.screen
+        refresh_layout = screen._refresh_layout
+
+        def counting(*args: object, **kw: object) -> None:
+            nonlocal layouts
+            layouts += 1
+            refresh_layout(*args, **kw)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counting  # type: ignore[method-assign]
+        pieces = [CODE_REPLY[i : i + 3] for i in range(0, len(CODE_REPLY), 3)]
+        for piece in pieces:
+            reply.append(piece)
+            await pilot.pause()
+        # Each append repainted lines; only growing past the held rows (twice, by a
+        # third of the screen) laid out: two layouts each, one of them Textual's
+        # own, for the scroll view's new virtual size.
+        assert len(pieces) > 50 and layouts <= 4, layouts
+        assert reply._done > 0  # finished blocks were drawn once and kept
+        streamed = [s.text.rstrip() for s in reply._done_lines + reply._tail_lines]
+        reply.finish()
+        await pilot.pause()
+        full = [s.text.rstrip() for s in reply._done_lines]
+        assert reply.source == CODE_REPLY
+        assert streamed == full
+        assert reply.size.height == len(full)  # the held rows are given back
+
+
+async def test_code_is_highlighted() -> None:
+    app = OneReply()
+    async with app.run_test(size=(80, 40)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.update(CODE_REPLY)
+        await pilot.pause()
+        line = next(s for s in reply._done_lines if "def hello" in s.text)
+        colours = {seg.style.color for seg in line if seg.text.strip() and seg.style}
+        assert len(colours) >= 2  # the keyword and the name differ
+        heading = next(s for s in reply._done_lines if "Hashing files" in s.text)
+        assert "#" not in heading.text  # Markdown, not source
+        assert any(seg.style and seg.style.bold for seg in heading if seg.text.strip())
+
+
+async def test_the_view_follows_the_reply_unless_scrolled_up() -> None:
+    step = threading.Event()
+    long_reply = "\n\n".join(f"Paragraph {i} of a long reply, said slowly." for i in range(80))
+    app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(long_reply, step))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await send(pilot, "Talk.")
+        view = screen.conversation
+        reply = screen.query_one(AssistantMessage)
+
+        async def release(n: int) -> None:
+            for _ in range(n):
+                step.set()
+                await pilot.pause(0.01)
+                step.clear()
+            await pilot.pause(0.3)
+
+        await release(120)
+        assert view.max_scroll_y > 0
+        assert view.scroll_y == view.max_scroll_y  # anchored to the tail
+        view.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        await release(60)
+        assert view.scroll_y == 0  # the user scrolled up: it stays put
+        assert len(reply.text) > 0
+        view.scroll_end(animate=False)
+        await pilot.pause()
+        await release(60)
+        assert view.scroll_y == view.max_scroll_y  # back at the end: it follows again
+        step.set()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not screen.session.generating)

@@ -1,0 +1,230 @@
+"""Markdown to terminal lines, for replies, and where a growing reply's finished
+blocks end.
+
+Rich's Markdown renderer draws a whole reply as one widget's lines (Textual's
+Markdown widget mounts a widget per block and per list item, and every one of them
+is laid out again on each update). Here it gets a parser made once, headings on
+the left, code on the theme's surface with the theme's colours, and links shown
+as text, never opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import ClassVar
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import CodeBlock, Heading, ListItem, Markdown, MarkdownElement
+from rich.segment import Segment
+from rich.style import Style
+from rich.syntax import Syntax
+from rich.theme import Theme
+from textual.color import Color
+from textual.strip import Strip
+from textual.theme import Theme as TextualTheme
+
+# The parser Rich makes for every Markdown object (about 0.3 ms each): made once.
+PARSER = MarkdownIt().enable("strikethrough").enable("table")
+
+
+class _Heading(Heading):
+    """Headings on the left, like the rest of a chat."""
+
+    LEVEL_ALIGN: ClassVar = dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), "left")
+
+
+class _CodeBlock(CodeBlock):
+    """A code fence, highlighted on the theme's surface colour."""
+
+    background = ""
+
+    @classmethod
+    def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
+        block = super().create(markdown, token)
+        assert isinstance(block, _CodeBlock)
+        block.background = getattr(markdown, "code_background", "")
+        return block
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        code = str(self.text).rstrip()
+        yield Syntax(
+            code,
+            _lexer(self.lexer_name) or self.lexer_name,
+            theme=self.theme,
+            word_wrap=True,
+            padding=(0, 1),
+            background_color=self.background or None,
+        )
+
+
+class _ListItem(ListItem):
+    """Numbered items as "1." (Rich draws "1"), as the model wrote them."""
+
+    def render_number(
+        self, console: Console, options: ConsoleOptions, number: int, last_number: int
+    ) -> RenderResult:
+        width = len(str(last_number)) + 3
+        lines = console.render_lines(
+            self.elements, options.update(width=options.max_width - width), style=self.style
+        )
+        style = console.get_style("markdown.item.number", default="none")
+        numeral = Segment(f"{number}.".rjust(width - 1) + " ", style)
+        padding = Segment(" " * width, style)
+        for i, line in enumerate(lines):
+            yield padding if i else numeral
+            yield from line
+            yield Segment.line()
+
+
+@cache
+def _lexer(name: str) -> Lexer | None:
+    """Pygments' lexer for a language, made once: making one compiles its rules
+    (milliseconds), and Rich makes one for every code block it draws."""
+    try:
+        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
+    except ClassNotFound:
+        return None
+
+
+class ReplyMarkdown(Markdown):
+    """Rich's Markdown with the shared parser and llamatui's headings and code."""
+
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **Markdown.elements,
+        "heading_open": _Heading,
+        "fence": _CodeBlock,
+        "code_block": _CodeBlock,
+        "list_item_open": _ListItem,
+    }
+
+    def __init__(
+        self,
+        markup: str,
+        *,
+        code_theme: str,
+        code_background: str,
+        parsed: list[Token] | None = None,
+    ) -> None:
+        # Rich's __init__ only makes a parser and keeps its arguments: the same,
+        # with the parser made once.
+        self.markup = markup
+        self.parsed = PARSER.parse(markup) if parsed is None else parsed
+        self.code_theme = code_theme
+        self.justify = None
+        self.style = "none"
+        self.hyperlinks = False  # no OSC 8 links: model output opens nothing
+        self.inline_code_lexer = None
+        self.inline_code_theme = code_theme
+        self.code_background = code_background
+
+
+@dataclass(frozen=True)
+class MarkdownLook:
+    """How replies are drawn in one app theme."""
+
+    theme: Theme
+    """Rich's Markdown styles in the theme's colours."""
+    code_theme: str
+    """The Pygments style for code."""
+    code_background: str
+    """The colour under code blocks."""
+
+    @classmethod
+    def of(cls, app_theme: TextualTheme) -> MarkdownLook:
+        """The look for an app theme."""
+        background = Color.parse(app_theme.background or "#000000")
+        foreground = Color.parse(app_theme.foreground or "#ffffff")
+        primary = app_theme.primary
+        secondary = app_theme.secondary or primary
+        accent = app_theme.accent or primary
+        muted = background.blend(foreground, 0.6).hex
+        surface = app_theme.surface or background.hex
+        theme = Theme(
+            {
+                "markdown.h1": f"bold underline {primary}",
+                "markdown.h2": f"bold {primary}",
+                "markdown.h3": f"bold {secondary}",
+                "markdown.h4": f"italic {secondary}",
+                "markdown.h5": "italic",
+                "markdown.h6": f"italic {muted}",
+                "markdown.code": f"bold {accent} on {surface}",
+                "markdown.block_quote": f"italic {muted}",
+                "markdown.item.bullet": f"bold {accent}",
+                "markdown.item.number": f"bold {accent}",
+                "markdown.hr": muted,
+                "markdown.link": f"underline {primary}",
+                "markdown.link_url": f"underline {muted}",
+                "markdown.table.border": muted,
+                "markdown.table.header": f"bold {primary}",
+            }
+        )
+        return cls(theme, "monokai" if app_theme.dark else "default", surface)
+
+    def render(
+        self,
+        console: Console,
+        text: str,
+        width: int,
+        base: Style,
+        parsed: list[Token] | None = None,
+    ) -> list[Strip]:
+        """`text` (or its `parsed` tokens) as Markdown: lines `width` cells wide."""
+        markdown = ReplyMarkdown(
+            text, code_theme=self.code_theme, code_background=self.code_background, parsed=parsed
+        )
+        console.push_theme(self.theme)
+        try:
+            options = console.options.update(width=width, height=None, highlight=False)
+            lines = console.render_lines(markdown, options, style=base, pad=True)
+        finally:
+            console.pop_theme()
+        return _tidy([Strip(line, width) for line in lines], base)
+
+
+def _tidy(lines: list[Strip], base: Style) -> list[Strip]:
+    """One blank line between blocks, none around them.
+
+    Rich puts one or two blank lines after a block depending on what follows it;
+    tidied, a reply drawn a few blocks at a time has the same lines as drawn whole.
+    A blank line inside a code block has the code's background, and stays.
+    """
+
+    def blank(line: Strip) -> bool:
+        return not line.text.strip() and all(
+            seg.style is None or seg.style.bgcolor in (None, base.bgcolor) for seg in line
+        )
+
+    out: list[Strip] = []
+    for line in lines:
+        if blank(line) and (not out or blank(out[-1])):
+            continue
+        out.append(line)
+    while out and blank(out[-1]):
+        out.pop()
+    return out
+
+
+def split_finished(text: str) -> tuple[int, list[Token]]:
+    """How much of `text`, a reply still growing, is finished Markdown blocks; and
+    the parse of `text` (to draw it without parsing again when nothing is finished).
+
+    A top-level block is finished once the next one has begun: CommonMark never
+    reopens a block after that, and what a half-written last line turns out to be
+    (a setext underline, a table's delimiter row, a lazy continuation) changes only
+    the block it is in, the last. Everything before the last block's first line is
+    final: drawn once, it is never drawn again while the reply grows.
+    """
+    tokens = PARSER.parse(text)
+    starts = [t.map[0] for t in tokens if t.level == 0 and t.nesting >= 0 and t.map]
+    if len(starts) < 2:
+        return 0, tokens
+    offset = 0
+    for _ in range(starts[-1]):
+        offset = text.index("\n", offset) + 1
+    return offset, tokens

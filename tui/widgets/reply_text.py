@@ -1,0 +1,162 @@
+"""A reply's Markdown as one widget of lines, cheap to draw while it streams.
+
+While a reply streams, each update must cost the model nothing (llama.cpp's
+threads want every core): no layout, no new widgets, nothing redrawn that did not
+change. So:
+
+- finished Markdown blocks are drawn once, into lines kept at the widget's width;
+  only the open block at the end (the tail) is drawn again on each update;
+- the widget holds rows ahead of its text, so most updates repaint just the
+  changed lines; only when the text outgrows them does it grow, by a step, in
+  one layout;
+- when the reply ends, the whole text is drawn once more, as it will be when the
+  conversation is opened again.
+"""
+
+from __future__ import annotations
+
+from markdown_it.token import Token
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from llamatui.tui.widgets.markdown_lines import MarkdownLook, split_finished
+from llamatui.tui.widgets.single_layout import SingleLayout
+
+
+class ReplyText(SingleLayout, Widget):
+    """The Markdown of one reply, finished or streaming."""
+
+    DEFAULT_CSS = """
+    ReplyText {
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.source = text
+        """The reply's Markdown text."""
+        self.streaming = False
+        """Whether text is still arriving (the tail is drawn apart, rows are held)."""
+        self._width = 0
+        """The width the lines were drawn at (0: not drawn)."""
+        self._done = 0
+        """Characters of source in finished blocks, drawn into _done_lines."""
+        self._done_lines: list[Strip] = []
+        self._tail_lines: list[Strip] = []
+        self._rows = 0
+        """Rows the widget holds while streaming (at least its lines)."""
+        self._look: MarkdownLook | None = None
+
+    # Drawing -----------------------------------------------------------------------
+
+    def _markdown(self, text: str, parsed: list[Token] | None = None) -> list[Strip]:
+        if not text.strip():
+            return []
+        if self._look is None:
+            self._look = MarkdownLook.of(self.app.current_theme)
+        return self._look.render(self.app.console, text, self._width, self.rich_style, parsed)
+
+    def _draw(self, width: int) -> None:
+        """Draw everything again at `width`."""
+        self._width = width
+        self._done_lines, self._tail_lines = [], []
+        if self.streaming:
+            self._done = split_finished(self.source)[0]
+            self._done_lines = self._markdown(self.source[: self._done])
+            self._tail_lines = self._tail(self.source[self._done :])
+        else:
+            self._done = len(self.source)
+            self._done_lines = self._markdown(self.source)
+
+    def _tail(self, text: str, parsed: list[Token] | None = None) -> list[Strip]:
+        lines = self._markdown(text, parsed)
+        # Blocks are a blank line apart; the finished part ends without one.
+        if lines and self._done_lines:
+            lines.insert(0, Strip.blank(self._width, self.rich_style))
+        return lines
+
+    @property
+    def _lines(self) -> int:
+        return len(self._done_lines) + len(self._tail_lines)
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._look = None
+        self._width = 0
+        self.refresh(layout=True)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if width != self._width:
+            self._draw(width)
+        if not self.streaming:
+            return self._lines
+        if self._lines > self._rows:
+            # Hold rows for what comes next: half the screen, so the view grows
+            # (a layout, and a repaint of the scrolled view) every few seconds
+            # rather than on every update.
+            self._rows = self._lines + max(4, viewport.height // 2)
+        return self._rows
+
+    def render_line(self, y: int) -> Strip:
+        done = len(self._done_lines)
+        if y < done:
+            return self._done_lines[y]
+        if y - done < len(self._tail_lines):
+            return self._tail_lines[y - done]
+        return Strip.blank(self._width, self.rich_style)
+
+    # Streaming ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin streaming: text will arrive by `append`."""
+        self.streaming = True
+        self._rows = 0
+        self._width = 0
+        self.refresh(layout=True)
+
+    def append(self, text: str) -> None:
+        """Add streamed text; repaint only the lines it changed."""
+        self.source += text
+        if not self._width:
+            return  # not drawn yet: the next layout draws it
+        kept = len(self._done_lines)  # lines before these never change
+        before = self._tail_lines
+        tail = self.source[self._done :]
+        finished, parsed = split_finished(tail)
+        if finished:
+            self._done_lines += self._tail(tail[:finished])
+            self._done += finished
+            self._tail_lines = self._tail(self.source[self._done :])
+        else:
+            self._tail_lines = self._tail(tail, parsed)
+        after = self._done_lines[kept:] + self._tail_lines
+        if kept + len(after) > self._rows:
+            self.refresh(layout=True)
+            return
+        first = next(
+            (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
+            min(len(before), len(after)),
+        )
+        last = max(len(before), len(after))
+        if last > first:
+            self.refresh(Region(0, kept + first, self._width, last - first))
+
+    def finish(self) -> None:
+        """End streaming: draw the whole reply once, as stored, and give back held rows."""
+        self.streaming = False
+        self._width = 0
+        self.refresh(layout=True)
+
+    def update(self, text: str) -> None:
+        """Show `text` instead (not streaming)."""
+        self.source = text
+        self._width = 0
+        self.refresh(layout=True)
