@@ -90,6 +90,33 @@ async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None
         assert reply.size.height == len(full)  # the held rows are given back
 
 
+LONG_PARAGRAPH = " ".join(
+    f"Sentence {i} of one long paragraph goes on, as a small model's do." for i in range(40)
+) + " It ends **in bold** at last.\n\nThen a new one."
+
+
+async def test_a_long_paragraph_redraws_only_its_last_lines() -> None:
+    app = OneReply()
+    # Tall enough for no scrollbar to come and narrow the lines at the end.
+    async with app.run_test(size=(80, 120)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        kept = 0
+        for i in range(0, len(LONG_PARAGRAPH), 11):
+            before = list(reply._tail_lines)
+            reply.append(LONG_PARAGRAPH[i : i + 11])
+            after = reply._tail_lines
+            # Lines drawn before are the same objects: not drawn again.
+            kept += sum(1 for a, b in zip(before, after, strict=False) if a is b)
+        await pilot.pause()
+        assert kept > 100
+        streamed = [s.text.rstrip() for s in reply._done_lines + reply._tail_lines]
+        reply.finish()
+        await pilot.pause()
+        assert streamed == [s.text.rstrip() for s in reply._done_lines]
+
+
 async def test_code_is_highlighted() -> None:
     app = OneReply()
     async with app.run_test(size=(80, 40)) as pilot:
@@ -138,3 +165,18 @@ async def test_the_view_follows_the_reply_unless_scrolled_up() -> None:
         step.set()
         await pilot.press("escape")
         await wait_until(pilot, lambda: not screen.session.generating)
+
+
+def test_model_text_is_shown_as_written_never_as_markup_or_links() -> None:
+    from rich.console import Console
+    from rich.style import Style
+
+    from llamatui.themes import LLAMATUI_DARK
+    from llamatui.tui.widgets.markdown_lines import MarkdownLook
+
+    text = "[bold red]x[/] <b>tag</b> [site](http://example.com)\n\n<div>block</div>\n"
+    lines = MarkdownLook.of(LLAMATUI_DARK).render(Console(width=80), text, 78, Style())
+    shown = "\n".join(line.text.rstrip() for line in lines)
+    assert "[bold red]x[/] <b>tag</b> site (http://example.com)" in shown
+    assert "<div>block</div>" in shown  # HTML is text, not dropped
+    assert not any(seg.style and seg.style.link for line in lines for seg in line)

@@ -10,6 +10,7 @@ as text, never opened.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -29,8 +30,9 @@ from textual.color import Color
 from textual.strip import Strip
 from textual.theme import Theme as TextualTheme
 
-# The parser Rich makes for every Markdown object (about 0.3 ms each): made once.
-PARSER = MarkdownIt().enable("strikethrough").enable("table")
+# The parser Rich makes for every Markdown object (about 0.3 ms each), made once;
+# with HTML off, so HTML a model writes is shown as text, not dropped.
+PARSER = MarkdownIt("commonmark", {"html": False}).enable("strikethrough").enable("table")
 
 
 class _Heading(Heading):
@@ -228,3 +230,42 @@ def split_finished(text: str) -> tuple[int, list[Token]]:
     for _ in range(starts[-1]):
         offset = text.index("\n", offset) + 1
     return offset, tokens
+
+
+# What can make text mean more than itself inside a paragraph (emphasis, code,
+# links, HTML, escapes, entities, strikethrough, tables, breaks), or start a block.
+_INLINE_SYNTAX = re.compile(r"[*_`\[\]<>!\\&~|\n]")
+_BLOCK_START = re.compile(r"[#\-+*>=|`~\s]|\d+[.)]")
+
+
+def is_one_paragraph(tokens: list[Token]) -> bool:
+    """Whether parsed Markdown is a single paragraph."""
+    return [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def settled_lines(source: str, lines: list[str]) -> tuple[int, int]:
+    """For a paragraph of plain words drawn as `lines`: how many of its first lines
+    stay as they are however the paragraph goes on, and where in `source` the
+    next line starts.
+
+    Wrapping is greedy, so a line's end depends only on the words up to the first
+    one that did not fit, and a word only grows: every line but the last is settled,
+    as long as nothing before it can change its meaning (no Markdown syntax in that
+    part of the source). The rest, drawn on its own from a line start, wraps as it
+    would in the whole. (0, 0) when that cannot be said.
+    """
+    n = len(lines) - 1
+    if n < 1:
+        return 0, 0
+    pos = 0
+    for text in lines[:n]:
+        text = text.rstrip()
+        if not text or source[pos : pos + len(text)] != text:
+            return 0, 0
+        pos += len(text)
+        if source[pos : pos + 1] != " ":
+            return 0, 0
+        pos += 1
+    if _INLINE_SYNTAX.search(source, 0, pos) or _BLOCK_START.match(source, pos):
+        return 0, 0
+    return n, pos

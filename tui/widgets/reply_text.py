@@ -20,7 +20,12 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from llamatui.tui.widgets.markdown_lines import MarkdownLook, split_finished
+from llamatui.tui.widgets.markdown_lines import (
+    MarkdownLook,
+    is_one_paragraph,
+    settled_lines,
+    split_finished,
+)
 from llamatui.tui.widgets.single_layout import SingleLayout
 
 
@@ -49,6 +54,8 @@ class ReplyText(SingleLayout, Widget):
         self._rows = 0
         """Rows the widget holds while streaming (at least its lines)."""
         self._look: MarkdownLook | None = None
+        self._paragraph: tuple[str, list[Strip]] = ("", [])
+        """The tail last drawn, when it was one paragraph: its source and lines."""
 
     # Drawing -----------------------------------------------------------------------
 
@@ -63,6 +70,7 @@ class ReplyText(SingleLayout, Widget):
         """Draw everything again at `width`."""
         self._width = width
         self._done_lines, self._tail_lines = [], []
+        self._paragraph = ("", [])
         if self.streaming:
             self._done = split_finished(self.source)[0]
             self._done_lines = self._markdown(self.source[: self._done])
@@ -72,11 +80,31 @@ class ReplyText(SingleLayout, Widget):
             self._done_lines = self._markdown(self.source)
 
     def _tail(self, text: str, parsed: list[Token] | None = None) -> list[Strip]:
-        lines = self._markdown(text, parsed)
+        lines = self._paragraph_lines(text, parsed) if parsed is not None else None
+        if lines is None:
+            lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.
         if lines and self._done_lines:
             lines.insert(0, Strip.blank(self._width, self.rich_style))
         return lines
+
+    def _paragraph_lines(self, text: str, parsed: list[Token]) -> list[Strip] | None:
+        """A tail that is one paragraph, grown from the last: its settled lines as
+        they were and only the rest drawn (a long paragraph costs what its last
+        lines cost); None to draw it whole."""
+        if not is_one_paragraph(parsed):
+            self._paragraph = ("", [])
+            return None
+        before, old = self._paragraph
+        settled, cut = 0, 0
+        if before and text.startswith(before):
+            settled, cut = settled_lines(text, [line.text for line in old])
+        if settled:
+            lines = old[:settled] + self._markdown(text[cut:])
+        else:
+            lines = self._markdown(text, parsed)
+        self._paragraph = (text, lines)
+        return list(lines)
 
     @property
     def _lines(self) -> int:
