@@ -47,8 +47,7 @@ from llamatui.engines.templates import ChatMessage, TemplateError
 LOG_ROTATE_BYTES = 8 * 1024 * 1024
 
 # The child sends what it has at most this often: the UI posts text at most every
-# 50 ms anyway, and each message wakes the app's process (a message per token would
-# cost it about 1% of a core at 100 tok/s).
+# 50 ms anyway, and each message wakes the app's process (one per token: ~1% of a core).
 FLUSH_S = 0.05
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llamatui.engines.templates import ChatMessage
-from llamatui.tui.chat.context import ContextFull, fit_context, reply_room
+from llamatui.tui.chat.context import ContextFull, fit_context, reply_room, trim_notice
 
 
 def words(messages: list[ChatMessage]) -> int:
@@ -55,3 +55,9 @@ def test_a_message_too_long_alone_is_refused_either_way() -> None:
 
 def test_reply_room() -> None:
     assert reply_room(512, 1024) == 128 and reply_room(8192, 1024) == 1024
+
+
+def test_the_trim_notice_counts_in_words() -> None:
+    assert trim_notice(1, 512).startswith("The oldest message is left out")
+    assert trim_notice(3, 4096).startswith("The 3 oldest messages are left out")
+    assert "4,096-token context" in trim_notice(3, 4096)

@@ -84,15 +84,19 @@ async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None
         streamed = [s.text.rstrip() for s in reply._done_lines + reply._tail_lines]
         reply.finish()
         await pilot.pause()
-        full = [s.text.rstrip() for s in reply._done_lines]
+        assert reply.size.height == len(streamed)  # the held rows are given back
+        reply.update(reply.source)  # the whole reply drawn at once
+        await pilot.pause()
         assert reply.source == CODE_REPLY
-        assert streamed == full
-        assert reply.size.height == len(full)  # the held rows are given back
+        assert streamed == [s.text.rstrip() for s in reply._done_lines]
 
 
-LONG_PARAGRAPH = " ".join(
-    f"Sentence {i} of one long paragraph goes on, as a small model's do." for i in range(40)
-) + " It ends **in bold** at last.\n\nThen a new one."
+LONG_PARAGRAPH = (
+    " ".join(
+        f"Sentence {i} of one long paragraph goes on, as a small model's do." for i in range(40)
+    )
+    + " It ends **in bold** at last.\n\nThen a new one."
+)
 
 
 async def test_a_long_paragraph_redraws_only_its_last_lines() -> None:
@@ -112,9 +116,25 @@ async def test_a_long_paragraph_redraws_only_its_last_lines() -> None:
         await pilot.pause()
         assert kept > 100
         streamed = [s.text.rstrip() for s in reply._done_lines + reply._tail_lines]
-        reply.finish()
+        reply.update(reply.source)
         await pilot.pause()
         assert streamed == [s.text.rstrip() for s in reply._done_lines]
+
+
+async def test_a_link_defined_below_is_drawn_right_when_the_reply_ends() -> None:
+    app = OneReply()
+    async with app.run_test(size=(80, 40)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        for piece in ("See [the docs][1].\n\n", "More text.\n\n", "[1]: https://example.com\n"):
+            reply.append(piece)
+        text = "\n".join(s.text for s in reply._done_lines + reply._tail_lines)
+        assert "[the docs][1]" in text  # drawn before its target was known
+        reply.finish()
+        await pilot.pause()
+        text = "\n".join(s.text for s in reply._done_lines)
+        assert "the docs (https://example.com)" in text
 
 
 async def test_code_is_highlighted() -> None:

@@ -270,6 +270,16 @@ def test_switching_engines_makes_a_handle_for_each(tmp_path: Path) -> None:
     assert made == ["scripted", "othersort"]  # a new handle only for another engine
 
 
+def test_a_switch_forgets_the_last_models_figures() -> None:
+    session, _rec = make(Settings(model=FAKE_MODEL), handle=scripted())
+    exchange(session, "Hello?")
+    assert session.last_stats is not None
+    session.switch(ModelRef("scripted", "another"))
+    assert session.last_stats is None  # the status line shows no tok/s of the old model
+    session.load(restart=True)
+    assert session.last_stats is None
+
+
 def test_a_reply_cut_short_by_a_switch_leaves_the_state_loading() -> None:
     session, _ = make(Settings(model=FAKE_MODEL), handle=scripted())
     session.load()

@@ -1,12 +1,16 @@
-"""While a reply streams on the real engine: the meters stay live, and the
-conversation is drawn without a layout per update."""
+"""While a reply streams: the meters stay live, the conversation is drawn without a
+layout per update, and a draft sent too early is kept as it was."""
 
 from __future__ import annotations
 
+import threading
+
+from fakes import fake_settings, scripted
 from test_ui_flow import STORY, make_app
 from uitools import send, wait_until
 
 from llamatui.engines.handle import EngineState
+from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.widgets.chat_message import AssistantMessage
 
@@ -42,3 +46,23 @@ async def test_meters_change_while_a_reply_streams() -> None:
         assert len(updates) > 5
         assert layouts < len(updates), (layouts, len(updates))
         assert reply.markdown.source == reply.text == screen.session.turns[-1]["content"]
+
+
+async def test_enter_while_a_reply_streams_keeps_the_draft_and_the_cursor_at_its_end() -> None:
+    step = threading.Event()
+    app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(step=step))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await send(pilot, "First.")
+        assert screen.session.generating
+        await pilot.press(*"next one")
+        await pilot.press("enter")  # busy: the draft is not sent
+        await pilot.pause()
+        assert screen.prompt.text == "next one"
+        assert screen.prompt.cursor_location == screen.prompt.document.end
+        await pilot.press("!")
+        assert screen.prompt.text == "next one!"
+        step.set()
+        await wait_until(pilot, lambda: not screen.session.generating)

@@ -81,3 +81,13 @@ def fit_context(
             "or load the model with a larger context."
         )
     return Fitted(head + body, dropped, tokens)
+
+
+def trim_notice(dropped: int, n_ctx: int) -> str:
+    """What the user is told when old messages are left out to fit the context."""
+    which = "oldest message is" if dropped == 1 else f"{dropped} oldest messages are"
+    return (
+        f"The {which} left out of what the model sees, so the conversation fits its "
+        f'{n_ctx:,}-token context; the system prompt is kept. (context_policy = "trim"; '
+        '"refuse" stops instead.)'
+    )

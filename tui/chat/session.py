@@ -55,6 +55,9 @@ from llamatui.tui.settings import Settings
 class ChatSession:
     """A conversation with a model, driven by the UI and run by workers."""
 
+    last_stats: ReplyStats | None
+    """The figures of the last reply (None after a switch: they were another model's)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -212,6 +215,7 @@ class ChatSession:
         """Ask for another model (None: the default); then run `load(restart=True)`."""
         self.wanted = ref
         self.restarting()
+        self.last_stats = None  # the last reply's figures were another model's
 
     def restarting(self) -> None:
         """The engine is about to start again (then run `load(restart=True)`): a reply
@@ -242,7 +246,7 @@ class ChatSession:
         self.cut = False
         """Whether the last reply was cut off and can be continued."""
         self.last_reply: ReplyJob | None = None
-        self.last_stats: ReplyStats | None = None
+        self.last_stats = None
 
     def apply(self, event: ev.Event) -> bool:
         """Fold a worker's event into the state; the UI thread calls it first. False

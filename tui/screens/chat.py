@@ -27,6 +27,7 @@ from llamatui.engines.meters import Sampler
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
+from llamatui.tui.chat.context import trim_notice
 from llamatui.tui.chat.engines import Busy, HandleMaker
 from llamatui.tui.chat.recorder import meta_of
 from llamatui.tui.chat.reply import ReplyJob
@@ -185,11 +186,7 @@ class ChatScreen(Screen[None]):
                     self._reply.append(text)
                 self.status.streamed += n
             case ev.ContextTrimmed(dropped=dropped, n_ctx=n_ctx):
-                self.conversation.notice(
-                    f"The {dropped} oldest messages are left out of what the model sees, so "
-                    f"the conversation fits its {n_ctx:,}-token context; the system prompt "
-                    'is kept. (context_policy = "trim"; "refuse" stops instead.)'
-                )
+                self.conversation.notice(trim_notice(dropped, n_ctx))
             case ev.ReplyEnded(stats=None):
                 await self._end_reply(FINISH_NOTES["cancelled"], cut=True)
             case ev.ReplyEnded(stats=stats) if stats is not None:
@@ -250,7 +247,7 @@ class ChatScreen(Screen[None]):
             job = self.session.send(event.text)
         except Busy as e:
             self.notify(str(e), severity="warning", markup=False)
-            self.prompt.text = event.text
+            self.prompt.restore(event.text)
             return
         self._reply = await self.conversation.start_reply(event.text)
         self.status.streamed = 0

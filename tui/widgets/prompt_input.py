@@ -49,6 +49,11 @@ class PromptInput(TextArea):
         # whose cores the model fills, and over SSH, a still one costs nothing.
         self.cursor_blink = False
 
+    def restore(self, text: str) -> None:
+        """Put back a draft that could not be sent, the cursor at its end to go on."""
+        self.text = text
+        self.move_cursor(self.document.end)
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()

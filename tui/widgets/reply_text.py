@@ -9,16 +9,17 @@ change. So:
 - the widget holds rows ahead of its text, so most updates repaint just the
   changed lines; only when the text outgrows them does it grow, by a step, in
   one layout;
-- when the reply ends, the whole text is drawn once more, as it will be when the
-  conversation is opened again.
+- when the reply ends, its lines are already those of the whole reply drawn at
+  once (as it is when the conversation is opened again): the held rows go.
 """
 
 from __future__ import annotations
 
+import re
+
 from markdown_it.token import Token
 from textual.geometry import Region, Size
 from textual.strip import Strip
-from textual.widget import Widget
 
 from llamatui.tui.widgets.markdown_lines import (
     MarkdownLook,
@@ -28,8 +29,11 @@ from llamatui.tui.widgets.markdown_lines import (
 )
 from llamatui.tui.widgets.single_layout import SingleLayout
 
+# A link reference definition: it gives targets to links in blocks above it.
+LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
 
-class ReplyText(SingleLayout, Widget):
+
+class ReplyText(SingleLayout):
     """The Markdown of one reply, finished or streaming."""
 
     DEFAULT_CSS = """
@@ -178,13 +182,26 @@ class ReplyText(SingleLayout, Widget):
             self.refresh(Region(0, kept + first, self._width, last - first))
 
     def finish(self) -> None:
-        """End streaming: draw the whole reply once, as stored, and give back held rows."""
+        """End streaming and give back the held rows.
+
+        The lines drawn a block at a time are those of the whole reply drawn at once
+        (blocks are drawn alone the same as together), so they are kept: a long reply
+        ends without a pause to draw it again. Except when a link's target is defined
+        further down (`[1]: https://...`), which changes blocks drawn before it.
+        """
         self.streaming = False
-        self._width = 0
+        if self._width and not LINK_DEFINITION.search(self.source):
+            self._done_lines += self._tail_lines
+            self._tail_lines = []
+            self._done = len(self.source)
+            self._paragraph = ("", [])
+        else:
+            self._width = 0
         self.refresh(layout=True)
 
     def update(self, text: str) -> None:
-        """Show `text` instead (not streaming)."""
+        """Show `text` instead, drawn whole (streaming, if it was, ends)."""
         self.source = text
+        self.streaming = False
         self._width = 0
         self.refresh(layout=True)
