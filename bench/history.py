@@ -75,9 +75,9 @@ def open_time(path: Path, cid: int, runs: int) -> tuple[list[float], list[float]
             frames: list[tuple[float, bool]] = []
 
             def drawn() -> bool:
-                """Whether the newest reply's Markdown has its blocks (is readable)."""
+                """Whether the newest reply's Markdown is drawn (is readable)."""
                 replies = screen.conversation.query(AssistantMessage)
-                return bool(replies) and bool(replies.last().markdown.children)
+                return bool(replies) and replies.last().markdown.drawn
 
             driver = app._driver
             assert driver is not None

@@ -111,6 +111,11 @@ class ReplyText(SingleLayout):
         return list(lines)
 
     @property
+    def drawn(self) -> bool:
+        """Whether the reply's lines are drawn (it is readable)."""
+        return bool(self._done_lines or self._tail_lines)
+
+    @property
     def _lines(self) -> int:
         return len(self._done_lines) + len(self._tail_lines)
 
