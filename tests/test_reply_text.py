@@ -200,3 +200,37 @@ def test_model_text_is_shown_as_written_never_as_markup_or_links() -> None:
     assert "[bold red]x[/] <b>tag</b> site (http://example.com)" in shown
     assert "<div>block</div>" in shown  # HTML is text, not dropped
     assert not any(seg.style and seg.style.link for line in lines for seg in line)
+
+
+async def test_a_long_list_draws_its_finished_items_once() -> None:
+    items = "".join(f"- Item {i}: something said about it, at some length.\n" for i in range(30))
+    text = "Tips:\n\n" + items + "\nDone.\n"
+    app = OneReply()
+    async with app.run_test(size=(80, 120)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        longest_tail = 0
+        for i in range(0, len(text), 9):
+            reply.append(text[i : i + 9])
+            longest_tail = max(longest_tail, len(reply._tail_lines))
+        assert longest_tail <= 4  # never the whole list again
+        streamed = [s.text.rstrip() for s in reply._done_lines + reply._tail_lines]
+        reply.update(reply.source)
+        await pilot.pause()
+        assert streamed == [s.text.rstrip() for s in reply._done_lines]
+
+
+async def test_a_numbered_list_drawn_in_parts_is_drawn_whole_at_the_end() -> None:
+    text = "".join(f"{i}. Step {i}.\n" for i in range(1, 13))
+    app = OneReply()
+    async with app.run_test(size=(80, 60)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        for i in range(0, len(text), 5):
+            reply.append(text[i : i + 5])
+        reply.finish()
+        await pilot.pause()
+        lines = [s.text.rstrip() for s in reply._done_lines]
+        assert lines[0] == "  1. Step 1." and lines[11] == " 12. Step 12."  # aligned

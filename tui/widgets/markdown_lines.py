@@ -238,6 +238,23 @@ _INLINE_SYNTAX = re.compile(r"[*_`\[\]<>!\\&~|\n]")
 _BLOCK_START = re.compile(r"[#\-+*>=|`~\s]|\d+[.)]")
 
 
+def finished_items(text: str, tokens: list[Token]) -> int:
+    """For a growing tail that is one list (`tokens`, its parse): how much of `text`
+    is its items before the last, which are finished as blocks are (a long list then
+    costs what its last item costs); 0 when it is not a list or has one item. The
+    rest parses as the same list going on (a numbered one from its own number).
+    """
+    if not tokens or tokens[0].type not in ("bullet_list_open", "ordered_list_open"):
+        return 0
+    items = [t.map[0] for t in tokens if t.type == "list_item_open" and t.level == 1 and t.map]
+    if len(items) < 2:
+        return 0
+    offset = 0
+    for _ in range(items[-1]):
+        offset = text.index("\n", offset) + 1
+    return offset
+
+
 def is_one_paragraph(tokens: list[Token]) -> bool:
     """Whether parsed Markdown is a single paragraph."""
     return [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"]

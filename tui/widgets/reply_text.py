@@ -23,6 +23,7 @@ from textual.strip import Strip
 
 from llamatui.tui.widgets.markdown_lines import (
     MarkdownLook,
+    finished_items,
     is_one_paragraph,
     settled_lines,
     split_finished,
@@ -60,6 +61,12 @@ class ReplyText(SingleLayout):
         self._look: MarkdownLook | None = None
         self._paragraph: tuple[str, list[Strip]] = ("", [])
         """The tail last drawn, when it was one paragraph: its source and lines."""
+        self._joined = False
+        """Whether the tail goes on with the list whose items were drawn last (no
+        blank line between them)."""
+        self._redraw_at_end = False
+        """Whether a list was drawn in parts: drawn whole when the reply ends (numbers
+        align to the list's last one)."""
 
     # Drawing -----------------------------------------------------------------------
 
@@ -75,6 +82,7 @@ class ReplyText(SingleLayout):
         self._width = width
         self._done_lines, self._tail_lines = [], []
         self._paragraph = ("", [])
+        self._joined = False
         if self.streaming:
             self._done = split_finished(self.source)[0]
             self._done_lines = self._markdown(self.source[: self._done])
@@ -88,7 +96,7 @@ class ReplyText(SingleLayout):
         if lines is None:
             lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.
-        if lines and self._done_lines:
+        if lines and self._done_lines and not self._joined:
             lines.insert(0, Strip.blank(self._width, self.rich_style))
         return lines
 
@@ -155,6 +163,7 @@ class ReplyText(SingleLayout):
     def start(self) -> None:
         """Begin streaming: text will arrive by `append`."""
         self.streaming = True
+        self._redraw_at_end = False
         self._rows = 0
         self._width = 0
         self.refresh(layout=True)
@@ -168,9 +177,12 @@ class ReplyText(SingleLayout):
         before = self._tail_lines
         tail = self.source[self._done :]
         finished, parsed = split_finished(tail)
-        if finished:
-            self._done_lines += self._tail(tail[:finished])
-            self._done += finished
+        items = 0 if finished else finished_items(tail, parsed)
+        if finished or items:
+            self._done_lines += self._tail(tail[: finished or items])
+            self._done += finished or items
+            self._joined = bool(items)
+            self._redraw_at_end |= self._joined
             self._tail_lines = self._tail(self.source[self._done :])
         else:
             self._tail_lines = self._tail(tail, parsed)
@@ -195,7 +207,7 @@ class ReplyText(SingleLayout):
         further down (`[1]: https://...`), which changes blocks drawn before it.
         """
         self.streaming = False
-        if self._width and not LINK_DEFINITION.search(self.source):
+        if self._width and not self._redraw_at_end and not LINK_DEFINITION.search(self.source):
             self._done_lines += self._tail_lines
             self._tail_lines = []
             self._done = len(self.source)
