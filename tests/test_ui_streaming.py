@@ -55,8 +55,10 @@ async def test_enter_while_a_reply_streams_keeps_the_draft_and_the_cursor_at_its
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        assert not screen.meters.busy  # idle: the meters sample once a second
         await send(pilot, "First.")
         assert screen.session.generating
+        assert screen.meters.busy  # twice a second while the model works
         await pilot.press(*"next one")
         await pilot.press("enter")  # busy: the draft is not sent
         await pilot.pause()

@@ -23,6 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from llamatui.engines.handle import EngineState
 from llamatui.engines.meters import Sampler
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
@@ -141,6 +142,7 @@ class ChatScreen(Screen[None]):
         self.status.state = s.state
         self.status.model = s.info
         self.status.stats = s.last_stats
+        self.meters.busy = s.state in (EngineState.LOADING, EngineState.GENERATING)
 
     # Workers -----------------------------------------------------------------------
 

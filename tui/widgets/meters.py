@@ -23,6 +23,8 @@ from llamatui.engines.protocol import MemoryUse, ModelInfo
 BLOCKS = "▁▂▃▄▅▆▇█"
 HISTORY = 40
 PERIOD_S = 0.5
+# When nothing is loading or generating: still live, at half the cost.
+IDLE_PERIOD_S = 1.0
 
 
 def sparkline(values: deque[float], width: int, top: float) -> str:
@@ -89,6 +91,8 @@ class Meters(Widget):
         """The loaded model's weights, KV cache and compute buffers, as reported."""
         self.remote: str | None = None
         """The server the model runs on, when it runs elsewhere."""
+        self.busy = False
+        """Whether a model is loading or generating: samples twice a second, else once."""
         self._shown = ""
         """The text drawn last: a sample that changes nothing draws nothing."""
 
@@ -105,12 +109,12 @@ class Meters(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="meters")
     def _sample(self) -> None:
-        """Sample the hardware twice a second until the widget goes."""
+        """Sample the hardware (twice a second while busy) until the widget goes."""
         worker = get_current_worker()
         sampler = self.sampler or Sampler()
         while not worker.is_cancelled:
             self.post_message(self.Sampled(sampler.sample(self.engine_pid())))
-            time.sleep(PERIOD_S)
+            time.sleep(PERIOD_S if self.busy else IDLE_PERIOD_S)
 
     def on_meters_sampled(self, message: Sampled) -> None:
         self.show(message.sample)
