@@ -59,6 +59,9 @@ async def test_enter_while_a_reply_streams_keeps_the_draft_and_the_cursor_at_its
         await send(pilot, "First.")
         assert screen.session.generating
         assert screen.meters.busy  # twice a second while the model works
+        # The context meter counts what was sent while the first reply streams.
+        meter = str(screen.status.render()).split("ctx ")[1].split("/")[0]
+        assert meter.startswith("~") and int(meter[1:]) > 0
         await pilot.press(*"next one")
         await pilot.press("enter")  # busy: the draft is not sent
         await pilot.pause()

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.meters import Sampler
+from llamatui.engines.protocol import estimate_tokens
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
@@ -252,8 +253,7 @@ class ChatScreen(Screen[None]):
             self.prompt.restore(event.text)
             return
         self._reply = await self.conversation.start_reply(event.text)
-        self.status.streamed = 0
-        self.status.next_prompt = None
+        self.status.reply_started(self.status.next_prompt or estimate_tokens(job.messages))
         self._sync()
         self.generate(job)
 
@@ -266,7 +266,7 @@ class ChatScreen(Screen[None]):
             return
         self._reply = self._last_reply
         self.conversation.resume(self._reply)
-        self.status.streamed = 0
+        self.status.reply_started(estimate_tokens(job.messages))
         self._sync()
         self.generate(job)
 

@@ -41,8 +41,17 @@ class StatusLine(Widget):
     """Tokens the next prompt will take (system, history and the draft), when counted."""
     estimated: reactive[bool] = reactive(False)
     """Whether next_prompt is an estimate (the engine cannot count tokens)."""
+    sent: var[int] = var(0)
+    """Tokens in the context when the streaming reply began (the prompt as last
+    counted, or estimated): while it streams, the meter adds what it has streamed."""
 
     _count_shown_at = 0.0
+
+    def reply_started(self, sent: int) -> None:
+        """A reply begins with `sent` tokens in the context (counted or estimated)."""
+        self.streamed = 0
+        self.sent = sent
+        self.next_prompt = None
 
     def watch_streamed(self) -> None:
         now = time.monotonic()
@@ -74,6 +83,8 @@ class StatusLine(Widget):
             if used is None:
                 used = s.context_used if s is not None else 0
             approx = "~" if self.estimated and self.next_prompt is not None else ""
+            if self.state is EngineState.GENERATING:
+                used, approx = self.sent + self.streamed, "~"
             parts.append(f"ctx {approx}{used:,}/{self.model.n_ctx:,}")
         if s is not None:
             parts.append(f"prompt {s.prompt_tokens:,} tok")
