@@ -80,3 +80,22 @@ async def test_search_lands_on_a_short_conversation(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         found = screen.query_one(".-found")
         assert screen.conversation.region.contains_region(found.region)
+
+
+async def test_a_long_question_wraps_in_its_dialog_at_80_columns() -> None:
+    from textual.app import App
+
+    question = (
+        'Delete "A very long conversation title about dragons and volcanoes and '
+        'penguins"? Its 42 messages go too; this cannot be undone.'
+    )
+    app: App[None] = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ConfirmDialog(question))
+        await pilot.pause()
+        shown = " ".join(
+            " ".join(line.text.replace("│", " ").split())
+            for line in app.screen._compositor.render_strips()
+        )
+        assert "this cannot be undone." in shown  # all of it, wrapped in the dialog
+        assert "Cancel" in shown and "Delete" in shown

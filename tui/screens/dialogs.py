@@ -19,6 +19,7 @@ RenameDialog, ConfirmDialog {
         width: 64; max-width: 90%; height: auto; padding: 1 2;
         border: round $primary; background: $surface;
     }
+    & Label { width: 100%; }  /* a long question wraps, not cut */
     & Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
     & Button { margin-left: 1; }
 }
