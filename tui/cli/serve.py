@@ -7,9 +7,9 @@ import contextlib
 import os
 import secrets
 import sys
+from functools import partial
 from pathlib import Path
 
-from llamatui.engines.handle import EngineHandle
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.remote import is_loopback
 
@@ -32,11 +32,10 @@ def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; the exit status."""
     import uvicorn
 
-    from llamatui.engines import registry
     from llamatui.engines.library import Library, ref_for
     from llamatui.engines.protocol import LoadOptions
     from llamatui.engines.serve import Served, make_app
-    from llamatui.tui.chat.engines import default_model
+    from llamatui.tui.chat.engines import default_model, registry_handle
     from llamatui.tui.cli.models import folders
     from llamatui.tui.paths import cache_dir, engine_log_path
 
@@ -64,10 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if token is None and not is_loopback(url):
         token = secrets.token_urlsafe(24)
         print(f"Bearer token for this server: {token}", flush=True)
-    log = engine_log_path()
-
-    def make_handle(ref: ModelRef) -> EngineHandle:
-        return registry.get(ref.engine).make_handle(log)
+    # The registry's handle: an engine that cannot run here says why.
+    make_handle = partial(registry_handle, log_path=engine_log_path())
 
     threads = getattr(args, "threads", None)
     options = LoadOptions(n_ctx=args.ctx, engine={"threads": threads} if threads else {})

@@ -17,6 +17,13 @@ from llamatui.tui.paths import cache_dir, data_dir
 class ModelCommands(Provider):
     """Switch models from the palette; recent ones first."""
 
+    _refs: list[ModelRef] | None = None
+
+    async def startup(self) -> None:
+        # Once per opening of the palette, not per keystroke: the library scan and
+        # each configured server's model list (an HTTP request) take time.
+        self._refs = await self._candidates()
+
     async def _candidates(self) -> list[ModelRef]:
         from llamatui.tui.screens.chat import ChatScreen
 
@@ -36,14 +43,14 @@ class ModelCommands(Provider):
         return recent + [r for r in library if r not in recent]
 
     async def discover(self) -> Hits:
-        for ref in await self._candidates():
+        for ref in self._refs or []:
             yield DiscoveryHit(
                 f"model: load {ref.name}", partial(self._load, ref), help=ref.location
             )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for ref in await self._candidates():
+        for ref in self._refs or []:
             text = f"model: load {ref.name}"
             score = matcher.match(text)
             if score > 0:
