@@ -94,7 +94,8 @@ class ChatSession:
         self.reply: ReplyJob | None = None
         """The reply being made (loading for it or streaming); None when idle."""
         self.open(None, [])
-        self._pacer: Pacer | None = None
+        self._pacer = Pacer()
+        """Kept from one reply to the next: it keeps the interval it found."""
         self.generation = 0
         """Which load the user asked for last (start, switch, restart): the events of
         an older one are stale and `apply` drops them."""
@@ -337,8 +338,6 @@ class ChatSession:
                 raise Stopped
             handle = self.loader.handle
             assert handle is not None
-            if self._pacer is None:
-                self._pacer = Pacer()
             room = reply_room(info.n_ctx, job.sampling.max_tokens)
             fitted = fit_context(
                 job.messages, self._counter(info), info.n_ctx, room, self.settings.context_policy

@@ -188,6 +188,7 @@ class ChatScreen(Screen[None]):
                 if self._reply is not None:
                     self._reply.append(text)
                 self.status.streamed += n
+                return  # nothing the status line shows from the session has changed
             case ev.ContextTrimmed(dropped=dropped, n_ctx=n_ctx):
                 self.conversation.notice(trim_notice(dropped, n_ctx))
             case ev.ReplyEnded(stats=None):

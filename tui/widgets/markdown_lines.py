@@ -226,10 +226,7 @@ def split_finished(text: str) -> tuple[int, list[Token]]:
     starts = [t.map[0] for t in tokens if t.level == 0 and t.nesting >= 0 and t.map]
     if len(starts) < 2:
         return 0, tokens
-    offset = 0
-    for _ in range(starts[-1]):
-        offset = text.index("\n", offset) + 1
-    return offset, tokens
+    return _line_start(text, starts[-1]), tokens
 
 
 # What can make text mean more than itself inside a paragraph (emphasis, code,
@@ -249,8 +246,13 @@ def finished_items(text: str, tokens: list[Token]) -> int:
     items = [t.map[0] for t in tokens if t.type == "list_item_open" and t.level == 1 and t.map]
     if len(items) < 2:
         return 0
+    return _line_start(text, items[-1])
+
+
+def _line_start(text: str, line: int) -> int:
+    """Where line number `line` (from 0) of `text` begins."""
     offset = 0
-    for _ in range(items[-1]):
+    for _ in range(line):
         offset = text.index("\n", offset) + 1
     return offset
 
