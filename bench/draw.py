@@ -16,10 +16,15 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from uitools import count_layouts
 
 from llamatui.themes import THEMES
 from llamatui.tui.widgets.conversation_view import ConversationView
@@ -60,16 +65,7 @@ async def run(tokens: list[str], per_update: int, size: tuple[int, int]) -> dict
             (headless_class,),
             {"is_headless": property(lambda self: False), "write": write, "flush": lambda s: None},
         )
-        screen = app.screen
-        layouts = 0
-        refresh_layout = screen._refresh_layout
-
-        def counting(*args: object, **kw: object) -> None:
-            nonlocal layouts
-            layouts += 1
-            refresh_layout(*args, **kw)  # type: ignore[arg-type]
-
-        screen._refresh_layout = counting  # type: ignore[method-assign]
+        layouts = count_layouts(app.screen)
         costs = []
         for i in range(0, len(tokens), per_update):
             cpu = time.process_time()
@@ -80,7 +76,7 @@ async def run(tokens: list[str], per_update: int, size: tuple[int, int]) -> dict
     return {
         "median": statistics.median(costs) * 1000,
         "mean": statistics.mean(costs) * 1000,
-        "layouts": layouts / len(costs) * 100,
+        "layouts": layouts() / len(costs) * 100,
         "bytes": written / len(tokens),
     }
 

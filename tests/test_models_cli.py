@@ -111,6 +111,9 @@ def test_gpu_layers_in_a_profile_split_the_estimate(model_dir: Path) -> None:
     half = smol()  # 15 of its 30 layers on the GPU
     assert half["ram_needed"] + half["vram_needed"] == whole["ram_needed"]
     assert 0.3 < half["vram_needed"] / whole["ram_needed"] < 0.6
-    assert half["fit"] == ("no GPU" if free_vram() is None else half["fit"])
+    if free_vram() is None:
+        assert half["fit"] == "no GPU"
+    else:
+        assert half["fit"] in ("fits", "tight", "unknown", "will not fit")
     table = llamatui("models", "--ctx", "2048", "--models-dir", str(model_dir)).stdout
     assert " VRAM" in next(line for line in table.splitlines() if line.startswith(name))

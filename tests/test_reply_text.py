@@ -8,7 +8,7 @@ import threading
 from fakes import fake_settings, scripted
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
-from uitools import send, wait_until
+from uitools import count_layouts, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
@@ -52,34 +52,21 @@ class OneReply(App[None]):
             yield ReplyText()
 
 
-def _text(widget: ReplyText) -> list[str]:
-    return [widget.render_line(y).text for y in range(len(widget._done_lines) + 20)]
-
-
 async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None:
     app = OneReply()
     async with app.run_test(size=(80, 40)) as pilot:
         reply = app.query_one(ReplyText)
         reply.start()
         await pilot.pause()
-        layouts = 0
-        screen = app.screen
-        refresh_layout = screen._refresh_layout
-
-        def counting(*args: object, **kw: object) -> None:
-            nonlocal layouts
-            layouts += 1
-            refresh_layout(*args, **kw)  # type: ignore[arg-type]
-
-        screen._refresh_layout = counting  # type: ignore[method-assign]
+        layouts = count_layouts(app.screen)
         pieces = [CODE_REPLY[i : i + 3] for i in range(0, len(CODE_REPLY), 3)]
         for piece in pieces:
             reply.append(piece)
             await pilot.pause()
-        # Each append repainted lines; only growing past the held rows (twice, by a
-        # third of the screen) laid out: two layouts each, one of them Textual's
-        # own, for the scroll view's new virtual size.
-        assert len(pieces) > 50 and layouts <= 4, layouts
+        # Each append repainted lines; only growing past the held rows (by half the
+        # screen) laid out: two layouts each here, one of them Textual's own for
+        # this plain scroll view's new virtual size.
+        assert len(pieces) > 50 and layouts() <= 4, layouts()
         assert reply._done > 0  # finished blocks were drawn once and kept
         streamed = [s.text.rstrip() for s in reply._done_lines + reply._tail_lines]
         reply.finish()

@@ -7,7 +7,7 @@ import threading
 
 from fakes import fake_settings, scripted
 from test_ui_flow import STORY, make_app
-from uitools import send, wait_until
+from uitools import count_layouts, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
@@ -21,15 +21,7 @@ async def test_meters_change_while_a_reply_streams() -> None:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
-        layouts = 0
-        refresh_layout = screen._refresh_layout
-
-        def counting(*args: object, **kw: object) -> None:
-            nonlocal layouts
-            layouts += 1
-            refresh_layout(*args, **kw)  # type: ignore[arg-type]
-
-        screen._refresh_layout = counting  # type: ignore[method-assign]
+        layouts = count_layouts(screen)
         await send(pilot, STORY)
         reply = screen.query_one(AssistantMessage)
         await wait_until(pilot, lambda: len(reply.text) > 20)
@@ -44,7 +36,7 @@ async def test_meters_change_while_a_reply_streams() -> None:
         assert all("CPU" in s and "engine" in s for s in seen)
         # Many updates of the reply, few layouts: the reply grows by held rows.
         assert len(updates) > 5
-        assert layouts < len(updates), (layouts, len(updates))
+        assert layouts() < len(updates), (layouts(), len(updates))
         assert reply.markdown.source == reply.text == screen.session.turns[-1]["content"]
 
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable
 
 from llamatui.tui.screens.chat import ChatScreen
@@ -45,3 +46,17 @@ async def open_library(pilot: Pilot[None]) -> ModelsScreen:
     await wait_until(pilot, lambda: bool(lib.entries))
     lib.query_one(DataTable).focus()
     return lib
+
+
+def count_layouts(screen: Screen[object]) -> Callable[[], int]:
+    """Count the screen's layouts from now on; the returned function says how many."""
+    layouts = 0
+    refresh_layout = screen._refresh_layout
+
+    def counting(*args: object, **kw: object) -> None:
+        nonlocal layouts
+        layouts += 1
+        refresh_layout(*args, **kw)  # type: ignore[arg-type]
+
+    screen._refresh_layout = counting  # type: ignore[method-assign]
+    return lambda: layouts
