@@ -5,6 +5,10 @@ With --stream it replies with a recorded token stream replayed at a fixed rate
 runs the default model on llama.cpp, greedy, like `llamatui` does.
 
 Usage: python bench/bench_app.py [--stream FILE --rate TOK_S] --tokens N [--threads N]
+
+For finding where the time goes: BENCH_PROFILE=FILE profiles the UI thread between
+SIGUSR1 and SIGUSR2 (cProfile, written to FILE); BENCH_GC=FILE writes the garbage
+collections and their time at exit.
 """
 
 from __future__ import annotations

@@ -26,14 +26,21 @@ HERE = Path(__file__).parent
 PROBE_KEYS = "¤¦§©®°±¶"
 
 
-class PtyApp:
-    """One `bench_app.py` process on a pty of the given size."""
+def bench_app(args: list[str]) -> list[str]:
+    """The command line of `bench_app.py` with `args`."""
+    return [sys.executable, str(HERE / "bench_app.py"), *args]
 
-    def __init__(self, args: list[str], cols: int, rows: int, env: dict[str, str]) -> None:
+
+class PtyApp:
+    """One process (`argv`) on a pty of the given size."""
+
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str]) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.started = time.perf_counter()
+        """When the process was started."""
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "bench_app.py"), *args],
+            argv,
             stdin=slave,
             stdout=slave,
             stderr=slave,

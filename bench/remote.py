@@ -22,7 +22,7 @@ import httpx
 from llamatui.engines.handle import EngineHandle, InProcessHandle
 from llamatui.engines.host import ProcessHandle
 from llamatui.engines.models import default_model_path
-from llamatui.engines.protocol import Delta, LoadOptions, ReplyStats, SamplingParams
+from llamatui.engines.protocol import Delta, LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.remote.engine import RemoteEngine
 
@@ -37,8 +37,6 @@ def rate(handle: EngineHandle, params: SamplingParams) -> tuple[float, float, in
         if isinstance(item, Delta) and item.n_tokens:
             t_first = t_first or time.perf_counter()
             n += item.n_tokens
-        elif isinstance(item, ReplyStats):
-            pass
     return (n - 1) / (time.perf_counter() - t_first), t_first - t0, n
 
 

@@ -26,18 +26,15 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import pty
 import re
-import select
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pty_app import PROBE_KEYS, PtyApp
+from pty_app import PROBE_KEYS, PtyApp, bench_app
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.models import default_model_path
@@ -50,13 +47,13 @@ MESSAGES: list[ChatMessage] = [{"role": "user", "content": PROMPT}]
 # Each measured reply follows a short warm-up reply on the same fresh engine: the
 # first steps after loading a model run slower (page faults, thread start-up).
 WARM_UP: list[ChatMessage] = [{"role": "user", "content": "Say hello."}]
-WARM_UP_PARAMS = SamplingParams(temperature=0, max_tokens=32)
 
 
-def raw_runs(model: Path, n_tokens: int, threads: int, n_ctx: int, runs: int):
-    """(decode-only tok/s, generate tok/s) of each run, in one process with the model."""
-    import llama_cpp as lc
+def raw_generate(model: Path, n_tokens: int, threads: int, n_ctx: int) -> float:
+    """llama-cpp-python's `generate` loop, tok/s, in one process with the model."""
     from llama_cpp import Llama
+
+    from llamatui.engines.templates import choose_template
 
     llm = Llama(
         str(model),
@@ -66,8 +63,6 @@ def raw_runs(model: Path, n_tokens: int, threads: int, n_ctx: int, runs: int):
         flash_attn=True,
         verbose=False,
     )
-    from llamatui.engines.templates import choose_template
-
     tmpl = choose_template(llm.metadata.get("tokenizer.chat_template"), "llama")
     prompt = llm.tokenize(tmpl.render(MESSAGES).encode(), add_bos=False, special=True)
 
@@ -83,24 +78,13 @@ def raw_runs(model: Path, n_tokens: int, threads: int, n_ctx: int, runs: int):
                 break
         return (n - 1) / (time.perf_counter() - t_first)
 
-    def decode_only() -> float:
-        ctx = llm._ctx.ctx
-        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
-        arr = (lc.llama_token * len(prompt))(*prompt)
-        lc.llama_decode(ctx, lc.llama_batch_get_one(arr, len(prompt)))
-        one = (lc.llama_token * 1)(prompt[-1])
-        t = time.perf_counter()
-        for _ in range(n_tokens - 1):
-            lc.llama_decode(ctx, lc.llama_batch_get_one(one, 1))
-        return (n_tokens - 1) / (time.perf_counter() - t)
-
     generate()  # warm up: the first steps after loading are slower
-    out = [(decode_only(), generate()) for _ in range(runs)]
+    rate = generate()
     llm.close()
-    return out
+    return rate
 
 
-async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, meters: bool):
+async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams):
     """(tok/s on screen, TTFT on screen s, tokens) through the headless app."""
     from llamatui.tui.app import LlamaTUI
     from llamatui.tui.screens.chat import ChatScreen
@@ -126,8 +110,6 @@ async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, 
             await asyncio.sleep(0.01)
         await pilot.press("ctrl+n")  # a new chat for the measured reply
         await pilot.pause(0.1)
-        if meters:
-            screen.action_toggle_meters()
         # Each frame the app writes to its terminal: (time, tokens handled before it).
         # The headless driver is told it is not headless, so frames are encoded for
         # a terminal as they would be for a person, then dropped.
@@ -159,47 +141,19 @@ async def ui_run(model: Path, threads: int, n_ctx: int, params: SamplingParams, 
         n = stats.generated_tokens
         t_first = next(t for t, k in frames if k > 0)
         t_last = next(t for t, k in frames if k >= n)
-    return (n - 1) / (t_last - t_first), t_first - t0, n, stats.tokens_per_s, cpu_share
+    return (n - 1) / (t_last - t_first), t_first - t0, cpu_share
 
 
 def cold_start(runs: int) -> list[float]:
     """Seconds from exec of `llamatui` to its first frame, in a 100x30 pty."""
-    exe = Path(sys.executable).with_name("llamatui")
     times = []
     for _ in range(runs):
-        master, slave = pty.openpty()
-        import fcntl
-        import struct
-        import termios
-
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color"}
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [str(exe)], stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
-        )
-        os.close(slave)
-        seen = b""
-        elapsed = float("nan")
-        deadline = t0 + 20
-        while time.perf_counter() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if ready:
-                try:
-                    seen += os.read(master, 65536)
-                except OSError:
-                    break
-                if b"essage the model" in seen:  # "M" may be drawn apart, under the cursor
-                    elapsed = time.perf_counter() - t0
-                    break
-        os.write(master, b"\x11")  # Ctrl+Q
+        app = PtyApp([str(Path(sys.executable).with_name("llamatui"))], 100, 30, {})
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-        times.append(elapsed)
+            # "M" may be drawn apart, under the cursor.
+            times.append(app.wait_for(b"essage the model", timeout=20) - app.started)
+        finally:
+            app.close()
     return times
 
 
@@ -229,13 +183,13 @@ class Case:
 
 
 def pty_case(
-    name: str, args: list[str], size: tuple[int, int], content: str, n: int, idle_s: float
+    name: str, args: list[str], size: tuple[int, int], content: str, idle_s: float
 ) -> Case:
     """Start the app at `size`, let it idle, send a prompt and time its reply."""
     cols, rows = size
     env = {"LLAMATUI_DATA_DIR": tempfile.mkdtemp(prefix="llamatui-bench-")}
     env["LLAMATUI_CONFIG_DIR"] = env["LLAMATUI_DATA_DIR"]
-    app = PtyApp(args, cols, rows, env)
+    app = PtyApp(bench_app(args), cols, rows, env)
     try:
         app.wait_for(b"ready", timeout=60)
         time.sleep(1.0)  # the first count of the empty prompt, the meters' first samples
@@ -317,7 +271,7 @@ def main() -> None:
         # In a process of its own: llama.cpp's OpenMP threads spin for a while
         # after each step, and must not linger beside the app in this process.
         with mp.get_context("spawn").Pool(1) as pool:
-            return pool.apply(raw_runs, (model, n, args.threads, args.ctx, 1))[0][1]
+            return pool.apply(raw_generate, (model, n, args.threads, args.ctx))
 
     generate = raw(args.real_tokens or 1024)
     rate = args.rate or round(generate)
@@ -327,7 +281,7 @@ def main() -> None:
     if args.real_tokens:
         real = ["--tokens", str(args.real_tokens), *threads]
         name = f"real engine 100x30 {args.real_tokens}"
-        cases.append(pty_case(name, real, (100, 30), "real", args.real_tokens, args.idle))
+        cases.append(pty_case(name, real, (100, 30), "real", args.idle))
         generate_after = raw(args.real_tokens)
         print(f"raw generate after it     {generate_after:7.1f} tok/s")
         generate = (generate + generate_after) / 2
@@ -339,7 +293,7 @@ def main() -> None:
             for n in (min(int(x), n_max) for x in args.lengths.split(",")):
                 replay = ["--stream", str(stream), "--rate", str(rate), "--tokens", str(n)]
                 name = f"replay {size} {n} {content}"
-                cases.append(pty_case(name, replay, (cols, rows), content, n, args.idle))
+                cases.append(pty_case(name, replay, (cols, rows), content, args.idle))
     print("In a pseudo-terminal ('of raw': the replays' share of their fixed rate):")
     print_cases(cases[: bool(args.real_tokens)], generate)
     print_cases(cases[bool(args.real_tokens) :], rate)
@@ -350,13 +304,13 @@ def main() -> None:
         return
     for _ in range(args.runs):
         raws.append(raw(args.headless_tokens))
-        uis.append(asyncio.run(ui_run(model, args.threads, args.ctx, params, False)))
+        uis.append(asyncio.run(ui_run(model, args.threads, args.ctx, params)))
     ui = statistics.median(u[0] for u in uis)
     paired = statistics.median(u[0] / r for u, r in zip(uis, raws, strict=True))
     print(f"headless, {args.headless_tokens} tokens, {args.runs} rounds:")
     print(f"  raw generate            {statistics.median(raws):7.1f} tok/s")
     print(f"  UI, tokens on screen    {ui:7.1f} tok/s  (paired ratio {paired:.3f})")
-    share = statistics.median(u[4] for u in uis)
+    share = statistics.median(u[2] for u in uis)
     print(f"  app CPU while streaming {share * 100:7.1f} % of one core")
     print(f"  TTFT on screen          {statistics.median(u[1] for u in uis) * 1000:7.1f} ms")
     starts = cold_start(3)

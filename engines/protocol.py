@@ -122,11 +122,6 @@ class DeviceMemory:
     compute: int = 0
     """Compute buffers (reserved, partly touched)."""
 
-    @property
-    def total(self) -> int:
-        """Everything the model holds on this device."""
-        return self.weights + self.kv_cache + self.compute
-
 
 @dataclass(frozen=True)
 class MemoryUse:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from llamatui.engines.archs import llamacpp_architecture_check
 from llamatui.engines.options import OptionSpec
-from llamatui.engines.protocol import Capabilities, Engine, EngineError
+from llamatui.engines.protocol import Engine, EngineError
 
 if TYPE_CHECKING:
     from llamatui.engines.handle import EngineHandle
@@ -34,8 +34,6 @@ class EngineSpec:
     """What the user reads: "llama.cpp"."""
     formats: tuple[str, ...]
     """Model formats it runs, as the library names them ("gguf", "exl3", "hf")."""
-    capabilities: Capabilities
-    """What it can do at best; a loaded model reports what it does (ModelInfo)."""
     options: tuple[OptionSpec, ...] = ()
     """Its own load options, beyond the context size and chat format."""
     engine_class: str | None = None
@@ -172,7 +170,6 @@ REGISTRY: dict[str, EngineSpec] = {
             kind="llamacpp",
             label="llama.cpp",
             formats=("gguf",),
-            capabilities=Capabilities(count_tokens=True, continue_reply=True, gpu_offload=True),
             options=LLAMACPP_OPTIONS,
             engine_class="llamatui.engines.llamacpp:LlamaCppEngine",
             check=_needs_module("llama_cpp", "llama-cpp-python (`pip install llama-cpp-python`)"),
@@ -182,7 +179,6 @@ REGISTRY: dict[str, EngineSpec] = {
             kind="exllama",
             label="exllama",
             formats=("exl3", "hf"),
-            capabilities=Capabilities(count_tokens=True, continue_reply=True, gpu_offload=True),
             options=EXLLAMA_OPTIONS,
             engine_class="llamatui.engines.exllama:ExllamaEngine",
             check=_exllama_check,
@@ -191,7 +187,6 @@ REGISTRY: dict[str, EngineSpec] = {
             kind="remote",
             label="remote",
             formats=("remote",),
-            capabilities=Capabilities(count_tokens=True, continue_reply=False),
             # No per-model options: a server's API key is the server's ([[remotes]]).
             engine_class="llamatui.engines.remote.engine:RemoteEngine",
             own_process=False,
@@ -201,7 +196,6 @@ REGISTRY: dict[str, EngineSpec] = {
             kind="scripted",
             label="scripted",
             formats=(),
-            capabilities=Capabilities(count_tokens=True, continue_reply=True),
             engine_class="llamatui.engines.scripted:ScriptedEngine",
             own_process=False,
             listed=False,

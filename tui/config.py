@@ -172,7 +172,7 @@ def _remote(path: Path, i: int, table: Any) -> RemoteServer:
     url = url.rstrip("/")
     if not url.endswith("/v1"):
         url += "/v1"
-    if "api_key" in table or ("api_key_env" in table and "api_key_file" in table):
+    if "api_key_env" in table and "api_key_file" in table:
         raise ConfigError(f"{where}: give api_key_env or api_key_file, not both")
     return RemoteServer(
         name=table.get("name") or url,

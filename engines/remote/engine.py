@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from threading import Event
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llamatui.engines.handle import EngineDied
 from llamatui.engines.protocol import (
@@ -36,9 +36,6 @@ from llamatui.engines.remote.servers import api_key, is_loopback, where
 from llamatui.engines.remote.sse import close_on_cancel, data_of_events
 from llamatui.engines.stops import StopMatcher
 from llamatui.engines.templates import ChatMessage
-
-if TYPE_CHECKING:
-    pass
 
 CONNECT_S = 5.0
 CONTINUING = ("llamatui", "vllm")

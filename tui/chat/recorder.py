@@ -25,7 +25,6 @@ class ReplyRecorder:
         self.message_id = message_id or 0
         self.parts: list[str] = []
         self._last = start
-        self._dirty = False
 
     @property
     def text(self) -> str:
@@ -35,11 +34,9 @@ class ReplyRecorder:
     def add(self, text: str, now: float) -> str | None:
         """Add streamed text; checkpoint when one is due. An error message, once."""
         self.parts.append(text)
-        self._dirty = True
         if self.store is None or now - self._last < CHECKPOINT_S:
             return None
         self._last = now
-        self._dirty = False
         return self._save(lambda s: s.checkpoint_reply(self.message_id, self.text))
 
     def finish(self, status: ReplyStatus, meta: ReplyMeta) -> str | None:
