@@ -26,8 +26,11 @@ def _llama_binary() -> bytes | None:
         return None
 
 
+@lru_cache(maxsize=256)
 def known_architecture(arch: str) -> bool | None:
-    """Whether the installed llama.cpp knows `arch`; None when it cannot be told."""
+    """Whether the installed llama.cpp knows `arch`; None when it cannot be told.
+    (Once per name and process: an unknown one searches all 12 MB, and the library
+    screen asks again as rows are drawn.)"""
     binary = _llama_binary()
     if binary is None:
         return None

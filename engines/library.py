@@ -238,12 +238,11 @@ class Library:
 
 
 def ref_for(path: Path) -> ModelRef:
-    """The reference that loads the model at `path`: a model folder is whatever the
-    library makes of it (EXL3, HF), anything else a GGUF file for llama.cpp (whose
-    header check says what is wrong with a file that is not one)."""
-    if path.is_dir():
-        entries = Library().scan([path])
-        folder = next((e for e in entries if Path(e.path) == path), None)
-        if folder is not None:
-            return folder.ref
+    """The reference that loads the model at `path`: a folder of safetensors is what
+    the library makes of it (EXL3, HF; its own files only, not a scan below it),
+    anything else a GGUF file for llama.cpp (whose header check says what is wrong
+    with a file that is not one)."""
+    files = sorted(path.glob("*.safetensors")) if path.is_dir() else []
+    if files:
+        return folder_entry(path, files).ref
     return ModelRef("llamacpp", str(path))
