@@ -44,7 +44,7 @@ from llamatui.engines import registry
 from llamatui.engines.atomic import write_atomic
 from llamatui.engines.options import OptionError, validate_options
 from llamatui.engines.protocol import CTX_MIN, SamplingParams
-from llamatui.engines.remote import RemoteServer
+from llamatui.engines.remote import RemoteServer, base_url
 from llamatui.engines.templates import NAMED_FORMATS
 from llamatui.tui.chat.context import POLICIES, Policy
 from llamatui.tui.paths import default_model_dirs
@@ -169,9 +169,7 @@ def _remote(path: Path, i: int, table: Any) -> RemoteServer:
         raise ConfigError(
             f'{where}: url must be the server\'s base URL, like "http://host:8080/v1"'
         )
-    url = url.rstrip("/")
-    if not url.endswith("/v1"):
-        url += "/v1"
+    url = base_url(url)
     if "api_key_env" in table and "api_key_file" in table:
         raise ConfigError(f"{where}: give api_key_env or api_key_file, not both")
     return RemoteServer(

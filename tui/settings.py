@@ -9,7 +9,7 @@ from typing import Any
 
 from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.remote import RemoteServer
+from llamatui.engines.remote import RemoteServer, base_url
 from llamatui.tui.chat.context import Policy
 from llamatui.tui.config import Profile
 from llamatui.tui.paths import default_model_dirs
@@ -43,7 +43,7 @@ class Settings:
         server ([[remotes]]); nothing for other models."""
         if ref.engine != "remote":
             return {}
-        url = ref.location.rstrip("/")
+        url = base_url(ref.location)
         server = next((r for r in self.remotes if r.url == url), None)
         return server.key_options() if server is not None else {}
 

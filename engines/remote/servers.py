@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from llamatui.engines.model_entry import ModelEntry
 
 
+def base_url(url: str) -> str:
+    """A server's URL as references and the config keep it: no trailing slash, ending
+    in /v1 (`http://host:8080` and `http://host:8080/v1/` are the same server)."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else f"{url}/v1"
+
+
 @dataclass(frozen=True)
 class RemoteServer:
     """A server from config.toml's `[[remotes]]`."""

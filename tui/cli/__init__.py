@@ -117,12 +117,12 @@ def remote_ref(args: argparse.Namespace, remotes: Sequence[RemoteServer] = ()) -
     if not args.remote:
         return None
     from llamatui.engines.refs import ModelRef
+    from llamatui.engines.remote import base_url
 
     named = next((r for r in remotes if r.name == args.remote), None)
     if named is not None:
         return ModelRef("remote", named.url, args.remote_model or named.model)
-    url = args.remote.rstrip("/")
-    url = url if url.endswith("/v1") else f"{url}/v1"
+    url = base_url(args.remote)
     server = next((r for r in remotes if r.url == url), None)
     return ModelRef("remote", url, args.remote_model or (server.model if server else None))
 
