@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llamatui.engines.archs import llamacpp_architecture_check
+from llamatui.engines.estimate import CACHE_BITS
 from llamatui.engines.options import OptionSpec
 from llamatui.engines.protocol import Engine, EngineError
 
@@ -149,7 +150,7 @@ EXLLAMA_OPTIONS = (
         "Cache precision",
         str,
         "the KV cache: fp16, or quantized to q8, q6 or q4 (less VRAM, more context)",
-        choices=("fp16", "q8", "q6", "q4"),
+        choices=tuple(CACHE_BITS),
         placeholder="fp16",
     ),
     OptionSpec(

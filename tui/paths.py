@@ -36,6 +36,16 @@ def history_path() -> Path:
     return data_dir() / "history.db"
 
 
+def recent_path() -> Path:
+    """The recently used models, newest first."""
+    return data_dir() / "recent.json"
+
+
+def library_cache_path() -> Path:
+    """The model library's cache of file headers."""
+    return cache_dir() / "library.json"
+
+
 def config_path() -> Path:
     """The TOML config file (it need not exist)."""
     return Path(os.environ.get("LLAMATUI_CONFIG_DIR") or _DIRS.user_config_dir) / "config.toml"

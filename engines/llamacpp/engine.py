@@ -117,6 +117,7 @@ class LlamaCppEngine:
             bos_token=bos,
             eos_token=eos,
         )
+        offload = bool(lc.llama_supports_gpu_offload())
         self._info = ModelInfo(
             ref=ref,
             # The file name: what the user chose and recognises (general.name is
@@ -130,24 +131,12 @@ class LlamaCppEngine:
             capabilities=Capabilities(
                 count_tokens=True,
                 continue_reply=True,
-                gpu_offload=bool(lc.llama_supports_gpu_offload()),
+                gpu_offload=offload,
             ),
-            notice="; ".join(n for n in (notice, self._offload_notice(n_gpu_layers)) if n) or None,
+            notice="; ".join(n for n in (notice, _offload_notice(n_gpu_layers, offload)) if n)
+            or None,
         )
         return self._info
-
-    @staticmethod
-    def _offload_notice(gpu_layers: int) -> str | None:
-        """What to say when a profile asks for GPU layers this build cannot place."""
-        import llama_cpp as lc
-
-        if gpu_layers <= 0 or lc.llama_supports_gpu_offload():
-            return None
-        return (
-            f"gpu_layers = {gpu_layers} is ignored: this llama-cpp-python was built without "
-            'GPU support (for NVIDIA: CMAKE_ARGS="-DGGML_CUDA=on" pip install '
-            "--force-reinstall --no-cache-dir llama-cpp-python)"
-        )
 
     def _token_text(self, token: int) -> str:
         assert self._llm is not None
@@ -323,3 +312,14 @@ class LlamaCppEngine:
             compute=self._compute_bytes,
         )
         return MemoryUse(rss=rss, devices=(cpu,))
+
+
+def _offload_notice(gpu_layers: int, offload: bool) -> str | None:
+    """What to say when a profile asks for GPU layers this build cannot place."""
+    if gpu_layers <= 0 or offload:
+        return None
+    return (
+        f"gpu_layers = {gpu_layers} is ignored: this llama-cpp-python was built without "
+        'GPU support (for NVIDIA: CMAKE_ARGS="-DGGML_CUDA=on" pip install '
+        "--force-reinstall --no-cache-dir llama-cpp-python)"
+    )

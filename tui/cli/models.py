@@ -16,7 +16,7 @@ from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.meters import Nvml
 from llamatui.engines.remote import RemoteServer, remote_entries
 from llamatui.tui.config import ConfigError, Profile, load_config
-from llamatui.tui.paths import cache_dir, config_path
+from llamatui.tui.paths import config_path, library_cache_path
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,7 +81,7 @@ def remotes_or_none() -> tuple[RemoteServer, ...]:
 def run(args: argparse.Namespace) -> int:
     """Print the library; the exit status."""
     dirs = folders(args)
-    entries = Library(cache_dir() / "library.json").scan(dirs)
+    entries = Library(library_cache_path()).scan(dirs)
     entries += remote_entries(remotes_or_none())
     n_ctx = args.ctx
     available = psutil.virtual_memory().available

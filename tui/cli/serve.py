@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from llamatui.engines.serve import Served, make_app
     from llamatui.tui.chat.engines import default_model, registry_handle
     from llamatui.tui.cli.models import folders
-    from llamatui.tui.paths import cache_dir, engine_log_path
+    from llamatui.tui.paths import engine_log_path, library_cache_path
 
     if args.model:
         missing = [m for m in args.model if not m.exists()]
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         refs = [ref_for(m.resolve()) for m in args.model]
     else:
-        entries = Library(cache_dir() / "library.json").scan(folders(args))
+        entries = Library(library_cache_path()).scan(folders(args))
         refs = [e.ref for e in entries if e.usable]
         with contextlib.suppress(FileNotFoundError):  # not installed: the library's only
             refs.append(default_model())

@@ -37,7 +37,7 @@ from llamatui.tui.chat.session import ChatSession
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import FINISH_NOTES, STATUS_NOTES
 from llamatui.tui.history.store import Store, StoreError
-from llamatui.tui.paths import cache_dir, data_dir, engine_log_path
+from llamatui.tui.paths import engine_log_path, library_cache_path, recent_path
 from llamatui.tui.screens.chat_bindings import CHAT_BINDINGS
 from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.screens.models import ModelsScreen
@@ -102,7 +102,7 @@ class ChatScreen(Screen[None]):
             self._emit,
             make_handle=make_handle,
             log_path=engine_log_path(),
-            recent_path=data_dir() / "recent.json",
+            recent_path=recent_path(),
         )
         self._reply: AssistantMessage | None = None
         """The reply widget being streamed into."""
@@ -302,7 +302,7 @@ class ChatScreen(Screen[None]):
         info = self.session.info
         screen = ModelsScreen(
             self.settings,
-            cache_dir() / "library.json",
+            library_cache_path(),
             info.ref if info else None,
             gpu_offload=bool(info and info.capabilities.gpu_offload),
             profile_saved=self.session.profiles.__setitem__,  # the next load uses it

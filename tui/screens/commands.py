@@ -11,7 +11,7 @@ from llamatui.engines.library import Library
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.remote import remote_entries
 from llamatui.tui.chat.recent import load_recent
-from llamatui.tui.paths import cache_dir, data_dir
+from llamatui.tui.paths import library_cache_path, recent_path
 
 
 class ModelCommands(Provider):
@@ -30,12 +30,12 @@ class ModelCommands(Provider):
         screen = self.screen if isinstance(self.screen, ChatScreen) else None
         if screen is None:
             return []
-        recent = load_recent(data_dir() / "recent.json")
+        recent = load_recent(recent_path())
         folders = screen.settings.library_folders()
         remotes = screen.settings.remotes
 
         def scan() -> list[ModelRef]:
-            entries = Library(cache_dir() / "library.json").scan(folders)
+            entries = Library(library_cache_path()).scan(folders)
             entries += remote_entries(remotes)
             return [e.ref for e in entries if e.usable]
 
