@@ -162,7 +162,6 @@ class ScriptedEngine:
         stops = StopMatcher(params.stop)
         used = prompt
         generated = 0
-        pending = 0
         finish = "stop"
         t_first = 0.0
         for word in self.script[start:]:
@@ -183,16 +182,12 @@ class ScriptedEngine:
             generated += 1
             used += 1
             t_first = t_first or self.clock()
-            text = stops.feed(word)
-            pending += 1  # a token whose text is held back counts with the next
-            if text:
-                yield Delta(text, pending)
-                pending = 0
+            if delta := stops.take(word):
+                yield delta
             if stops.stopped:
                 break
-        tail = stops.flush()
-        if tail or pending:
-            yield Delta(tail, pending)
+        if delta := stops.rest():
+            yield delta
         self._used = used
         t_end = self.clock()
         yield ReplyStats(

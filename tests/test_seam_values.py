@@ -10,7 +10,7 @@ import pytest
 from llamatui.engines import registry
 from llamatui.engines.library import ref_for
 from llamatui.engines.options import OptionError, validate_options
-from llamatui.engines.protocol import DeviceMemory, MemoryUse
+from llamatui.engines.protocol import Delta, DeviceMemory, MemoryUse
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.stops import StopMatcher
 from llamatui.tui.widgets.meters import _model_lines
@@ -97,6 +97,22 @@ def test_stop_strings_hold_back_only_what_could_start_one(
     m = StopMatcher(["STOP", "<|im_end|>"])
     out = "".join(m.feed(p) for p in pieces) + m.flush()
     assert out == shown and m.stopped is stopped
+
+
+def test_held_back_tokens_count_with_the_next_text_shown() -> None:
+    m = StopMatcher(["STOP"])
+    deltas = [m.take(p) for p in ("Hello ", "ST", "O", "ne", " end")]
+    shown = [d for d in deltas if d is not None]
+    # "ST" and "O" could start STOP: held, then shown with "ne", counted there.
+    assert [(d.text, d.n_tokens) for d in shown] == [("Hello ", 1), ("STOne", 3), (" end", 1)]
+    assert m.rest() is None  # nothing held, nothing uncounted
+    m = StopMatcher(["STOP"])
+    assert m.take("a S", 2) == Delta("a ", 2)
+    last = m.rest(n_tokens=1)  # the reply ended: the held "S" and one more token
+    assert last == Delta("S", 1)
+    m = StopMatcher(["STOP"])
+    assert m.take("x STOP y") == Delta("x ", 1) and m.stopped
+    assert m.rest() is None
 
 
 def test_memory_per_device_adds_up_and_shows_a_line_per_device() -> None:

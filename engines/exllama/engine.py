@@ -219,7 +219,7 @@ class ExllamaEngine:
         )
         gen.enqueue(job)
         stops = StopMatcher(params.stop)
-        generated = pending = cached = 0
+        generated = cached = 0
         finish = "length"
         t_first = 0.0
         try:
@@ -236,12 +236,9 @@ class ExllamaEngine:
                     ids = r.get("token_ids")
                     k = int(ids.shape[-1]) if ids is not None else 0
                     generated += k
-                    pending += k
                     t_first = t_first or (time.perf_counter() if k else 0.0)
-                    text = stops.feed(str(r.get("text") or ""))
-                    if text:
-                        yield Delta(text, pending)
-                        pending = 0
+                    if delta := stops.take(str(r.get("text") or ""), k):
+                        yield delta
                     if stops.stopped:
                         gen.cancel(job)
                         finish = "stop"
@@ -254,9 +251,8 @@ class ExllamaEngine:
         finally:
             if gen.num_remaining_jobs():  # the reader stopped early: so does the job
                 gen.cancel(job)
-        tail = stops.flush()
-        if tail or pending:
-            yield Delta(tail, pending)
+        if delta := stops.rest():
+            yield delta
         t_end = time.perf_counter()
         yield ReplyStats(
             finish=finish,  # type: ignore[arg-type]

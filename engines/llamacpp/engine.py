@@ -210,7 +210,6 @@ class LlamaCppEngine:
         one = (lc.llama_token * 1)()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generated = 0
-        pending = 0
         finish: str = "length"
         t_first = 0.0
         try:
@@ -229,11 +228,8 @@ class LlamaCppEngine:
                 generated += 1
                 if generated == 1:
                     t_first = time.perf_counter()
-                text = stops.feed(decoder.decode(piece.raw[: max(n, 0)]))
-                pending += 1  # a token whose text is held back counts with the next
-                if text:
-                    yield Delta(text, pending)
-                    pending = 0
+                if delta := stops.take(decoder.decode(piece.raw[: max(n, 0)])):
+                    yield delta
                 if stops.stopped:
                     finish = "stop"
                     break
@@ -245,9 +241,8 @@ class LlamaCppEngine:
                     break
         finally:
             lc.llama_sampler_free(chain)
-        tail = stops.feed(decoder.decode(b"", final=True)) + stops.flush()
-        if tail or pending:
-            yield Delta(tail, pending)
+        if delta := stops.rest(decoder.decode(b"", final=True)):
+            yield delta
         t_end = time.perf_counter()
         yield ReplyStats(
             finish=finish,  # type: ignore[arg-type]

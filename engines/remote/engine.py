@@ -289,10 +289,9 @@ class RemoteEngine:
                         if text:
                             n += 1  # servers send a token an event
                             t_first = t_first or time.perf_counter()
-                            shown = stops.feed(text)
-                            if shown:  # what was held back counts with what is shown
-                                yield Delta(shown, n - sent)
-                                sent = n
+                            if delta := stops.take(text):
+                                sent += delta.n_tokens
+                                yield delta
                         reason = choice.get("finish_reason")
                         if reason:
                             finish = "length" if reason == "length" else "stop"
@@ -307,13 +306,12 @@ class RemoteEngine:
             raise EngineError(f"the server sent an event that is not JSON ({e})") from None
         finally:
             done.set()
-        tail = stops.flush()
         # The server's count, where it gave one; what was counted here is off by the
         # events that held more or less than a token.
         generated = int(usage.get("completion_tokens") or n) if finish != "cancelled" else n
         generated = max(generated, sent)
-        if tail or generated != sent:
-            yield Delta(tail, generated - sent)
+        if delta := stops.rest(n_tokens=generated - n):
+            yield delta
         t_end = time.perf_counter()
         # Servers that report no usage in a stream (llama-cpp-python's): the prompt is
         # counted by the server's tokenizer where it has one, else estimated.
