@@ -207,9 +207,13 @@ class ChatSession:
 
     def stop(self) -> None:
         """Stop the reply (what it generated stays), or cancel a load."""
+        self._halt(cancelled=True)
+
+    def _halt(self, *, cancelled: bool) -> None:
+        """Stop the reply, and end a load under way (no need to wait for it)."""
         if self.reply is not None:
             self.reply.stop.set()
-        if not self.loader.kill_load(self.generation, cancelled=True) and self.reply:
+        if not self.loader.kill_load(self.generation, cancelled=cancelled) and self.reply:
             self.loader.cancel()
 
     def switch(self, ref: ModelRef | None) -> None:
@@ -221,11 +225,7 @@ class ChatSession:
     def restarting(self) -> None:
         """The engine is about to start again (then run `load(restart=True)`): a reply
         stops, a load under way is ended, the status says loading at once."""
-        if self.reply is not None:
-            self.reply.stop.set()
-        # A load under way is superseded: no need to wait for it.
-        if not self.loader.kill_load(self.generation, cancelled=False) and self.reply:
-            self.loader.cancel()
+        self._halt(cancelled=False)  # a load under way is superseded, not cancelled
         self.generation += 1
         self.info = None
         self.state = EngineState.LOADING
