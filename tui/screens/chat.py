@@ -254,7 +254,8 @@ class ChatScreen(Screen[None]):
             self.prompt.restore(event.text)
             return
         self._reply = await self.conversation.start_reply(event.text)
-        self.status.reply_started(self.status.next_prompt or estimate_tokens(job.messages))
+        # The last count may predate the end of the draft: never less than an estimate.
+        self.status.reply_started(max(self.status.next_prompt or 0, estimate_tokens(job.messages)))
         self._sync()
         self.generate(job)
 
