@@ -83,10 +83,12 @@ EXLLAMA_CTX_STEP = 256
 CACHE_BITS = {"fp16": 16, "q8": 8, "q6": 6, "q4": 4}
 # A quantized cache also keeps an fp16 scale per 32 values: half a bit each.
 CACHE_SCALE_BITS = 0.5
-# What exllamav3 holds beyond weights and cache (CUDA context, the extension's
-# buffers, logits), and the 0.5 GiB its automatic split leaves free on each GPU:
-# provisional, to be measured against NVML on a GPU.
-EXLLAMA_OVERHEAD = 512 * MIB + 512 * MIB
+# What exllamav3's engine process holds beyond weights and cache (CUDA context, the
+# extension's buffers, logits), and the 0.5 GiB its automatic split leaves free on
+# each GPU. Measured against NVML on an H200 (driver 580, torch 2.11, exllamav3 1.6.5,
+# scripts/gpu_check.sh, 2026-11-27): 719 MiB beyond weights and cache for an FP16
+# model, 713 for EXL3; rounded up, as other cards' contexts differ.
+EXLLAMA_OVERHEAD = 768 * MIB + 512 * MIB
 
 
 def exllama_ctx(shape: Shape, n_ctx: int) -> int:

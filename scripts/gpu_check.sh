@@ -40,7 +40,8 @@ nvcc --version | tail -1
 step "install from wheels/gpu"
 $PY -m pip install --quiet --no-index --find-links wheels/gpu --no-deps \
     exllamav3 marisa-trie llguidance ninja textual markdown-it-py mdit-py-plugins \
-    linkify-it-py uc-micro-py platformdirs tomli-w gguf 2>&1 | tail -3
+    linkify-it-py uc-micro-py platformdirs tomli-w gguf \
+    pydantic pydantic-core annotated-types typing-inspection 2>&1 | tail -3
 $PY -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | tail -3
 $PY -c "import llamatui.engines.registry as r; print('exllama here:', r.get('exllama').unavailable() or 'yes')"
 

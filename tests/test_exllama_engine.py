@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from llamatui.engines.exllama.engine import width_note
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.handle import EngineHandle
 from llamatui.engines.host import ProcessHandle
@@ -141,3 +142,15 @@ def test_folders_exllamav3_does_not_load_say_why(handle: EngineHandle, tmp_path:
     with pytest.raises(ModelFileError, match=r"no config\.json"):
         handle.load(ref(tmp_path), LoadOptions())
     assert handle.alive  # the engine process lives on
+
+
+def test_a_width_exllamav3_fails_on_is_named() -> None:
+    class Config:
+        hidden_size = 576
+
+    seen = RuntimeError("The size of tensor a (576) must match the size of tensor b (640)")
+    note = width_note(Config(), seen)
+    assert "576 wide, not a multiple of 128" in note and "llama.cpp engine" in note
+    assert width_note(Config(), RuntimeError("CUDA out of memory")) == ""
+    Config.hidden_size = 512
+    assert width_note(Config(), seen) == ""

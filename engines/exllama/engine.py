@@ -43,6 +43,23 @@ from llamatui.engines.templates import ChatMessage, ChatTemplate, pick_template,
 FULL = Capabilities(count_tokens=True, continue_reply=True, gpu_offload=True)
 
 
+def width_note(config: Any, error: Exception) -> str:
+    """Why a load failed, where it failed the way exllamav3 1.6.5 did on the GPU check
+    with a model 576 wide (as SmolLM2-135M is): "The size of tensor a (576) must match
+    the size of tensor b (640)", its layers padded to 128 (512 wide loaded)."""
+    width = int(getattr(config, "hidden_size", 0) or 0)
+    if width % 128 == 0 or "must match the size of tensor" not in str(error):
+        return ""
+    return (
+        f"; this model is {width} wide, not a multiple of 128, which exllamav3 has failed"
+        " on: its GGUF file with the llama.cpp engine will run it"
+    )
+
+
+# exllamav3's prompt chunk (its default): at most this many tokens per forward pass.
+CHUNK = 2048
+
+
 def parse_split(text: str | None) -> list[float] | None:
     """`"20,24"` -> [20.0, 24.0] GB to use on each GPU; None for automatic."""
     if not text or not text.strip():
@@ -118,6 +135,9 @@ class ExllamaEngine:
             if quant:
                 quant |= {"k_bits": bits, "v_bits": bits}
             cache = exl.Cache(model, max_num_tokens=n_ctx, **quant)
+            # A prompt is taken in chunks no longer than the cache (exllamav3's default,
+            # 2048, fails to load with a shorter context: "Cache too small").
+            chunk = min(CHUNK, n_ctx)
             split = parse_split(options.engine.get("gpu_split"))
 
             def loaded(module: int, modules: int) -> None:
@@ -125,17 +145,24 @@ class ExllamaEngine:
                     progress(module / modules if modules else 1.0, "")
 
             # The default (automatic split) is the path that reports progress.
-            model.load(callback=loaded, **({"use_per_device": split} if split else {}))
+            model.load(
+                callback=loaded,
+                max_chunk_size=chunk,
+                **({"use_per_device": split} if split else {}),
+            )
         except (RuntimeError, ValueError, AssertionError, KeyError, OSError) as e:
             if model is not None:  # what it loaded so far goes back
                 model.unload()
             self.unload()
             raise EngineError(
-                f"exllamav3 could not load {folder.name} ({e}); the engine log has the details"
+                f"exllamav3 could not load {folder.name} ({e}){width_note(config, e)}; "
+                "the engine log has the details"
             ) from e
         self._model, self._cache = model, cache
         tokenizer = self._tokenizer = exl.Tokenizer.from_config(config)
-        self._generator = exl.Generator(model=model, cache=cache, tokenizer=tokenizer)
+        self._generator = exl.Generator(
+            model=model, cache=cache, tokenizer=tokenizer, max_chunk_size=min(CHUNK, n_ctx)
+        )
         self._stops = stop_tokens(config, tokenizer)
         tok_config: dict[str, Any] = dict(getattr(tokenizer, "tokenizer_config_dict", None) or {})
         self._add_bos = bool(tok_config.get("add_bos_token", False))

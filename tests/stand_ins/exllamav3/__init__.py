@@ -112,8 +112,12 @@ class Model:
         use_per_device: list[float] | None = None,
         reserve_per_device: list[float] | None = None,
         progressbar: bool = False,
+        max_chunk_size: int = 2048,
     ) -> None:
         assert self.cache is not None, "Construct the Cache BEFORE calling model.load()"
+        # The real load runs a chunk through the cache to measure (modules/attn.py), which
+        # a context shorter than the chunk fails; seen on a GPU with n_ctx 1024.
+        assert max_chunk_size <= self.cache.max_num_tokens, "Cache too small for batch shape"
         _record("Model.load", use_per_device=use_per_device, callback=callback is not None)
         n = 4
         for i in range(n):
@@ -211,7 +215,15 @@ class Job:
 
 
 class Generator:
-    def __init__(self, model: Model, cache: Cache, tokenizer: Tokenizer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Model,
+        cache: Cache,
+        tokenizer: Tokenizer,
+        max_chunk_size: int = 2048,
+        **kwargs: Any,
+    ) -> None:
+        assert max_chunk_size <= cache.max_num_tokens, "Cache too small for batch shape"
         self.jobs: list[Job] = []
         self.last_ids: list[int] = []
         self.eos = tokenizer.eos_token_id
