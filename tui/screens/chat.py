@@ -23,7 +23,6 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from llamatui.engines.handle import EngineState
 from llamatui.engines.meters import Sampler
 from llamatui.engines.protocol import estimate_tokens
 from llamatui.engines.refs import ModelRef
@@ -104,8 +103,7 @@ class ChatScreen(Screen[None]):
             log_path=engine_log_path(),
             recent_path=recent_path(),
         )
-        self._reply: AssistantMessage | None = None
-        """The reply widget being streamed into."""
+        self._reply: AssistantMessage | None = None  # the reply being streamed into
         self._last_reply: AssistantMessage | None = None
         self._count_timer: Timer | None = None
 
@@ -143,7 +141,7 @@ class ChatScreen(Screen[None]):
         self.status.state = s.state
         self.status.model = s.info
         self.status.stats = s.last_stats
-        self.meters.busy = s.state in (EngineState.LOADING, EngineState.GENERATING)
+        self.meters.follow(s.state)
 
     # Workers -----------------------------------------------------------------------
 
@@ -187,6 +185,7 @@ class ChatScreen(Screen[None]):
             case ev.TextStreamed(text=text, n_tokens=n):
                 if self._reply is not None:
                     self._reply.append(text)
+                self.meters.flush()  # a held sample is drawn in the same frame
                 self.status.streamed += n
                 return  # nothing the status line shows from the session has changed
             case ev.ContextTrimmed(dropped=dropped, n_ctx=n_ctx):
