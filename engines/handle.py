@@ -89,6 +89,12 @@ class EngineHandle(ABC):
     def alive(self) -> bool:
         """Whether the engine is up (a model may or may not be loaded)."""
 
+    def wait_ended(self) -> str | None:
+        """Block until the engine's process ends on its own (killed, crashed); why it
+        did. None at once where there is no process to watch, and None when it was
+        ended on purpose (closed, a load cancelled)."""
+        return None
+
     @abstractmethod
     def load(
         self,

@@ -15,22 +15,18 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-import sys
 import threading
-import time
-import traceback
 from collections.abc import Iterator, Sequence
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from llamatui.engines import registry
+from llamatui.engines.engine_process import serve
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.handle import EngineDied, EngineHandle
 from llamatui.engines.protocol import (
     ContextOverflow,
     Delta,
-    Engine,
     EngineError,
     LoadOptions,
     MemoryUse,
@@ -41,14 +37,10 @@ from llamatui.engines.protocol import (
     Unsupported,
 )
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.templates import ChatMessage, TemplateError
+from llamatui.engines.templates import ChatMessage
 
 # The engine log is moved aside to `.1` when it grows past this at an engine start.
 LOG_ROTATE_BYTES = 8 * 1024 * 1024
-
-# The child sends what it has at most this often: the UI posts text at most every
-# 50 ms anyway, and each message wakes the app's process (one per token: ~1% of a core).
-FLUSH_S = 0.05
 
 
 def prepare() -> None:
@@ -62,103 +54,6 @@ def prepare() -> None:
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()
-
-
-def _redirect_output(log_path: str) -> None:
-    """Point fds 1 and 2 at the log file, before llama.cpp can print anything."""
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
-    """The engine process: answer requests until the pipe closes."""
-    _redirect_output(log_path)
-    # Ctrl+C in the terminal goes to the whole process group; the app decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    engine = registry.get(kind).make_engine()
-    while True:
-        try:
-            op, *args = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            if op == "stream":
-                _stream(conn, engine, cancel, *args)
-            elif op == "load":
-                ref, options = args
-                conn.send(("ok", engine.load(ref, options, _progress_sender(conn))))
-            elif op == "count_tokens":
-                conn.send(("ok", engine.count_tokens(*args)))
-            elif op == "memory":
-                conn.send(("ok", engine.memory()))
-            elif op == "shutdown":
-                engine.unload()
-                conn.send(("ok", None))
-                return
-            else:
-                conn.send(("error", "engine", f"unknown request {op!r}"))
-        except (BrokenPipeError, EOFError):
-            return
-        except ModelFileError as e:
-            conn.send(("error", "model_file", e.path, e.reason))
-        except Unsupported as e:
-            conn.send(("error", "unsupported", str(e)))
-        except ContextOverflow as e:
-            conn.send(("error", "context", e.prompt_tokens, e.n_ctx))
-        except (EngineError, TemplateError) as e:
-            conn.send(("error", "engine", str(e)))
-        except Exception as e:  # anything else is a bug: log it, keep serving
-            traceback.print_exc()
-            sys.stderr.flush()
-            conn.send(("error", "engine", f"{type(e).__name__}: {e}"))
-
-
-def _progress_sender(conn: Connection) -> Progress:
-    """Send load progress to the app, in steps of at least 2% (a note at once)."""
-    last = [-1.0]
-
-    def send(fraction: float, note: str = "") -> None:
-        if note or fraction - last[0] >= 0.02 or fraction >= 1.0:
-            last[0] = fraction
-            conn.send(("progress", fraction, note))
-
-    return send
-
-
-def _stream(
-    conn: Connection,
-    engine: Engine,
-    cancel: Any,
-    messages: Sequence[ChatMessage],
-    params: SamplingParams,
-    continue_last: bool = False,
-) -> None:
-    parts: list[str] = []
-    n = 0
-    last = 0.0
-    try:
-        for item in engine.stream(messages, params, cancel, continue_last):
-            if isinstance(item, Delta):
-                parts.append(item.text)
-                n += item.n_tokens
-                now = time.perf_counter()
-                if now - last >= FLUSH_S:
-                    conn.send(("delta", "".join(parts), n))
-                    parts.clear()
-                    n = 0
-                    last = now
-            else:
-                if parts:
-                    conn.send(("delta", "".join(parts), n))
-                    parts.clear()
-                conn.send(("done", item))
-    finally:
-        # An engine that fails mid-reply: what it generated still reaches the app
-        # before the error does.
-        if parts:
-            conn.send(("delta", "".join(parts), n))
 
 
 def _rotate(log_path: str) -> None:
@@ -217,6 +112,8 @@ class ProcessHandle(EngineHandle):
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: Connection | None = None
+        self._ending = False
+        """The process is being ended on purpose (close, kill)."""
 
     @property
     def pid(self) -> int | None:
@@ -248,7 +145,21 @@ class ProcessHandle(EngineHandle):
             raise
         finally:
             child.close()
-        self._proc, self._conn = proc, parent
+        self._proc, self._conn, self._ending = proc, parent, False
+
+    def wait_ended(self) -> str | None:
+        proc = self._proc
+        if proc is None:
+            return None
+        # The process's sentinel, not join(): others may be joining it at the same time.
+        wait([proc.sentinel])
+        # A request under way finds the death itself (and reaps the process); close()
+        # and kill() mark theirs. Either way, it is not for this to tell.
+        with self._lock:
+            if self._ending or proc is not self._proc:
+                return None
+            proc.join(timeout=2)
+            return _death_reason(proc.exitcode, self.log_path)
 
     def _discard(self) -> None:
         if self._conn is not None:
@@ -376,6 +287,7 @@ class ProcessHandle(EngineHandle):
         """
         proc = self._proc
         if proc is not None and proc.is_alive():
+            self._ending = True
             proc.kill()
 
     def close(self, timeout: float = 3.0) -> None:
@@ -383,6 +295,7 @@ class ProcessHandle(EngineHandle):
         proc, conn = self._proc, self._conn
         if proc is None:
             return
+        self._ending = True
         self._cancel.set()
         if conn is not None and proc.is_alive() and self._lock.acquire(timeout=timeout):
             try:

@@ -53,6 +53,15 @@ def test_a_message_too_long_alone_is_refused_either_way() -> None:
         fit_context(huge, words, 512, 128, "trim")
 
 
+def test_a_continued_reply_keeps_the_message_it_answers() -> None:
+    msgs = [*chat(20), {"role": "assistant", "content": "word " * 60}]
+    fitted = fit_context(msgs, words, 512, 128, "trim", continuing=True)
+    assert fitted.messages[-2:] == msgs[-2:] and fitted.dropped > 0
+    no_room = [*chat(1), {"role": "assistant", "content": "word " * 400}]
+    with pytest.raises(ContextFull, match="no room to continue it"):
+        fit_context(no_room, words, 512, 128, "trim", continuing=True)
+
+
 def test_reply_room() -> None:
     assert reply_room(512, 1024) == 128 and reply_room(8192, 1024) == 1024
 

@@ -176,6 +176,36 @@ def test_a_cut_reply_is_continued_in_place(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_reply_that_filled_the_context_is_continued_only_where_there_is_room(
+    tmp_path: Path,
+) -> None:
+    # Issue 12, bug 2: Ctrl+T on such a reply said "Your message alone is 503 tokens
+    # ... Shorten it" and marked the reply interrupted, though nothing was sent.
+    store = Store(tmp_path / "history.db")
+    settings = Settings(
+        model=FAKE_MODEL, load=LoadOptions(n_ctx=256), sampling=SamplingParams(max_tokens=999)
+    )
+    session, rec = make(settings, store, scripted("word " * 600))
+    exchange(session, "Write a long essay.")
+    assert rec.of(ev.ReplyEnded)[-1].stats.finish == "context"
+    assert not session.cut  # its question alone was before it: nothing to leave out
+    with pytest.raises(Busy, match="no room to continue it"):
+        session.continue_reply()
+    # With an older exchange before it, leaving that out may make room: offered; here
+    # the reply alone still leaves too little, which is said, and the reply stays.
+    exchange(session, "Another one.")
+    assert rec.of(ev.ReplyEnded)[-1].stats.finish == "context" and session.cut
+    before = list(session.turns)
+    session.run_reply(session.continue_reply())
+    [failed] = rec.of(ev.ReplyFailed)
+    assert failed.kept and "no room to continue it" in failed.reason
+    assert "Shorten it" not in failed.reason and not session.cut
+    assert session.turns == before
+    stored = store.messages(rec.of(ev.PromptSaved)[-1].conversation_id)
+    assert stored[-1].status == "cut" and stored[-1].content == before[-1]["content"]
+    store.close()
+
+
 def test_an_engine_without_continue_or_count_falls_back() -> None:
     lacking = Capabilities(count_tokens=False, continue_reply=False)
     settings = Settings(model=FAKE_MODEL, sampling=SamplingParams(max_tokens=3))
@@ -222,6 +252,38 @@ def test_a_dying_engine_keeps_the_reply_and_starts_again(smollm2: Path) -> None:
         assert len(session.turns) == 4
     finally:
         session.close()
+
+
+def test_an_engine_killed_while_idle_is_told_at_once(smollm2: Path) -> None:
+    # Issue 12, bug 3: the status kept saying ready beside "engine 0M".
+    settings = Settings(
+        model=gguf(smollm2),
+        load=LoadOptions(n_ctx=1024),
+        engine_options={"llamacpp": {"threads": 2}},
+        sampling=SamplingParams(temperature=0, max_tokens=8),
+    )
+    handle = ProcessHandle("llamacpp")
+    session, rec = make(settings, handle=handle)
+    try:
+        session.load()
+        assert session.state is EngineState.READY
+        pid = handle.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not rec.of(ev.EngineStopped) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [stopped] = rec.of(ev.EngineStopped)
+        assert "SIGKILL" in stopped.reason and session.state is EngineState.STOPPED
+        exchange(session, "Say hello.")  # the engine starts again for it
+        assert handle.pid not in (None, pid) and session.state is EngineState.READY
+        session.switch(None)  # a switch or restart ends the engine on purpose: not told
+        session.load(restart=True)
+        assert session.state is EngineState.READY
+    finally:
+        session.close()
+    time.sleep(0.5)
+    assert len(rec.of(ev.EngineStopped)) == 1  # nor is closing it
 
 
 def test_a_locked_history_never_holds_up_the_ui_thread(tmp_path: Path) -> None:

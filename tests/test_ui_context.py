@@ -130,3 +130,34 @@ async def test_a_cut_reply_can_be_continued() -> None:
         assert app.store is not None and screen.session.conversation_id is not None
         saved = app.store.messages(screen.session.conversation_id)
         assert [m.content for m in saved] == [screen.session.turns[0]["content"], reply.text]
+
+
+async def test_a_reply_that_filled_the_context_is_not_offered_to_continue() -> None:
+    # Issue 12, bug 2: Ctrl+T offered, then "Your message alone is ... Shorten it" and
+    # the reply marked interrupted, though nothing was sent.
+    app = LlamaTUI(
+        Settings(
+            load=LoadOptions(n_ctx=256),
+            engine_options={"llamacpp": {"threads": 2}},
+            sampling=SamplingParams(temperature=0, max_tokens=2000),
+        ),
+        keep_history=False,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await send(pilot, "Write a long essay about the history of rivers.")
+        await wait_until(pilot, lambda: not screen.session.generating, timeout=60)
+        reply = screen.query(AssistantMessage).last()
+        assert screen.session.last_stats is not None
+        assert screen.session.last_stats.finish == "context"
+        assert "the context is full" in reply.footer
+        assert "Ctrl+T" not in reply.footer
+        text = reply.text
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("no room to continue it" in m for m in said), said
+        assert not screen.session.generating and reply.text == text
+        assert "the context is full" in reply.footer and "interrupted" not in reply.footer

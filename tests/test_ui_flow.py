@@ -128,3 +128,7 @@ async def test_bad_model_file_is_explained_and_the_app_keeps_running(
         assert screen.session.turns == [{"role": "user", "content": "hello?"}]
         assert not screen.session.generating
         assert app.is_running
+        # Issue 12, bug 5: the status said "no model · stopped" (or "ready") here.
+        status = str(screen.status.render())
+        assert status.startswith("no model · the model could not be loaded"), status
+        assert "ready" not in status and "stopped" not in status

@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
 from llamatui.themes import THEMES
+from llamatui.tui import paste
 from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path
@@ -67,6 +68,7 @@ class LlamaTUI(App[None]):
         """
         super().__init__()
         registry.prepare()  # before Textual takes stderr over
+        paste.install()  # pasted control characters stay text
         self.settings = settings or Settings()
         self.history = history
         self.keep_history = keep_history

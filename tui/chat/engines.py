@@ -54,3 +54,9 @@ def registry_handle(ref: ModelRef, log_path: Path | None) -> EngineHandle:
     if why is not None:
         raise EngineError(f"{ref.name} runs on {spec.label}, which {why}")
     return spec.make_handle(log_path)
+
+
+# Told after the engine ended while it was needed, or on its own.
+RESTART_HINT = (
+    "\nYour conversation is kept. Send a message or press Ctrl+R to start the engine again."
+)

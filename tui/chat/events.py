@@ -50,6 +50,14 @@ class LoadFailed:
 
 
 @dataclass(frozen=True)
+class EngineStopped:
+    """The engine's process ended on its own (killed, crashed) while it held a model."""
+
+    reason: str
+    generation: int = 0
+
+
+@dataclass(frozen=True)
 class PromptSaved:
     """The prompt and its empty reply are in the history."""
 
@@ -90,6 +98,8 @@ class ReplyFailed:
     reason: str
     engine_died: bool
     text: str
+    kept: bool = False
+    """Nothing changed: a continuation failed before it began (the reply stays)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ class SaveFailed:
     reason: str
 
 
-LOAD_EVENTS = (LoadStarted, ModelLoaded, LoadFailed)
+LOAD_EVENTS = (LoadStarted, ModelLoaded, LoadFailed, EngineStopped)
 """The events of one load: stale once the user asks for another."""
 
 Event = (
@@ -115,6 +125,7 @@ Event = (
     | LoadProgress
     | ModelLoaded
     | LoadFailed
+    | EngineStopped
     | PromptSaved
     | TextStreamed
     | ContextTrimmed

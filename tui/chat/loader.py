@@ -43,6 +43,8 @@ class Loader:
         """The last failed load: a reply does not try the same one again until the
         user asks for another (a restart or a switch is a new generation)."""
         self._lock = threading.Lock()
+        self._watched: int | None = None
+        """The engine process a thread waits on (`_watch`), to tell when it ends."""
 
     @property
     def alive(self) -> bool:
@@ -90,7 +92,18 @@ class Loader:
                 remember(self.recent_path, ref)
             self.loaded = info
             self.emit(ev.ModelLoaded(info, profile, handle.memory(), gen))
+            if handle.pid is not None and handle.pid != self._watched:
+                self._watched = handle.pid
+                watch = threading.Thread(target=self._watch, args=(handle, gen), daemon=True)
+                watch.start()
             return info
+
+    def _watch(self, handle: EngineHandle, gen: int) -> None:
+        """Tell the session when the engine ends on its own while idle (killed, out of
+        memory), which it would otherwise find out only at the next message."""
+        reason = handle.wait_ended()
+        if reason is not None and handle is self.handle:
+            self.emit(ev.EngineStopped(reason, gen))
 
     def _progress(self, name: str) -> Progress:
         last = [0.0]

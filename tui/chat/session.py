@@ -31,7 +31,13 @@ from llamatui.engines.protocol import (
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
-from llamatui.tui.chat.context import fit_context, reply_room
+from llamatui.tui.chat.context import (
+    NO_ROOM_TO_CONTINUE,
+    continuable,
+    fit_context,
+    reply_room,
+    to_send,
+)
 from llamatui.tui.chat.engines import (
     STOPPED_OR_USER_ERRORS,
     USER_ERRORS,
@@ -127,19 +133,7 @@ class ChatSession:
 
     def messages(self) -> list[ChatMessage]:
         """What the next reply is asked for: the system prompt and the turns."""
-        system = self.profile.system_prompt or self.settings.system_prompt
-        sent: list[ChatMessage] = [{"role": "system", "content": system}] if system else []
-        for turn in self.turns:
-            # A message whose reply was stopped before it began has no answer: it
-            # joins the next one, since many templates insist that roles alternate.
-            if sent and sent[-1]["role"] == turn["role"] == "user":
-                sent[-1] = {
-                    "role": "user",
-                    "content": f"{sent[-1]['content']}\n\n{turn['content']}",
-                }
-            else:
-                sent.append(turn)
-        return sent
+        return to_send(self.profile.system_prompt or self.settings.system_prompt, self.turns)
 
     def load_options(self, ref: ModelRef, profile: Profile) -> LoadOptions:
         """The command line's options under the model's profile, for its engine."""
@@ -177,7 +171,8 @@ class ChatSession:
         if self.reply is not None:
             raise Busy("A reply is streaming: Esc stops it.")
         if not self.cut or last is None or not self.turns or self.turns[-1]["role"] != "assistant":
-            raise Busy("There is no cut-off reply to continue.")
+            full = self.last_stats is not None and self.last_stats.finish == "context"
+            raise Busy(NO_ROOM_TO_CONTINUE if full else "There is no cut-off reply to continue.")
         if self.info is not None and not self.info.capabilities.continue_reply:
             raise Busy(f"{registry.get(self.info.ref.engine).label} cannot continue a reply.")
         job = ReplyJob(
@@ -267,6 +262,10 @@ class ChatSession:
                 self.reloading = False
                 self.info = None
                 self.state = EngineState.IDLE if cancelled else EngineState.FAILED
+            case ev.EngineStopped():
+                if self.reply is not None or self.state is not EngineState.READY:
+                    return False  # a reply tells of it itself; a load under way too
+                self.state = EngineState.STOPPED
             case ev.PromptSaved(conversation_id=cid, reply_id=rid):
                 self.conversation_id = cid
                 if self.reply is not None:
@@ -278,7 +277,8 @@ class ChatSession:
                 if stats is not None:
                     self.last_stats = stats
                     can = self.info is None or self.info.capabilities.continue_reply
-                    self.cut = can and stats.finish in ("length", "context")
+                    earlier = self.dropped > 0 or sum(t["role"] == "user" for t in self.turns) > 1
+                    self.cut = can and continuable(stats.finish, earlier_turns=earlier)
                 if self.reloading:
                     self.state = EngineState.LOADING
                 elif self.info is None:  # stopped while it waited for a load
@@ -289,10 +289,11 @@ class ChatSession:
                 self._end(text)
                 if self.reloading:  # the reply was cut short by a switch or restart
                     self.state = EngineState.LOADING
-                elif died or not self.loader.alive:
-                    self.state = EngineState.STOPPED
+                elif self.info is None:  # its model could not be loaded
+                    self.state = EngineState.FAILED
                 else:
-                    self.state = EngineState.READY if self.info else EngineState.FAILED
+                    alive = self.loader.alive and not died
+                    self.state = EngineState.READY if alive else EngineState.STOPPED
         return True
 
     def _end(self, text: str) -> None:
@@ -340,7 +341,12 @@ class ChatSession:
             assert handle is not None
             room = reply_room(info.n_ctx, job.sampling.max_tokens)
             fitted = fit_context(
-                job.messages, self._counter(info), info.n_ctx, room, self.settings.context_policy
+                job.messages,
+                self._counter(info),
+                info.n_ctx,
+                room,
+                self.settings.context_policy,
+                continuing=job.continuing,
             )
         except STOPPED_OR_USER_ERRORS as e:
             stopped = isinstance(e, Stopped) or job.stop.is_set()
@@ -354,7 +360,8 @@ class ChatSession:
             if stopped:
                 self.emit(ev.ReplyEnded(None, text))
             else:
-                self.emit(ev.ReplyFailed(str(e), isinstance(e, EngineDied), text))
+                died = isinstance(e, EngineDied)  # kept: a continuation that sent nothing
+                self.emit(ev.ReplyFailed(str(e), died, text, kept=job.continuing))
             return
         if fitted.dropped > job.dropped_before:
             self.emit(ev.ContextTrimmed(fitted.dropped, info.n_ctx))

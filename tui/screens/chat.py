@@ -29,7 +29,7 @@ from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
 from llamatui.tui.chat.context import trim_notice
-from llamatui.tui.chat.engines import Busy, HandleMaker
+from llamatui.tui.chat.engines import RESTART_HINT, Busy, HandleMaker
 from llamatui.tui.chat.recorder import meta_of
 from llamatui.tui.chat.reply import ReplyJob
 from llamatui.tui.chat.session import ChatSession
@@ -41,7 +41,7 @@ from llamatui.tui.screens.chat_bindings import CHAT_BINDINGS
 from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.screens.models import ModelsScreen
 from llamatui.tui.settings import Settings
-from llamatui.tui.widgets.chat_message import AssistantMessage
+from llamatui.tui.widgets.chat_message import CONTINUE_OFFER, AssistantMessage
 from llamatui.tui.widgets.conversation_view import ConversationView, reply_footer
 from llamatui.tui.widgets.conversations_pane import ConversationsPane
 from llamatui.tui.widgets.meters import Meters
@@ -195,18 +195,15 @@ class ChatScreen(Screen[None]):
             case ev.ReplyEnded(stats=stats) if stats is not None:
                 note = FINISH_NOTES[stats.finish]
                 if self.session.cut:
-                    note += " · Ctrl+T continues"
+                    note += CONTINUE_OFFER
                 await self._end_reply(
                     reply_footer(meta_of(stats, ReplyMeta()), note), cut=bool(note)
                 )
-            case ev.ReplyFailed(reason=reason, engine_died=died):
-                if died:
-                    reason += (
-                        "\nYour conversation is kept. Send a message or press Ctrl+R to "
-                        "start the engine again."
-                    )
-                self.conversation.notice(reason, error=True)
-                await self._end_reply(STATUS_NOTES["interrupted"], cut=True)
+            case ev.ReplyFailed(reason=reason, engine_died=died, kept=kept):
+                self.conversation.notice(reason + (RESTART_HINT if died else ""), error=True)
+                await self._end_reply(None if kept else STATUS_NOTES["interrupted"], cut=True)
+            case ev.EngineStopped(reason=reason):
+                self.conversation.notice(f"The engine stopped: {reason}.{RESTART_HINT}", error=True)
             case ev.ContextCounted(tokens=tokens, exact=exact):
                 self.status.next_prompt = tokens
                 self.status.estimated = not exact
@@ -214,7 +211,7 @@ class ChatScreen(Screen[None]):
                 self.conversation.notice(reason, error=True)
         self._sync()
 
-    async def _end_reply(self, footer: str, *, cut: bool) -> None:
+    async def _end_reply(self, footer: str | None, *, cut: bool) -> None:
         reply, self._reply = self._reply, None
         self._last_reply = reply
         # The screen is ready again as soon as the reply has ended.

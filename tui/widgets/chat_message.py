@@ -10,6 +10,9 @@ from llamatui.tui.chat.sanitize import strip_controls
 from llamatui.tui.widgets.reply_text import ReplyText
 from llamatui.tui.widgets.single_layout import SingleLayout
 
+# Added to a reply's footer when it can be carried on.
+CONTINUE_OFFER = " · Ctrl+T continues"
+
 
 class UserMessage(Static, SingleLayout):
     """What the user sent, shown as typed (never parsed as markup)."""
@@ -67,6 +70,7 @@ class AssistantMessage(Vertical, SingleLayout):
         super().__init__(classes="-cut" if cut else "")
         self.text = strip_controls(text)
         self.footer = footer
+        self._before = footer
 
     def compose(self) -> ComposeResult:
         # Links in model output are shown as text, never opened.
@@ -80,6 +84,7 @@ class AssistantMessage(Vertical, SingleLayout):
 
     def begin(self) -> None:
         """Streamed text will follow (a new reply, or more of this one)."""
+        self._before = self.footer
         self.markdown.start()
         self.set_footer("")
 
@@ -95,12 +100,17 @@ class AssistantMessage(Vertical, SingleLayout):
         self.text += text
         self.markdown.append(text)
 
-    def finish(self, footer: str, *, cut: bool = False) -> None:
-        """End streaming: one full render of the final text, and the footer."""
+    def finish(self, footer: str | None, *, cut: bool = False) -> None:
+        """End streaming: one full render of the final text, and the footer (None:
+        the one from before, for a continuation that did not begin; without the
+        offer to continue, which has just failed)."""
         self.markdown.finish()
+        if footer is None:
+            footer = self._before.replace(CONTINUE_OFFER, "")
         self.set_footer(footer, cut=cut)
 
     def set_footer(self, footer: str, *, cut: bool = False) -> None:
         """Show the reply's figures (or why it ended) under it."""
+        self.footer = footer
         self.query_one(ReplyFooter).update(footer)
         self.set_class(cut, "-cut")

@@ -66,6 +66,8 @@ class StatusLine(Widget):
             return f"loading{what} (Esc cancels)"
         if state is EngineState.IDLE:
             return "Ctrl+L picks a model"
+        if state is EngineState.FAILED:
+            return "the model could not be loaded · Ctrl+L picks one"
         if state is EngineState.GENERATING:
             return f"generating · {self.streamed} tokens"
         return str(state.value)
