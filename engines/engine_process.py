@@ -48,6 +48,7 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
     _redirect_output(log_path)
     # Ctrl+C in the terminal goes to the whole process group; the app decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up: the app ends it in order
     engine = registry.get(kind).make_engine()
     while True:
         try:

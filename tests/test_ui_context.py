@@ -3,6 +3,9 @@ keeps going with a notice and the system prompt intact; `refuse` stops and says 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from fakes import fake_settings, scripted
 from uitools import send, wait_until
 
 from llamatui.engines.handle import EngineState
@@ -12,6 +15,8 @@ from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import AssistantMessage, Notice
+from llamatui.tui.widgets.conversations_pane import ConversationsPane
+from llamatui.tui.widgets.status_line import StatusLine
 
 SYSTEM = "You are a helpful assistant."
 LONG = "Tell me about rivers, lakes, seas, oceans, glaciers and rain. " * 6
@@ -161,3 +166,40 @@ async def test_a_reply_that_filled_the_context_is_not_offered_to_continue() -> N
         assert any("no room to continue it" in m for m in said), said
         assert not screen.session.generating and reply.text == text
         assert "the context is full" in reply.footer and "interrupted" not in reply.footer
+
+
+async def test_the_context_meter_follows_the_open_conversation(tmp_path: Path) -> None:
+    # Issue 12, bug 4: the meter kept the figure of the conversation left behind.
+    app = LlamaTUI(
+        fake_settings(sampling=SamplingParams(max_tokens=50)),
+        history=tmp_path / "history.db",
+        make_handle=scripted("word " * 40),
+    )
+
+    def meter() -> int:
+        text = str(app.screen.query_one(StatusLine).render())
+        return int(text.split("ctx ")[1].split("/")[0].lstrip("~").replace(",", ""))
+
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen) and app.store is not None
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        empty = meter()
+        await send(pilot, "A first conversation, a little longer than the second.")
+        await wait_until(pilot, lambda: not screen.session.generating)
+        await wait_until(pilot, lambda: meter() > empty + 40)
+        first = meter()
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: meter() == empty)
+        await send(pilot, "A second one.")
+        await wait_until(pilot, lambda: not screen.session.generating)
+        await wait_until(pilot, lambda: empty < meter() < first)
+        second = meter()
+        one, two = sorted(c.id for c in app.store.conversations())
+        await screen.open_conversation(one)
+        await wait_until(pilot, lambda: meter() == first)
+        await screen.open_conversation(two)
+        await wait_until(pilot, lambda: meter() == second)
+        app.store.delete(two)  # as the pane's delete does, then tells the screen
+        screen.post_message(ConversationsPane.Deleted(two))
+        await wait_until(pilot, lambda: meter() == empty)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 import sqlite3
 from pathlib import Path
 from typing import ClassVar
@@ -98,10 +99,23 @@ class LlamaTUI(App[None]):
             make_handle=self.make_handle,
         )
         self.push_screen(self.chat)
+        # A terminal that hangs up (SSH dropped) or a SIGTERM would end the process
+        # where it stands, the streaming reply left "streaming" and its engine on
+        # its own: quit as Ctrl+Q does instead, the reply kept as interrupted.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.ended_from_outside)
         # Everything made so far (Textual, styles, the screen) lives as long as the
         # app: move it out of the collector's way, so collections while a reply
         # streams walk only new objects and take less CPU from the model.
         self.call_after_refresh(gc.freeze)
+
+    def ended_from_outside(self) -> None:
+        """Quit because the terminal went away or the system asked (SIGHUP, SIGTERM)."""
+        job = self.chat.session.reply if self.chat is not None else None
+        if job is not None:
+            job.interrupted = True  # cut now, it is saved as interrupted, not stopped
+        self.exit()
 
     async def on_unmount(self) -> None:
         # Ending the engine process frees the model's memory; it may take a moment.

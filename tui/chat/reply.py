@@ -41,6 +41,8 @@ class ReplyJob:
     """Turns already left out of what the model sees, so only new trims are told."""
     continue_text: str | None = None
     """The cut reply being carried on; None for a new reply."""
+    interrupted: bool = False
+    """The app is ending unasked (a hang-up): if the reply is cut, it was interrupted."""
     stop: threading.Event = field(default_factory=threading.Event)
     """Set when the user stops this reply (Esc, a switch, a restart); the worker
     checks it at each step, since an engine's own cancel covers only its stream."""
@@ -100,7 +102,10 @@ def stream_reply(
         flush()
         if stats is None:
             raise EngineDied("it ended the reply without its figures")
-        if error := recorder.finish(STATUS_OF_FINISH[stats.finish], meta_of(stats, job.meta)):
+        status = STATUS_OF_FINISH[stats.finish]
+        if job.interrupted and stats.finish == "cancelled":
+            status = "interrupted"
+        if error := recorder.finish(status, meta_of(stats, job.meta)):
             emit(SaveFailed(error))
         emit(ReplyEnded(stats, recorder.text))
     except errors as e:

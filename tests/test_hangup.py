@@ -1,0 +1,128 @@
+"""The terminal hangs up (an SSH connection drops) or the system asks the app to end
+(SIGTERM) while a reply streams: the app quits in order, the reply is kept as
+interrupted, and no engine process is left behind (issue 12, bug 8: the reply stayed
+"streaming" in the history, and exported so; bug 11: `timeout` ending the app left
+"leaked semaphore objects" on the terminal)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).parent.parent
+APP = ROOT / "bench" / "bench_app.py"
+STREAM = ROOT / "bench" / "streams" / "prose.json"
+
+
+class Terminal:
+    """The app on a pseudo-terminal that is its controlling terminal, as over SSH."""
+
+    def __init__(self, data_dir: Path, argv: list[str] | None = None) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+
+        def own_terminal() -> None:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        env = {**os.environ, "TERM": "xterm-256color", "LLAMATUI_DATA_DIR": str(data_dir)}
+        env["LLAMATUI_CONFIG_DIR"] = str(data_dir)
+        replay = [sys.executable, str(APP), "--stream", str(STREAM), "--rate", "50"]
+        self.proc = subprocess.Popen(
+            argv or [*replay, "--tokens", "3000"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            preexec_fn=own_terminal,
+        )
+        os.close(slave)
+        self.master: int | None = master
+        self.seen = b""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while self.master is not None:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready and self.master is not None:
+                try:
+                    self.seen += os.read(self.master, 1 << 16)
+                except OSError:
+                    return
+
+    def wait_for(self, text: bytes, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            assert time.monotonic() < deadline, f"never saw {text!r}: {self.seen[-500:]!r}"
+            assert self.proc.poll() is None, "the app ended"
+            time.sleep(0.05)
+
+    def hang_up(self) -> None:
+        master, self.master = self.master, None
+        self._reader.join(1)
+        assert master is not None
+        os.close(master)
+
+
+@pytest.mark.parametrize("how", ["hang-up", "SIGTERM"])
+def test_a_reply_cut_by_a_hang_up_is_kept_as_interrupted(tmp_path: Path, how: str) -> None:
+    term = Terminal(tmp_path)
+    try:
+        term.wait_for(b"ready")
+        time.sleep(0.5)
+        os.write(term.master or -1, b"Go on.")
+        time.sleep(0.3)
+        os.write(term.master or -1, b"\r")
+        term.wait_for(b"Once upon")
+        time.sleep(1.0)
+        engines = psutil.Process(term.proc.pid).children(recursive=True)
+        if how == "hang-up":
+            term.hang_up()
+        else:
+            term.proc.send_signal(signal.SIGTERM)
+        assert term.proc.wait(15) == 0  # it quit in order
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+        if term.master is not None:
+            term.hang_up()
+    _, alive = psutil.wait_procs(engines, timeout=10)
+    assert not alive  # no engine left holding the model's memory
+    db = sqlite3.connect(tmp_path / "history.db")
+    rows = db.execute("SELECT role, status, content FROM messages ORDER BY id").fetchall()
+    db.close()
+    assert [(r[0], r[1]) for r in rows] == [("user", "complete"), ("assistant", "interrupted")]
+    assert rows[1][2].startswith("Once upon")  # what streamed is kept
+
+
+def test_ended_by_timeout_after_a_failed_load_leaves_nothing_behind(
+    tmp_path: Path, bad_files: dict[str, Path]
+) -> None:
+    llamatui = Path(sys.executable).with_name("llamatui")
+    term = Terminal(tmp_path, [str(llamatui), "--model", str(bad_files["truncated"])])
+    try:
+        term.wait_for(b"Could not load")
+        term.proc.send_signal(signal.SIGTERM)  # what `timeout` sends
+        assert term.proc.wait(15) == 0
+        time.sleep(1.0)  # the resource tracker speaks, if it does, once the app has gone
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+        if term.master is not None:
+            term.hang_up()
+    assert b"leaked" not in term.seen, term.seen[-600:]
