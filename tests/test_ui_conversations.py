@@ -29,7 +29,7 @@ async def test_new_rename_delete(tmp_path: Path) -> None:
             await send(pilot, prompt)
             await wait_until(pilot, lambda: not screen.session.generating)
             await pilot.press("ctrl+n")
-        await pilot.press("ctrl+b")
+        await pilot.press("f2")
         await wait_until(pilot, lambda: titles(screen) == ["second chat", "first chat"])
 
         # Rename the highlighted (newest) one.

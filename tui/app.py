@@ -6,11 +6,14 @@ import asyncio
 import gc
 import signal
 import sqlite3
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
@@ -20,7 +23,9 @@ from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path
 from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.chat_bindings import APP_BINDINGS, HELP_GROUPS
 from llamatui.tui.screens.commands import ModelCommands
+from llamatui.tui.screens.help import HelpScreen, key_label, key_rows
 from llamatui.tui.settings import Settings
 
 
@@ -38,14 +43,28 @@ def open_history(path: Path) -> tuple[Store | None, str | None]:
     return store, None
 
 
+# Keys the palette does not list: the palette itself, and Ctrl+C (stop is there).
+SELF_IDS = ("app.command_palette", "app.stop_or_copy")
+
+
+def binding_ids() -> set[str]:
+    """Every key's id, for [keymap] to name."""
+    from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
+    from llamatui.tui.screens.models import ModelsScreen
+    from llamatui.tui.screens.profile import ProfileDialog
+    from llamatui.tui.widgets.conversations_pane import ConversationList
+
+    owners = (LlamaTUI, ChatScreen, HelpScreen, ModelsScreen, ProfileDialog, ConversationList)
+    bindings = [b for o in (*owners, ConfirmDialog, RenameDialog) for b in o.BINDINGS]
+    return {b.id for b in bindings if isinstance(b, Binding) and b.id}
+
+
 class LlamaTUI(App[None]):
     """Chat with local models in the terminal."""
 
     TITLE = "llamatui"
     COMMANDS = App.COMMANDS | {ModelCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit llamatui", priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
 
     def __init__(
         self,
@@ -75,6 +94,11 @@ class LlamaTUI(App[None]):
         self.keep_history = keep_history
         self.store: Store | None = None
         self.config_notice = config_notice
+        if unknown := sorted(set(self.settings.keymap) - binding_ids()):
+            wrong = ", ".join(unknown)
+            keymap = f"The config's [keymap] names keys that do not exist, left out: {wrong}."
+            self.config_notice = "\n".join(n for n in (config_notice, keymap) if n)
+        self.set_keymap(dict(self.settings.keymap))
         self.sampler = sampler
         self.make_handle = make_handle
         self.chat: ChatScreen | None = None
@@ -109,6 +133,41 @@ class LlamaTUI(App[None]):
         # app: move it out of the collector's way, so collections while a reply
         # streams walk only new objects and take less CPU from the model.
         self.call_after_refresh(gc.freeze)
+
+    def action_help(self) -> None:
+        """Show the keys, as bound now."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(key_rows(self.screen)))
+
+    def action_stop_or_copy(self) -> None:
+        """Ctrl+C: stop the streaming reply; else copy the selected text."""
+        chat = self.chat
+        if chat is not None and self.screen is chat and chat.session.generating:
+            chat.action_stop()
+            return
+        text = getattr(self.screen.focused, "selected_text", "") or self.screen.get_selected_text()
+        if text:
+            # OSC 52: the terminal's clipboard, over SSH too where the terminal allows.
+            self.copy_to_clipboard(text)
+            self.notify(f"Copied {len(text):,} characters.", timeout=2)
+        else:
+            self.notify("Nothing to stop or copy. Ctrl+Q quits.", timeout=3)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette (Ctrl+P): the app's commands with their keys, then Textual's."""
+        found: dict[str, SystemCommand] = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.id is None or binding.id in found or binding.id in SELF_IDS:
+                continue
+            keys = ", ".join(key_label(k) for k in binding.key.split(","))
+            what = f"{binding.tooltip or binding.description} ({keys})"
+            run = partial(self.call_later, self.run_action, binding.action, active.node)
+            found[binding.id] = SystemCommand(binding.description, what, run)
+        for _, ids in HELP_GROUPS:
+            yield from (found.pop(i) for i in ids if i in found)
+        yield from found.values()
+        yield from super().get_system_commands(screen)
 
     def ended_from_outside(self) -> None:
         """Quit because the terminal went away or the system asked (SIGHUP, SIGTERM)."""

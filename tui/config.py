@@ -1,12 +1,17 @@
 """The TOML config file: read with tomllib into a validated, frozen object, written
 with tomli-w atomically.
 
-A config that does not parse or has a wrong value is never used in part and never
-written over: the app runs on defaults and says what is wrong, where.
+A config is never written over while it is wrong. The app starts on every good
+setting in it and lists every wrong one at once, each with its line; one that does
+not parse runs the defaults.
 
 ```toml
 model_dirs = ["~/models", "/data/gguf"]
 context_policy = "trim"                # or "refuse", when a chat outgrows the context
+mouse = false                          # leave the mouse to the terminal (selection)
+
+[keymap]                               # keys by binding id (F1 lists them)
+"chat.toggle_conversations" = "f2,ctrl+e"
 
 [models."SmolLM2-135M-Instruct.Q4_1"]   # per-model profile, by model name
 ctx = 8192
@@ -32,6 +37,7 @@ wrote them) are read as llama.cpp's.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -59,6 +65,11 @@ PRESETS: dict[str, SamplingParams] = {
 
 class ConfigError(Exception):
     """The config file is wrong; the message says where and how."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        """The setting that is wrong, where one is."""
 
 
 # Profile settings before engine tables: they were llama.cpp's.
@@ -101,77 +112,160 @@ class Config:
     """When a conversation outgrows the context: "trim" the oldest turns, or "refuse"."""
     remotes: tuple[RemoteServer, ...] = ()
     """OpenAI-compatible servers whose models the library lists (`[[remotes]]`)."""
+    keymap: dict[str, str] = field(default_factory=dict)
+    """Keys by binding id (`[keymap]`, `"chat.new_chat" = "ctrl+n"`), the app's own
+    for the rest."""
+    mouse: bool = True
+    """False leaves the mouse to the terminal (its own text selection)."""
 
 
 def load_config(path: Path) -> Config:
-    """The config in `path`, or the defaults when there is no file.
+    """The config in `path`, or the defaults when there is no file; strict.
 
     Raises:
-        ConfigError: the file cannot be read, does not parse, or has a wrong value.
+        ConfigError: the file cannot be read, does not parse, or has a wrong value
+            (every one, a line each).
     """
-    return _validate(path, _read(path))
+    config, problems = read_config(path)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return config
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_config(path: Path) -> tuple[Config, list[str]]:
+    """The config in `path` with every good setting applied, and every problem, a
+    line each with where it is (the app starts on what is good and lists the rest)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _text(path)
+        data = _parse(path, text)
+    except ConfigError as e:
+        return Config(), [str(e)]
+    problems = Problems(path, text)
+    return _validate(problems, data), problems.found
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return ""
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot be read ({e})") from None
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
-def _validate(path: Path, data: dict[str, Any]) -> Config:
-    known = ("model_dirs", "models", "context_policy", "remotes")
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(known)})")
+def _read(path: Path) -> dict[str, Any]:
+    return _parse(path, _text(path))
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+_KEY = re.compile(r"^\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.-]+)\s*=")
+
+
+class Problems:
+    """What is wrong with a config, each told with the line it is on."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.found: list[str] = []
+        self._lines: dict[tuple[str, str], int] = {}
+        table = ""
+        arrays: dict[str, int] = {}
+        for n, line in enumerate(text.splitlines(), 1):
+            if header := _HEADER.match(line):
+                table = header.group(1).replace('"', "").replace("'", "")
+                if line.lstrip().startswith("[["):  # the Nth [[table]]: "table#N"
+                    arrays[table] = arrays.get(table, 0) + 1
+                    table = f"{table}#{arrays[table]}"
+                self._lines.setdefault((table, ""), n)
+            elif key := _KEY.match(line):
+                self._lines.setdefault((table, key.group(1).strip("\"'")), n)
+
+    def add(self, where: str, message: str, *, table: str = "", key: str = "") -> None:
+        """Note one problem: `where` names it for the user, `table` and `key` find it."""
+        line = self._lines.get((table, key)) or self._lines.get((table, ""))
+        at = f"{self.path}, line {line}" if line else str(self.path)
+        self.found.append(f"{at}: {where}{message}")
+
+
+def _validate(problems: Problems, data: dict[str, Any]) -> Config:
+    known = ("model_dirs", "models", "context_policy", "remotes", "keymap", "mouse")
     config = Config()
+    for key in sorted(set(data) - set(known)):
+        problems.add("", f"unknown setting {key!r} (known: {', '.join(known)})", key=key)
     dirs = data.get("model_dirs")
     if dirs is not None:
         if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-            raise ConfigError(f'{path}: model_dirs must be a list of folders, like ["~/models"]')
-        config = replace(config, model_dirs=tuple(Path(d).expanduser() for d in dirs))
+            problems.add(
+                "", 'model_dirs must be a list of folders, like ["~/models"]', key="model_dirs"
+            )
+        else:
+            config = replace(config, model_dirs=tuple(Path(d).expanduser() for d in dirs))
     policy = data.get("context_policy")
-    if policy is not None:
-        if policy not in POLICIES:
-            raise ConfigError(f"{path}: context_policy must be one of {', '.join(POLICIES)}")
+    if policy is not None and policy not in POLICIES:
+        problems.add(
+            "", f"context_policy must be one of {', '.join(POLICIES)}", key="context_policy"
+        )
+    elif policy is not None:
         config = replace(config, context_policy=policy)
+    mouse = data.get("mouse")
+    if mouse is not None and not isinstance(mouse, bool):
+        problems.add("", "mouse must be true or false", key="mouse")
+    elif mouse is not None:
+        config = replace(config, mouse=mouse)
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in keymap.items()
+    ):
+        problems.add(
+            "",
+            '[keymap] must map key ids to keys, like "chat.new_chat" = "ctrl+n"',
+            table="keymap",
+            key="keymap",
+        )
+    else:
+        config = replace(config, keymap=dict(keymap))
     models = data.get("models", {})
     if not isinstance(models, dict):
-        raise ConfigError(f"{path}: [models] must be a table of per-model profiles")
-    profiles = {name: _profile(path, name, table) for name, table in models.items()}
+        problems.add("", "[models] must be a table of per-model profiles", key="models")
+        models = {}
+    profiles = {name: _profile(problems, name, table) for name, table in models.items()}
     remotes = data.get("remotes", [])
     if not isinstance(remotes, list):
-        raise ConfigError(f"{path}: remotes must be [[remotes]] tables")
-    servers = tuple(_remote(path, i, table) for i, table in enumerate(remotes))
-    return replace(config, profiles=profiles, remotes=servers)
+        problems.add("", "remotes must be [[remotes]] tables", key="remotes")
+        remotes = []
+    servers = []
+    for i, table in enumerate(remotes):
+        try:
+            servers.append(_remote(i, table))
+        except ConfigError as e:  # a server with a wrong setting is left out whole
+            problems.add(f"[[remotes]] #{i + 1}: ", str(e), table=f"remotes#{i + 1}", key=e.key)
+    return replace(config, profiles=profiles, remotes=tuple(servers))
 
 
 REMOTE_KEYS = ("name", "url", "api_key_env", "api_key_file", "model")
 
 
-def _remote(path: Path, i: int, table: Any) -> RemoteServer:
-    where = f"{path}: [[remotes]] #{i + 1}"
+def _remote(i: int, table: Any) -> RemoteServer:
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise ConfigError("must be a table")
     for key, value in table.items():
         if key not in REMOTE_KEYS:
-            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(REMOTE_KEYS)})")
+            raise ConfigError(f"unknown setting {key!r} (known: {', '.join(REMOTE_KEYS)})", key)
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}: {key} must be text")
+            raise ConfigError(f"{key} must be text", key)
     url = table.get("url", "")
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(
-            f'{where}: url must be the server\'s base URL, like "http://host:8080/v1"'
-        )
+        raise ConfigError('url must be the server\'s base URL, like "http://host:8080/v1"', "url")
     url = base_url(url)
     if "api_key_env" in table and "api_key_file" in table:
-        raise ConfigError(f"{where}: give api_key_env or api_key_file, not both")
+        raise ConfigError("give api_key_env or api_key_file, not both", "api_key_file")
     return RemoteServer(
         name=table.get("name") or url,
         url=url,
@@ -181,50 +275,62 @@ def _remote(path: Path, i: int, table: Any) -> RemoteServer:
     )
 
 
-def _profile(path: Path, name: str, table: Any) -> Profile:
-    where = f'{path}: [models."{name}"]'
+def _profile(problems: Problems, name: str, table: Any) -> Profile:
+    """A model's profile: its good settings; each wrong one told and left out."""
+    where = f'[models."{name}"]'
+    section = f"models.{name}"
+
+    def bad(message: str, key: str = "", sub: str = "") -> None:
+        problems.add(f"{where}{sub}: ", message, table=section + sub, key=key)
+
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
+        bad("must be a table")
+        return Profile()
     engines: dict[str, dict[str, Any]] = {}
     for key, value in table.items():
         if key in LEGACY_ENGINE_KEYS:
             kind, value = LEGACY_ENGINE_KEYS[key], {key: value}
         elif key in registry.REGISTRY:
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}.{key} must be a table of {key} options")
+                bad(f"{key} must be a table of {key} options", key)
+                continue
             kind = key
+        elif key in COMMON_KEYS:
+            continue
         else:
-            kind = ""
-        if kind:
-            both = sorted(set(engines.get(kind, {})) & set(value))
-            if both:
-                raise ConfigError(
-                    f"{where}: {both[0]} is set twice, at the top and in .{kind}: keep one"
-                )
-            engines.setdefault(kind, {}).update(value)
-        if not kind and key not in COMMON_KEYS:
             known = ", ".join(
                 [*COMMON_KEYS, *(s.kind for s in registry.REGISTRY.values() if s.listed)]
             )
-            raise ConfigError(f"{where}: unknown setting {key!r} (known: {known})")
-    for kind, values in engines.items():
+            bad(f"unknown setting {key!r} (known: {known})", key)
+            continue
+        both = sorted(set(engines.get(kind, {})) & set(value))
+        if both:
+            bad(f"{both[0]} is set twice, at the top and in .{kind}: keep one", both[0])
+            continue
+        engines.setdefault(kind, {}).update(value)
+    for kind, values in list(engines.items()):
         try:
             engines[kind] = validate_options(registry.get(kind).options, values)
         except OptionError as e:
-            raise ConfigError(f"{where}.{kind}: {e}") from None
-    ctx = table.get("ctx")
-    if ctx is not None and (isinstance(ctx, bool) or not isinstance(ctx, int) or ctx < CTX_MIN):
-        raise ConfigError(f"{where}: ctx must be a whole number, {CTX_MIN} or more")
-    fmt = table.get("chat_format")
-    if fmt is not None and fmt not in NAMED_FORMATS:
-        raise ConfigError(f"{where}: chat_format must be one of {', '.join(sorted(NAMED_FORMATS))}")
-    preset = table.get("preset")
-    if preset is not None and preset not in PRESETS:
-        raise ConfigError(f"{where}: preset must be one of {', '.join(PRESETS)}")
-    prompt = table.get("system_prompt")
-    if prompt is not None and not isinstance(prompt, str):
-        raise ConfigError(f"{where}: system_prompt must be text")
+            bad(str(e), sub=f".{kind}")
+            del engines[kind]
     common = {k: table[k] for k in COMMON_KEYS if k in table}
+    ctx = common.get("ctx")
+    if ctx is not None and (isinstance(ctx, bool) or not isinstance(ctx, int) or ctx < CTX_MIN):
+        bad(f"ctx must be a whole number, {CTX_MIN} or more", "ctx")
+        del common["ctx"]
+    fmt = common.get("chat_format")
+    if fmt is not None and fmt not in NAMED_FORMATS:
+        bad(f"chat_format must be one of {', '.join(sorted(NAMED_FORMATS))}", "chat_format")
+        del common["chat_format"]
+    preset = common.get("preset")
+    if preset is not None and preset not in PRESETS:
+        bad(f"preset must be one of {', '.join(PRESETS)}", "preset")
+        del common["preset"]
+    prompt = common.get("system_prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        bad("system_prompt must be text", "system_prompt")
+        del common["system_prompt"]
     return Profile(**common, engines={k: v for k, v in engines.items() if v})
 
 
@@ -248,14 +354,17 @@ def save_profile(path: Path, name: str, profile: Profile) -> Config:
             written.
     """
     data = _read(path)
-    _validate(path, data)  # never rewrite a file that is wrong
+    load_config(path)  # never rewrite a file that is wrong
     table = _profile_table(profile)
     models = data.setdefault("models", {})
     if table:
         models[name] = table
     else:
         models.pop(name, None)
-    config = _validate(path, data)  # what is written must read back
+    problems = Problems(path, "")
+    config = _validate(problems, data)  # what is written must read back
+    if problems.found:
+        raise ConfigError("\n".join(problems.found))
     try:
         write_atomic(path, tomli_w.dumps(data))
     except OSError as e:

@@ -37,6 +37,8 @@ class Settings:
     """Per-model profiles from the config file, by model name."""
     remotes: tuple[RemoteServer, ...] = ()
     """OpenAI-compatible servers from the config (`[[remotes]]`)."""
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    """Keys by binding id, from the config's [keymap]."""
 
     def server_options(self, ref: ModelRef) -> dict[str, str]:
         """Where the API key of a remote model's server is, when the config names that

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from llamatui.engines.refs import ModelRef
     from llamatui.engines.remote import RemoteServer
+    from llamatui.tui.app import LlamaTUI
 
 
 def _positive(value: str) -> int:
@@ -146,20 +147,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llamatui: error: no such model file: {args.model}", file=sys.stderr)
         return 2
 
+    app, mouse = chat_app(args)
+    app.run(mouse=mouse)
+    return 0
+
+
+def chat_app(args: argparse.Namespace) -> tuple[LlamaTUI, bool]:
+    """The app the command line and the config file ask for, and whether it takes
+    the mouse. A config with wrong settings starts it on the good ones, listing the
+    rest."""
     from llamatui.engines.library import ref_for
     from llamatui.engines.protocol import LoadOptions
     from llamatui.tui.app import LlamaTUI
-    from llamatui.tui.config import ConfigError, load_config
+    from llamatui.tui.config import read_config
     from llamatui.tui.paths import config_path
     from llamatui.tui.settings import Settings
 
+    config, problems = read_config(config_path())
     notice = None
-    try:
-        config = load_config(config_path())
-    except ConfigError as e:
-        from llamatui.tui.config import Config
-
-        config, notice = Config(), f"{e}. Using the defaults; the file was left as it is."
+    if problems:
+        notice = (
+            "Your config file has settings that are wrong; they are left out, the rest "
+            "applies, and the file is left as it is:\n" + "\n".join(problems)
+        )
     settings = Settings(
         model=remote_ref(args, config.remotes)
         or (ref_for(args.model.resolve()) if args.model else None),
@@ -170,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         context_policy=config.context_policy,
         profiles=config.profiles,
         remotes=config.remotes,
+        keymap=config.keymap,
     )
-    LlamaTUI(settings, config_notice=notice).run()
-    return 0
+    return LlamaTUI(settings, config_notice=notice), config.mouse
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The chat screen's keys: each with an id (for a keymap) and a tooltip."""
+"""The app's keys: each with an id (for a keymap) and a tooltip; the chat screen's
+here, with the app's own (which work on every screen), and how F1 groups them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from textual.binding import Binding, BindingType
 
 CHAT_BINDINGS: list[BindingType] = [
     Binding("escape", "stop", "Stop reply", id="chat.stop", tooltip="Stop the reply"),
+    # Not Ctrl+B: that is tmux's prefix.
     Binding(
-        "ctrl+b",
+        "f2",
         "toggle_conversations",
         "Chats",
         id="chat.toggle_conversations",
@@ -63,4 +65,39 @@ CHAT_BINDINGS: list[BindingType] = [
         show=False,
         tooltip="Start the engine again and reload the model",
     ),
+]
+
+APP_BINDINGS: list[BindingType] = [
+    Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit llamatui", priority=True),
+    # Before the prompt's own Ctrl+C (copy): people from llama-cli and ollama stop a
+    # reply with it. With no reply streaming it copies the selected text.
+    Binding(
+        "ctrl+c",
+        "stop_or_copy",
+        "Stop reply",
+        id="app.stop_or_copy",
+        show=False,
+        priority=True,
+        tooltip="Stop the reply; else copy the selected text",
+    ),
+    Binding("f1", "help", "Keys", id="app.help", tooltip="Show the keys"),
+    Binding(
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        id="app.command_palette",
+        show=False,
+        priority=True,
+        tooltip="Find any command: new chat, models, themes, …",
+    ),
+]
+
+# The keys screen (F1): the app's keys by what they are for, in this order. The
+# prompt's own keys come first; each id is looked up, so a [keymap] shows as remapped.
+PROMPT_KEYS = [("Enter", "Send the message"), ("Shift+Enter, Ctrl+J", "A new line")]
+HELP_GROUPS: list[tuple[str, list[str]]] = [
+    ("Reply", ["chat.stop", "app.stop_or_copy", "chat.continue_reply"]),
+    ("Conversations", ["chat.new_chat", "chat.toggle_conversations", "chat.search"]),
+    ("Models", ["chat.models", "chat.quick_switch", "chat.restart_engine"]),
+    ("Screen", ["chat.toggle_meters", "app.help", "app.command_palette", "app.quit"]),
 ]

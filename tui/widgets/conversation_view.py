@@ -4,9 +4,10 @@ and the reply that streams."""
 from __future__ import annotations
 
 from textual import on
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button
+from textual.widgets import Button, Static
 
 from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.records import ReplyMeta
@@ -34,6 +35,21 @@ def reply_footer(meta: ReplyMeta, note: str) -> str:
     return " · ".join(parts)
 
 
+WELCOME = (
+    "Type a message and press Enter to send it (Shift+Enter or Ctrl+J starts a new "
+    "line).\nF1 shows the keys · Ctrl+L the models · F2 your conversations · Ctrl+P "
+    "every command · Ctrl+Q quits"
+)
+
+
+class Welcome(Static, SingleLayout):
+    """What an empty conversation says: how to start, and where the keys are."""
+
+    DEFAULT_CSS = """
+    Welcome { margin: 1 0 0 0; padding: 0 1; color: $text-muted; }
+    """
+
+
 class EarlierMessages(Button):
     """Shows how many messages are not mounted; pressing it mounts more."""
 
@@ -48,6 +64,9 @@ class ConversationView(VerticalScroll, SingleLayout):
         self._shown_from = 0
         """Index in _history of the first mounted message."""
 
+    def compose(self) -> ComposeResult:
+        yield Welcome(WELCOME, markup=False)
+
     def notice(self, text: str, *, error: bool = False) -> None:
         """Tell the user something, inside the conversation."""
         self.mount(Notice(text, error=error))
@@ -56,6 +75,7 @@ class ConversationView(VerticalScroll, SingleLayout):
         """Show the user's message and an empty reply to stream into."""
         reply = AssistantMessage()
         self.anchor()
+        await self.query(Welcome).remove()
         await self.mount_all([UserMessage(prompt), reply])
         reply.begin()
         return reply
@@ -71,6 +91,7 @@ class ConversationView(VerticalScroll, SingleLayout):
         self._history = []
         self._shown_from = 0
         await self.remove_children()
+        await self.mount(Welcome(WELCOME, markup=False))
         self.anchor()
 
     async def show_history(self, history: list[StoredMessage], at: int | None = None) -> None:

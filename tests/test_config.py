@@ -1,0 +1,82 @@
+"""A config with wrong settings: every one is told at once, with its line; the good
+ones still apply; the file is never written over (issue 12). [keymap] and mouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from uitools import wait_until
+
+from llamatui.engines.handle import EngineState
+from llamatui.tui.cli import build_parser, chat_app
+from llamatui.tui.config import read_config
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.widgets.chat_message import Notice
+
+BROKEN = """\
+model_dirs = ["~/my-models"]
+colour = "blue"
+mouse = false
+
+[keymap]
+"chat.toggle_conversations" = "f9"
+"chat.no_such_key" = "f10"
+
+[models."good"]
+ctx = 2048
+preset = "precise"
+
+[models."half"]
+ctx = 12
+system_prompt = "Be brief."
+flavour = 3
+
+[[remotes]]
+name = "box"
+url = "ftp://box"
+"""
+
+
+def test_every_problem_is_told_with_its_line_and_the_rest_applies(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(BROKEN)
+    config, problems = read_config(path)
+    assert problems == [
+        f"{path}, line 2: unknown setting 'colour' (known: model_dirs, models, "
+        "context_policy, remotes, keymap, mouse)",
+        f"{path}, line 16: [models.\"half\"]: unknown setting 'flavour' (known: ctx, "
+        "chat_format, preset, system_prompt, llamacpp, exllama, remote)",
+        f'{path}, line 14: [models."half"]: ctx must be a whole number, 128 or more',
+        f"{path}, line 20: [[remotes]] #1: url must be the server's base URL, like "
+        '"http://host:8080/v1"',
+    ]
+    assert config.model_dirs == (Path("~/my-models").expanduser(),)  # not lost with ctx
+    assert config.mouse is False and config.keymap["chat.toggle_conversations"] == "f9"
+    assert config.profiles["good"].ctx == 2048 and config.profiles["good"].preset == "precise"
+    half = config.profiles["half"]
+    assert half.ctx is None and half.system_prompt == "Be brief."  # the good key stays
+    assert config.remotes == ()
+
+
+async def test_the_app_starts_on_the_good_settings_and_lists_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLAMATUI_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("LLAMATUI_DATA_DIR", str(tmp_path))
+    path = tmp_path / "config.toml"
+    path.write_text(BROKEN)
+    app, mouse = chat_app(build_parser().parse_args(["--threads", "2"]))
+    assert mouse is False
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        told = "\n".join(str(n.render()) for n in screen.query(Notice))
+        for wrong in ("'colour'", "'flavour'", "ctx must be", "url must be", "chat.no_such_key"):
+            assert wrong in told, told
+        assert screen.settings.model_dirs == (Path("~/my-models").expanduser(),)
+        shown = screen.pane.display
+        await pilot.press("f9")  # the remapped key
+        assert screen.pane.display is not shown
+    assert path.read_text() == BROKEN  # never written over

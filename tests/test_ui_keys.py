@@ -1,0 +1,89 @@
+"""Keys a new user looks for: F1 lists the app's keys (grouped, Esc closes), Ctrl+C
+stops a streaming reply or copies, the palette reaches every command, and an empty
+conversation says how to start (issue 12)."""
+
+from __future__ import annotations
+
+import threading
+
+from fakes import fake_settings, scripted
+from uitools import send, wait_until
+
+from llamatui.engines.handle import EngineState
+from llamatui.tui.app import LlamaTUI
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.help import HelpScreen
+from llamatui.tui.widgets.chat_message import AssistantMessage
+from llamatui.tui.widgets.conversation_view import Welcome
+
+
+async def test_f1_lists_the_keys_by_group_and_esc_closes_it() -> None:
+    app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#keys").render())
+        groups = ["Prompt", "Reply", "Conversations", "Models", "Screen"]
+        assert [g for g in groups if g in text] == groups
+        assert text.index("Prompt") < text.index("Reply")  # the app's keys first
+        for key, what in [
+            ("enter", "Send the message"),
+            ("esc", "Stop the reply"),
+            ("f2", "conversations pane"),
+            ("ctrl+l", "model library"),
+            ("ctrl+q", "Quit llamatui"),
+        ]:
+            line = next((ln for ln in text.splitlines() if what in ln), "")
+            assert key in line.lower(), (key, what, text)
+        assert "ctrl+b" not in text.lower()  # tmux's prefix is left to tmux
+        await pilot.press("escape")
+        assert isinstance(app.screen, ChatScreen)
+
+
+async def test_ctrl_c_stops_a_streaming_reply_and_copies_otherwise() -> None:
+    step = threading.Event()
+    app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(step=step))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await send(pilot, "Tell me a story.")
+        assert screen.session.generating
+        await pilot.press("ctrl+c")
+        step.set()
+        await wait_until(pilot, lambda: not screen.session.generating)
+        assert app.is_running  # stopped the reply, not the app
+        assert "stopped" in screen.query(AssistantMessage).last().footer
+        await pilot.press(*"copy me")
+        screen.prompt.select_all()
+        await pilot.press("ctrl+c")
+        assert app.clipboard == "copy me"
+
+
+async def test_the_palette_reaches_the_apps_commands() -> None:
+    app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("New chat", "Models", "Switch model", "Restart engine", "Continue",
+                       "Meters", "Chats", "Search", "Keys", "Quit", "Theme"):  # fmt: skip
+            assert wanted in titles, titles
+        new_chat = next(c for c in app.get_system_commands(app.screen) if c.title == "New chat")
+        assert "ctrl+n" in new_chat.help.lower()
+
+
+async def test_an_empty_conversation_says_how_to_start() -> None:
+    app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        [welcome] = screen.query(Welcome)
+        said = str(welcome.render())
+        assert "press Enter" in said and "F1" in said and "Ctrl+L" in said
+        await send(pilot, "Hello.")
+        await wait_until(pilot, lambda: not screen.session.generating)
+        assert not screen.query(Welcome)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: bool(screen.query(Welcome)))
