@@ -36,6 +36,22 @@ def test_chat_screen(snap_compare, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=one_exchange)
 
 
+@pytest.mark.parametrize("theme", ["llamatui-light", "llamatui-16"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+def test_each_theme(snap_compare, theme: str, size: tuple[int, int]) -> None:
+    async def themed(pilot: Pilot[None]) -> None:
+        pilot.app.theme = theme
+        await one_exchange(pilot)
+
+    app = LlamaTUI(
+        fake_settings(),
+        make_handle=scripted(),
+        keep_history=False,
+        sampler=FixedSampler(),
+    )
+    assert snap_compare(app, terminal_size=size, run_before=themed)
+
+
 def test_chat_screen_empty(snap_compare) -> None:
     async def ready(pilot: Pilot[None]) -> None:
         screen = pilot.app.screen

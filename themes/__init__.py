@@ -44,4 +44,39 @@ LLAMATUI_LIGHT = Theme(
     },
 )
 
-THEMES = (LLAMATUI_DARK, LLAMATUI_LIGHT)
+# For terminals of 16 colours (TERM=screen, a Linux console): the terminal's own
+# colours by name, so nothing is approximated; chosen on its own there.
+LLAMATUI_16 = Theme(
+    name="llamatui-16",
+    ansi=True,
+    primary="ansi_blue",
+    secondary="ansi_magenta",
+    accent="ansi_yellow",
+    warning="ansi_yellow",
+    error="ansi_red",
+    success="ansi_green",
+    foreground="ansi_default",
+    background="ansi_default",
+    surface="ansi_default",
+    panel="ansi_default",
+    boost="ansi_default",
+    dark=True,
+    variables={
+        "role-user": "ansi_cyan",
+        "role-assistant": "ansi_green",
+        "role-notice": "ansi_yellow",
+        "ansi-background": "ansi_black",
+        "ansi-foreground": "ansi_white",
+        "border-blurred": "ansi_black",
+        "block-cursor-foreground": "ansi_black",
+        "block-cursor-background": "ansi_white",
+        "input-cursor-background": "ansi_white",
+        "input-cursor-foreground": "ansi_black",
+        "input-selection-background": "ansi_blue",
+        "input-selection-foreground": "ansi_bright_white",
+        "screen-selection-background": "ansi_blue",
+        "screen-selection-foreground": "ansi_bright_white",
+    },
+)
+
+THEMES = (LLAMATUI_DARK, LLAMATUI_LIGHT, LLAMATUI_16)

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -17,16 +17,18 @@ from textual.screen import Screen
 
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
-from llamatui.themes import THEMES
+from llamatui.themes import LLAMATUI_16, LLAMATUI_DARK, THEMES
 from llamatui.tui import paste
 from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.history.store import Store, StoreError
-from llamatui.tui.paths import history_path
+from llamatui.tui.paths import history_path, remembered_path
+from llamatui.tui.remembered import Remembered, load_remembered, remember
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.chat_bindings import APP_BINDINGS, HELP_GROUPS
 from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.screens.help import HelpScreen, key_label, key_rows
 from llamatui.tui.settings import Settings
+from llamatui.tui.widgets.conversations_pane import ConversationsPane
 
 
 def open_history(path: Path) -> tuple[Store | None, str | None]:
@@ -75,6 +77,7 @@ class LlamaTUI(App[None]):
         config_notice: str | None = None,
         sampler: Sampler | None = None,
         make_handle: HandleMaker | None = None,
+        resume: bool = False,
     ) -> None:
         """
         Args:
@@ -85,6 +88,7 @@ class LlamaTUI(App[None]):
             sampler: the meters' sampler (default: this machine's).
             make_handle: makes engine handles (default: the registry's; tests pass
                 the scripted engine).
+            resume: open the conversation the last run had open.
         """
         super().__init__()
         registry.prepare()  # before Textual takes stderr over
@@ -101,13 +105,15 @@ class LlamaTUI(App[None]):
         self.set_keymap(dict(self.settings.keymap))
         self.sampler = sampler
         self.make_handle = make_handle
+        self.resume = resume
         self.chat: ChatScreen | None = None
         """The chat screen, once the app has started."""
 
     async def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
-        self.theme = "llamatui-dark"
+        last = load_remembered(remembered_path()) if self.keep_history else Remembered()
+        self.theme = self.first_theme(last.theme)
         notice = None
         if self.keep_history:
             # Opening checks and may migrate or repair the file, and waits for a
@@ -121,8 +127,14 @@ class LlamaTUI(App[None]):
             startup_notice=notice,
             sampler=self.sampler,
             make_handle=self.make_handle,
+            show_pane=last.pane,
         )
         self.push_screen(self.chat)
+        # Where the last run left off: its conversation (its model comes first in the
+        # recent list), unless the command line named a model.
+        store, cid = self.store, last.conversation
+        if self.resume and store is not None and any(c.id == cid for c in store.conversations()):
+            self.chat.call_after_refresh(self.chat.open_conversation, cid)
         # A terminal that hangs up (SSH dropped) or a SIGTERM would end the process
         # where it stands, the streaming reply left "streaming" and its engine on
         # its own: quit as Ctrl+Q does instead, the reply kept as interrupted.
@@ -133,6 +145,13 @@ class LlamaTUI(App[None]):
         # app: move it out of the collector's way, so collections while a reply
         # streams walk only new objects and take less CPU from the model.
         self.call_after_refresh(gc.freeze)
+
+    def first_theme(self, remembered: str | None) -> str:
+        """The theme to start with: the 16-colour one where the terminal has only 16
+        colours (TERM=screen, a Linux console), else the one last picked."""
+        if not self.is_headless and self.console.color_system in ("standard", "windows"):
+            return LLAMATUI_16.name
+        return remembered if remembered in self.available_themes else LLAMATUI_DARK.name
 
     def action_help(self) -> None:
         """Show the keys, as bound now."""
@@ -175,6 +194,16 @@ class LlamaTUI(App[None]):
         if job is not None:
             job.interrupted = True  # cut now, it is saved as interrupted, not stopped
         self.exit()
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """Quit (every way the app quits in order comes here): what to start with
+        next time is kept first, while the screen is still there to ask."""
+        chat = self.chat
+        if self.keep_history and chat is not None and chat.query(ConversationsPane):
+            pane = chat.pane.display if self.store is not None else None
+            last = Remembered(self.theme, pane, chat.session.conversation_id)
+            remember(remembered_path(), last)
+        super().exit(*args, **kwargs)
 
     async def on_unmount(self) -> None:
         # Ending the engine process frees the model's memory; it may take a moment.

@@ -41,6 +41,11 @@ def recent_path() -> Path:
     return data_dir() / "recent.json"
 
 
+def remembered_path() -> Path:
+    """What the app remembers between runs (theme, pane, open conversation)."""
+    return data_dir() / "remembered.json"
+
+
 def library_cache_path() -> Path:
     """The model library's cache of file headers."""
     return cache_dir() / "library.json"

@@ -170,9 +170,12 @@ def chat_app(args: argparse.Namespace) -> tuple[LlamaTUI, bool]:
             "Your config file has settings that are wrong; they are left out, the rest "
             "applies, and the file is left as it is:\n" + "\n".join(problems)
         )
+    model = remote_ref(args, config.remotes) or (
+        ref_for(args.model.resolve()) if args.model else None
+    )
+    resume = model is None  # where the last run left off: its model, its conversation
     settings = Settings(
-        model=remote_ref(args, config.remotes)
-        or (ref_for(args.model.resolve()) if args.model else None),
+        model=model or last_model(),
         load=LoadOptions(n_ctx=args.ctx),
         engine_options={"llamacpp": {"threads": args.threads}} if args.threads else {},
         system_prompt=args.system,
@@ -182,7 +185,18 @@ def chat_app(args: argparse.Namespace) -> tuple[LlamaTUI, bool]:
         remotes=config.remotes,
         keymap=config.keymap,
     )
-    return LlamaTUI(settings, config_notice=notice), config.mouse
+    return LlamaTUI(settings, config_notice=notice, resume=resume), config.mouse
+
+
+def last_model() -> ModelRef | None:
+    """The model the last run used, if its file or folder is still there."""
+    from llamatui.tui.chat.recent import load_recent
+    from llamatui.tui.paths import recent_path
+
+    recent = load_recent(recent_path())
+    if recent and recent[0].engine != "remote" and Path(recent[0].location).exists():
+        return recent[0]
+    return None
 
 
 if __name__ == "__main__":

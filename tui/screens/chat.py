@@ -88,8 +88,10 @@ class ChatScreen(Screen[None]):
         startup_notice: str | None = None,
         sampler: Sampler | None = None,
         make_handle: HandleMaker | None = None,
+        show_pane: bool | None = None,
     ) -> None:
         super().__init__()
+        self.show_pane = show_pane  # as the last run left it; None: if the terminal is wide
         self.settings = settings
         self.store = store
         self.startup_notice = startup_notice
@@ -123,7 +125,8 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.conversation.anchor()
-        self.pane.display = self.store is not None and self.app.size.width >= PANE_MIN_WIDTH
+        wide = self.app.size.width >= PANE_MIN_WIDTH if self.show_pane is None else self.show_pane
+        self.pane.display = self.store is not None and wide
         self.prompt.focus()
         self.session.restarting()
         self._sync()

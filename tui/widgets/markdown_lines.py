@@ -140,32 +140,22 @@ class MarkdownLook:
     @classmethod
     def of(cls, app_theme: TextualTheme) -> MarkdownLook:
         """The look for an app theme."""
-        background = Color.parse(app_theme.background or "#000000")
-        foreground = Color.parse(app_theme.foreground or "#ffffff")
         primary = app_theme.primary
         secondary = app_theme.secondary or primary
         accent = app_theme.accent or primary
+        if app_theme.ansi:
+            # The terminal's own colours by name ("ansi_blue" is Rich's "blue"); code in
+            # Rich's ANSI themes, on the terminal's background.
+            primary, secondary, accent = (
+                c.removeprefix("ansi_") for c in (primary, secondary, accent)
+            )
+            theme = _markdown_theme(primary, secondary, accent, "bright_black", "default")
+            return cls(theme, "ansi_dark" if app_theme.dark else "ansi_light", "default")
+        background = Color.parse(app_theme.background or "#000000")
+        foreground = Color.parse(app_theme.foreground or "#ffffff")
         muted = background.blend(foreground, 0.6).hex
         surface = app_theme.surface or background.hex
-        theme = Theme(
-            {
-                "markdown.h1": f"bold underline {primary}",
-                "markdown.h2": f"bold {primary}",
-                "markdown.h3": f"bold {secondary}",
-                "markdown.h4": f"italic {secondary}",
-                "markdown.h5": "italic",
-                "markdown.h6": f"italic {muted}",
-                "markdown.code": f"bold {accent} on {surface}",
-                "markdown.block_quote": f"italic {muted}",
-                "markdown.item.bullet": f"bold {accent}",
-                "markdown.item.number": f"bold {accent}",
-                "markdown.hr": muted,
-                "markdown.link": f"underline {primary}",
-                "markdown.link_url": f"underline {muted}",
-                "markdown.table.border": muted,
-                "markdown.table.header": f"bold {primary}",
-            }
-        )
+        theme = _markdown_theme(primary, secondary, accent, muted, surface)
         return cls(theme, "monokai" if app_theme.dark else "default", surface)
 
     def render(
@@ -288,3 +278,26 @@ def settled_lines(source: str, lines: list[str]) -> tuple[int, int]:
     if _INLINE_SYNTAX.search(source, 0, pos) or _BLOCK_START.match(source, pos):
         return 0, 0
     return n, pos
+
+
+def _markdown_theme(primary: str, secondary: str, accent: str, muted: str, surface: str) -> Theme:
+    """Rich's Markdown styles in the app theme's colours."""
+    return Theme(
+        {
+            "markdown.h1": f"bold underline {primary}",
+            "markdown.h2": f"bold {primary}",
+            "markdown.h3": f"bold {secondary}",
+            "markdown.h4": f"italic {secondary}",
+            "markdown.h5": "italic",
+            "markdown.h6": f"italic {muted}",
+            "markdown.code": f"bold {accent} on {surface}",
+            "markdown.block_quote": f"italic {muted}",
+            "markdown.item.bullet": f"bold {accent}",
+            "markdown.item.number": f"bold {accent}",
+            "markdown.hr": muted,
+            "markdown.link": f"underline {primary}",
+            "markdown.link_url": f"underline {muted}",
+            "markdown.table.border": muted,
+            "markdown.table.header": f"bold {primary}",
+        }
+    )
