@@ -182,16 +182,22 @@ class Library:
         except (TypeError, KeyError, AttributeError, ValueError):
             return None
 
-    def scan(self, folders: Iterable[Path]) -> list[ModelEntry]:
-        """Every model in these folders (and their subfolders), by name."""
-        files: list[Path] = []
+    def scan(self, folders: Iterable[Path], also: Iterable[Path] = ()) -> list[ModelEntry]:
+        """Every model in these folders (and their subfolders), and the model files
+        `also` names (the packaged ones), by name."""
+        files: list[Path] = list(also)
         for folder in folders:
             if not folder.is_dir():
                 continue
             for root, dirs, names in os.walk(folder, followlinks=False):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 files += [Path(root) / name for name in names]
-        return self.scan_files(files)
+        # A packaged model that is in a model folder too is listed once, under the
+        # path it was found by first (links are kept as they are: their names count).
+        unique: dict[str, Path] = {}
+        for f in files:
+            unique.setdefault(os.path.realpath(f), f)
+        return self.scan_files(unique.values())
 
     def scan_files(self, paths: Iterable[Path]) -> list[ModelEntry]:
         """The models these files make up: GGUF files, split sets, safetensors folders."""

@@ -29,3 +29,12 @@ def default_model_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"the {DEFAULT_MODEL_DIST} package has no {path.name}")
     return path
+
+
+def packaged_models() -> list[Path]:
+    """Models installed as Python packages, for the library to list beside the model
+    folders' (the default model, where it is installed)."""
+    try:
+        return [default_model_path()]
+    except FileNotFoundError:
+        return []

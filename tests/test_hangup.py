@@ -41,6 +41,7 @@ class Terminal:
 
         env = {**os.environ, "TERM": "xterm-256color", "LLAMATUI_DATA_DIR": str(data_dir)}
         env["LLAMATUI_CONFIG_DIR"] = str(data_dir)
+        env["LLAMATUI_LOG_DIR"] = str(data_dir / "logs")
         replay = [sys.executable, str(APP), "--stream", str(STREAM), "--rate", "50"]
         self.proc = subprocess.Popen(
             argv or [*replay, "--tokens", "3000"],
@@ -95,7 +96,9 @@ def test_a_reply_cut_by_a_hang_up_is_kept_as_interrupted(tmp_path: Path, how: st
             term.hang_up()
         else:
             term.proc.send_signal(signal.SIGTERM)
-        assert term.proc.wait(15) == 0  # it quit in order
+        code = term.proc.wait(15)
+        log = tmp_path / "logs"
+        assert code == 0, (code, term.seen[-1500:], [p.read_text()[-1500:] for p in log.glob("*")])
     finally:
         if term.proc.poll() is None:
             term.proc.kill()

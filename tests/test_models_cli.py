@@ -42,6 +42,18 @@ def test_models_table_and_json(model_dir: Path) -> None:
     assert not rows["broken"]["usable"] and "not a GGUF" in rows["broken"]["error"]
 
 
+def test_the_packaged_default_model_is_listed_with_no_model_folders(
+    tmp_path: Path, smollm2: Path
+) -> None:
+    # Issue 12: "No models found" while the default model ran.
+    empty = tmp_path / "none"
+    empty.mkdir()
+    rows = json.loads(llamatui("models", "--json", "--models-dir", str(empty)).stdout)
+    assert [(r["name"], r["path"], r["usable"]) for r in rows] == [
+        ("SmolLM2-135M-Instruct.Q4_1", str(smollm2), True)
+    ]
+
+
 def test_exllama_folders_are_listed_with_why_they_cannot_run_here(model_dir: Path) -> None:
     for name, quant in (("Llama-exl3", {"quant_method": "exl3", "bits": 4.0}), ("Qwen-hf", None)):
         folder = model_dir / name

@@ -143,13 +143,15 @@ async def test_an_exllama_profile_has_the_exllama_options(tmp_path: Path, tiny_h
     import shutil
 
     from fakes import fake_settings, scripted
-    from textual.widgets import Label, Select
+    from textual.widgets import DataTable, Label, Select
 
     models = tmp_path / "models"
     shutil.copytree(tiny_hf, models / tiny_hf.name)  # the library does not follow links
     app = LlamaTUI(fake_settings(model_dirs=(models,)), make_handle=scripted(), keep_history=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_library(pilot)
+        lib = await open_library(pilot)
+        row = next(i for i, e in enumerate(lib.entries) if e.name == tiny_hf.name)
+        lib.query_one(DataTable).move_cursor(row=row)  # the packaged model is listed too
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ProfileDialog))
         dialog = app.screen

@@ -142,9 +142,10 @@ async def test_a_model_that_cannot_run_here_says_why_in_full(tmp_path: Path) -> 
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         lib = await open_library(pilot)
-        [entry] = lib.entries
+        [(row, entry)] = [(i, e) for i, e in enumerate(lib.entries) if e.name == "Llama-exl3"]
         why = registry.get("exllama").unavailable()
         assert not entry.usable and entry.reason == f"exllama {why}"
+        lib.query_one(DataTable).move_cursor(row=row)  # the packaged model is listed too
         await pilot.press("enter")
         await wait_until(pilot, lambda: bool(app._notifications))
         [note] = list(app._notifications)

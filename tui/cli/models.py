@@ -14,6 +14,7 @@ import psutil
 from llamatui.engines.estimate import fit, ram_and_vram, vram_needed
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.meters import Nvml
+from llamatui.engines.models import packaged_models
 from llamatui.engines.remote import RemoteServer, remote_entries
 from llamatui.tui.config import ConfigError, Profile, load_config
 from llamatui.tui.paths import config_path, library_cache_path
@@ -81,7 +82,7 @@ def remotes_or_none() -> tuple[RemoteServer, ...]:
 def run(args: argparse.Namespace) -> int:
     """Print the library; the exit status."""
     dirs = folders(args)
-    entries = Library(library_cache_path()).scan(dirs)
+    entries = Library(library_cache_path()).scan(dirs, packaged_models())
     entries += remote_entries(remotes_or_none())
     n_ctx = args.ctx
     available = psutil.virtual_memory().available

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from llamatui.engines.library import Library, ModelEntry
+from llamatui.engines.models import packaged_models
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.remote import RemoteServer, remote_entries
 from llamatui.tui.cli.models import free_vram, gpu_layers_of, human, memory_cells
@@ -109,7 +110,8 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def scan(self) -> None:
         """Read the folders (headers only; cached) away from the UI thread."""
-        entries = Library(self.cache).scan(self.folders) + remote_entries(self.remotes)
+        local = Library(self.cache).scan(self.folders, packaged_models())
+        entries = local + remote_entries(self.remotes)
         self.post_message(self.Scanned(entries, free_vram()))
 
     def on_models_screen_scanned(self, message: Scanned) -> None:
