@@ -103,6 +103,21 @@ NAMED_FORMATS: dict[str, str] = {
     ),
 }
 
+# What ends a turn in each named format, as text. A model that does not have the
+# format's markers as special tokens (ChatML chosen for Gemma) writes them out as
+# text, which its end-of-text token does not end: the reply stops at them instead.
+FORMAT_STOPS: dict[str, tuple[str, ...]] = {
+    "chatml": ("<|im_end|>", "<|im_start|>"),
+    "gemma": ("<end_of_turn>", "<start_of_turn>"),
+    "llama-2": ("[INST]",),
+    "llama-3": ("<|eot_id|>", "<|start_header_id|>"),
+    "mistral": ("[INST]",),
+    "phi-3": ("<|end|>", "<|user|>"),
+    "alpaca": ("### Instruction:",),
+    "vicuna": ("\nUSER:",),
+    "koala": ("USER:",),
+}
+
 # The format a file without a template gets, by `general.architecture`.
 ARCHITECTURE_FORMATS: dict[str, str] = {
     "gemma": "gemma",
@@ -135,6 +150,12 @@ class ChatTemplate:
     source: str
     bos_token: str = ""
     eos_token: str = ""
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        """Text that ends a reply in this format (none for a model's own template:
+        its end-of-turn token is one the model knows)."""
+        return FORMAT_STOPS.get(self.name, ()) if self.name != "model" else ()
 
     def render(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True) -> str:
         """Render a conversation to the prompt text the model expects.

@@ -156,6 +156,21 @@ def test_gemma_prompt_uses_gemma_turns(gemma3: Path) -> None:
         e.unload()
 
 
+def test_a_named_format_the_model_does_not_know_still_ends_the_reply(gemma3: Path) -> None:
+    # Issue 12: ChatML chosen for Gemma streamed literal <|im_end|> without end: Gemma
+    # has no such token, so its end-of-text never came.
+    e = LlamaCppEngine()
+    options = LoadOptions(n_ctx=1024, chat_format="chatml", engine={"threads": 2})
+    assert e.load(gguf(gemma3), options).template == "chatml"
+    try:
+        story: list[ChatMessage] = [{"role": "user", "content": "Tell me a story about a cat."}]
+        text, stats = collect(e, story, SamplingParams(temperature=0.0, max_tokens=400))
+        assert text.strip() and "<|im_end|>" not in text and "<|im_start|>" not in text
+        assert stats.finish == "stop" and stats.generated_tokens < 400, (stats, text)
+    finally:
+        e.unload()
+
+
 def test_gpu_layers_on_a_build_without_gpu_support_are_told(smollm2: Path) -> None:
     import llama_cpp
 

@@ -245,7 +245,10 @@ class ExllamaEngine:
             seed=params.seed,
         )
         gen.enqueue(job)
-        stops = StopMatcher(params.stop)
+        # The chat format's own end-of-turn text too (a named format on a model
+        # that does not know its markers writes them out).
+        ends = self._template.stops if self._template is not None else ()
+        stops = StopMatcher([*params.stop, *ends])
         generated = cached = 0
         finish = "length"
         t_first = 0.0

@@ -205,7 +205,10 @@ class LlamaCppEngine:
         evaluated = len(prompt) - n_past
         self._decode(lc, ctx, prompt[n_past:], llm.n_batch)
         chain = sampler_chain(lc, params)
-        stops = StopMatcher(params.stop)
+        # The chat format's own end-of-turn text too (a named format on a model
+        # that does not know its markers writes them out).
+        ends = self._template.stops if self._template is not None else ()
+        stops = StopMatcher([*params.stop, *ends])
         piece = ctypes.create_string_buffer(256)
         one = (lc.llama_token * 1)()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
