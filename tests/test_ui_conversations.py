@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from fakes import fake_settings, scripted
@@ -11,7 +12,7 @@ from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
-from llamatui.tui.widgets.conversations_pane import ConversationItem
+from llamatui.tui.widgets.conversations_pane import ConversationItem, _when
 
 
 def titles(screen: ChatScreen) -> list[str]:
@@ -99,3 +100,35 @@ async def test_a_long_question_wraps_in_its_dialog_at_80_columns() -> None:
         )
         assert "this cannot be undone." in shown  # all of it, wrapped in the dialog
         assert "Cancel" in shown and "Delete" in shown
+
+
+async def test_search_says_when_nothing_matches_and_esc_leaves_it(tmp_path: Path) -> None:
+    # Issue 12: no "no results", and Esc did not leave the search box.
+    app = LlamaTUI(fake_settings(), make_handle=scripted("Sure."))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await send(pilot, "a chat about otters")
+        await wait_until(pilot, lambda: not screen.session.generating)
+        await pilot.press("ctrl+f")
+        assert screen.pane.display and screen.pane.search_input.has_focus
+        await pilot.press(*"zebras")
+        await wait_until(pilot, lambda: bool(screen.pane.list_view.query(".no-hits")))
+        said = str(screen.pane.list_view.query_one(".no-hits Label").render())
+        assert said == "No message matches “zebras”."
+        await pilot.press("escape")  # clears the search: the conversations again
+        assert screen.pane.search_input.value == ""
+        await wait_until(pilot, lambda: titles(screen) == ["a chat about otters"])
+        await pilot.press("escape")  # an empty box: back to the prompt, the pane hides
+        assert not screen.pane.display and screen.prompt.has_focus
+        assert screen.session.state is EngineState.READY  # nothing was stopped
+
+
+def test_times_in_the_pane_say_which_day() -> None:
+    now = datetime(2026, 11, 27, 15, 0).timestamp()
+    at = lambda *when: datetime(*when).timestamp()  # noqa: E731
+    assert _when(at(2026, 11, 27, 9, 5), now) == "today 09:05"
+    assert _when(at(2026, 11, 26, 23, 59), now) == "yesterday 23:59"
+    assert _when(at(2026, 11, 24, 18, 40), now) == "Tue 18:40"
+    assert _when(at(2026, 10, 2, 8, 0), now) == "2026-10-02"

@@ -8,9 +8,10 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -25,13 +26,36 @@ from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
 
 
-def _when(ts: float) -> str:
-    age = time.time() - ts
-    if age < 86_400:
-        return time.strftime("%H:%M", time.localtime(ts))
-    if age < 7 * 86_400:
-        return time.strftime("%a", time.localtime(ts))
-    return time.strftime("%Y-%m-%d", time.localtime(ts))
+def _when(ts: float, now: float | None = None) -> str:
+    """When a conversation last changed, with its day: "today 14:05", "yesterday
+    09:12", "Tue 18:40" within the week, else the date."""
+    now = time.time() if now is None else now
+    days = (datetime.fromtimestamp(now).date() - datetime.fromtimestamp(ts).date()).days
+    day = time.localtime(ts)
+    clock = time.strftime("%H:%M", day)
+    if days <= 0:
+        return f"today {clock}"
+    if days == 1:
+        return f"yesterday {clock}"
+    if days < 7:
+        return time.strftime("%a %H:%M", day)
+    return time.strftime("%Y-%m-%d", day)
+
+
+class SearchBox(Input):
+    """The search box: Esc clears it, and an empty one gives the focus back (the pane
+    hides)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            event.stop()
+            event.prevent_default()
+            if self.value:
+                self.value = ""
+            else:
+                await self.run_action("screen.toggle_conversations")
+            return
+        await super()._on_key(event)
 
 
 class ConversationItem(ListItem):
@@ -131,7 +155,7 @@ class ConversationsPane(Vertical):
         """The conversation open in the chat, marked in the list."""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Search all messages", id="conversation-search")
+        yield SearchBox(placeholder="Search all messages", id="conversation-search")
         yield ConversationList(id="conversation-list")
 
     @property
@@ -153,13 +177,16 @@ class ConversationsPane(Vertical):
             ids = [c.id for c in convs]
             lv.index = ids.index(current) if current in ids else 0
 
-    async def show_hits(self, hits: list[SearchHit]) -> None:
-        """List search results."""
+    async def show_hits(self, hits: list[SearchHit], query: str = "") -> None:
+        """List search results (or say there are none)."""
         lv = self.list_view
         await lv.clear()
+        if not hits:
+            none = Label(Content(f"No message matches “{strip_controls(query)}”."))
+            await lv.append(ListItem(none, disabled=True, classes="no-hits"))
+            return
         await lv.extend(HitItem(h) for h in hits)
-        if hits:
-            lv.index = 0
+        lv.index = 0
 
     async def refresh_list(self) -> None:
         """List the stored conversations again (unless a search is showing)."""
@@ -190,7 +217,7 @@ class ConversationsPane(Vertical):
         except StoreError as e:
             self.notify(str(e), severity="error", markup=False)
             return
-        await self.show_hits(hits)
+        await self.show_hits(hits, event.value.strip())
 
     @on(RenameRequested)
     @work(exclusive=True, group="dialog")
