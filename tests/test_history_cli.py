@@ -35,7 +35,14 @@ def test_list_export_import(tmp_path: Path) -> None:
 
     out = tmp_path / "c.json"
     assert llamatui("export", str(cid), "--format", "json", "-o", str(out)).returncode == 0
+    # Issue 12: the same file imported twice made two copies, silently.
     done = llamatui("import", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        f"Not imported: already in the history as conversation {cid}. --again imports another copy."
+    )
+    assert len(json.loads(llamatui("list", "--json").stdout)) == 1
+    done = llamatui("import", "--again", str(out))
     assert done.returncode == 0 and "Imported as conversation" in done.stdout
     store = Store(history_path())
     convs = store.conversations()

@@ -5,6 +5,7 @@ conversation says how to start (issue 12)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from fakes import fake_settings, scripted
 from uitools import send, wait_until
@@ -87,3 +88,33 @@ async def test_an_empty_conversation_says_how_to_start() -> None:
         assert not screen.query(Welcome)
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: bool(screen.query(Welcome)))
+
+
+async def test_up_in_an_empty_prompt_recalls_what_was_sent(tmp_path: Path) -> None:
+    history = tmp_path / "history.db"
+    app = LlamaTUI(fake_settings(), history=history, make_handle=scripted())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        for said in ("first question", "second question"):
+            await send(pilot, said)
+            await wait_until(pilot, lambda: not screen.session.generating)
+        prompt = screen.prompt
+        await pilot.press("up")
+        assert prompt.text == "second question"
+        await pilot.press("up")
+        assert prompt.text == "first question"
+        await pilot.press("up")  # the oldest: it stays
+        assert prompt.text == "first question"
+        await pilot.press("down", "down")
+        assert prompt.text == ""
+        await pilot.press(*"draft", "up")  # a draft is never replaced
+        assert prompt.text == "draft"
+    again = LlamaTUI(fake_settings(), history=history, make_handle=scripted())
+    async with again.run_test(size=(80, 24)) as pilot:  # the next run remembers them
+        screen = again.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await pilot.press("up")
+        assert screen.prompt.text == "second question"

@@ -8,7 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from llamatui.tui.history.export import ExportFormatError, import_json, to_json, to_markdown
+from llamatui.tui.history.export import (
+    AlreadyImported,
+    ExportFormatError,
+    import_json,
+    to_json,
+    to_markdown,
+)
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path
 
@@ -24,6 +30,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("-o", "--output", type=Path, help="write to this file instead")
     p = sub.add_parser("import", help="add a conversation from a JSON export")
     p.add_argument("file", type=Path, help="a file made by `llamatui export --format json`")
+    p.add_argument("--again", action="store_true", help="import it even if it is there already")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +95,10 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 def _import(store: Store, args: argparse.Namespace) -> int:
     try:
         text = args.file.read_text(encoding="utf-8")
-        new_id = import_json(store, text)
+        new_id = import_json(store, text, again=args.again)
+    except AlreadyImported as e:
+        print(f"Not imported: {e}. --again imports another copy.")
+        return 0
     except OSError as e:
         print(f"llamatui: cannot read {args.file}: {e.strerror}", file=sys.stderr)
         return 1

@@ -21,6 +21,14 @@ class ExportFormatError(ValueError):
     """A file that is not a conversation export, with what is wrong."""
 
 
+class AlreadyImported(Exception):
+    """The conversation in an export is in the history already."""
+
+    def __init__(self, conversation_id: int) -> None:
+        super().__init__(f"already in the history as conversation {conversation_id}")
+        self.conversation_id = conversation_id
+
+
 def to_markdown(conv: Conversation, messages: list[Message]) -> str:
     """A conversation as a Markdown document."""
     out = [f"# {conv.title}", ""]
@@ -65,11 +73,13 @@ def to_json(conv: Conversation, messages: list[Message]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def import_json(store: Store, text: str) -> int:
+def import_json(store: Store, text: str, *, again: bool = False) -> int:
     """Store the conversation in an export; its new id.
 
     Raises:
         ExportFormatError: the text is not a llamatui conversation export.
+        AlreadyImported: the same conversation (title, and every message's role,
+            text and time) is in the history already, and `again` is not set.
     """
     try:
         data = json.loads(text)
@@ -101,8 +111,20 @@ def import_json(store: Store, text: str) -> int:
             )
         )
     title = data.get("title")
-    return store.import_conversation(
-        title if isinstance(title, str) and title else "Imported conversation",
-        messages,
-        renamed=bool(data.get("renamed")),
-    )
+    title = title if isinstance(title, str) and title else "Imported conversation"
+    if not again and (same := _same_conversation(store, title, messages)) is not None:
+        raise AlreadyImported(same)
+    return store.import_conversation(title, messages, renamed=bool(data.get("renamed")))
+
+
+def _same_conversation(store: Store, title: str, messages: list[Message]) -> int | None:
+    """A stored conversation with this title and these messages, if there is one."""
+
+    def key(ms: list[Message]) -> list[tuple[str, str, int]]:
+        return [(m.role, m.content, round(m.created_at)) for m in ms]
+
+    wanted = key(messages)
+    for conv in store.conversations(limit=100_000):
+        if conv.title == title and key(store.messages(conv.id)) == wanted:
+            return conv.id
+    return None

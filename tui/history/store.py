@@ -330,6 +330,13 @@ class Store:
         r = rows[0]
         return Conversation(r[0], r[1], r[2], r[3], bool(r[4]))
 
+    def recent_prompts(self, limit: int = 200) -> list[str]:
+        """What the user sent most recently, in every conversation, oldest first."""
+        rows = self._read(
+            "SELECT content FROM messages WHERE role = 'user' ORDER BY id DESC LIMIT ?", [limit]
+        )
+        return [r[0] for r in reversed(rows)]
+
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[Message]:
         """A conversation's messages, oldest first; only the `last` N when given."""
         sql = (

@@ -9,6 +9,7 @@ first folded into the session (`session.apply`), then drawn.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -128,6 +129,8 @@ class ChatScreen(Screen[None]):
         wide = self.app.size.width >= PANE_MIN_WIDTH if self.show_pane is None else self.show_pane
         self.pane.display = self.store is not None and wide
         self.prompt.focus()
+        with contextlib.suppress(StoreError):  # Up in the prompt recalls these
+            self.prompt.earlier = self.store.recent_prompts() if self.store else []
         self.session.restarting()
         self._sync()
         if self.startup_notice:
@@ -299,15 +302,7 @@ class ChatScreen(Screen[None]):
 
     def action_models(self) -> None:
         """Open the model library; the chosen model is loaded."""
-        info = self.session.info
-        screen = ModelsScreen(
-            self.settings,
-            library_cache_path(),
-            info.ref if info else None,
-            gpu_offload=bool(info and info.capabilities.gpu_offload),
-            profile_saved=self.session.profiles.__setitem__,  # the next load uses it
-            profiles=self.session.profiles,
-        )
+        screen = ModelsScreen.of(self.session, library_cache_path())
         self.app.push_screen(screen, lambda ref: self.switch_model(ref) if ref else None)
 
     def action_quick_switch(self) -> None:

@@ -22,6 +22,7 @@ from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.models import packaged_models
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.remote import RemoteServer, remote_entries
+from llamatui.tui.chat.session import ChatSession
 from llamatui.tui.cli.models import free_vram, gpu_layers_of, human, memory_cells
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
 from llamatui.tui.paths import config_path
@@ -51,6 +52,20 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         Binding("escape", "dismiss(None)", "Close", id="models.close"),
         Binding("e", "edit_profile", "Edit profile", id="models.edit_profile"),
     ]
+
+    @classmethod
+    def of(cls, session: ChatSession, cache: Path | None) -> ModelsScreen:
+        """The library for a chat session: its settings, its model marked, and its
+        profiles (one saved here is the one its next load uses)."""
+        info = session.info
+        return cls(
+            session.settings,
+            cache,
+            info.ref if info else None,
+            gpu_offload=bool(info and info.capabilities.gpu_offload),
+            profile_saved=session.profiles.__setitem__,
+            profiles=session.profiles,
+        )
 
     def __init__(
         self,
