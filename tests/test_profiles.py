@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 from uitools import open_library, send, wait_until
 
 from llamatui.engines.handle import EngineState
@@ -135,6 +135,10 @@ async def test_profile_edited_from_the_library(tmp_path: Path, smollm2: Path) ->
         await wait_until(pilot, lambda: app.screen is lib)
         expected = Profile(ctx=3072, system_prompt="Be kind.", engines={"llamacpp": {"threads": 1}})
         assert screen.session.profiles[SMOL] == expected  # the next load uses it
+        # Issue 12: the library went on showing the old context after saving.
+        table = lib.query_one(DataTable)
+        row = [str(c) for c in table.get_row_at(table.cursor_row)]
+        assert row[0].strip().endswith(SMOL) and row[7] == "3072*"
     assert load_config(config_path()).profiles[SMOL] == expected
     assert f'[models."{SMOL}".llamacpp]\nthreads = 1' in config_path().read_text()
 
@@ -143,7 +147,7 @@ async def test_an_exllama_profile_has_the_exllama_options(tmp_path: Path, tiny_h
     import shutil
 
     from fakes import fake_settings, scripted
-    from textual.widgets import DataTable, Label, Select
+    from textual.widgets import Label, Select
 
     models = tmp_path / "models"
     shutil.copytree(tiny_hf, models / tiny_hf.name)  # the library does not follow links
@@ -167,3 +171,28 @@ async def test_an_exllama_profile_has_the_exllama_options(tmp_path: Path, tiny_h
         await wait_until(pilot, lambda: not isinstance(app.screen, ProfileDialog))
     saved = load_config(config_path()).profiles[tiny_hf.name]
     assert saved.options_for("exllama") == {"cache": "q4", "gpu_split": "20,24"}
+
+
+async def test_enter_in_a_field_saves_and_presets_show_their_values(
+    tmp_path: Path, smollm2: Path
+) -> None:
+    # Issue 12: Enter in a field did not save; presets showed names only.
+    from fakes import fake_settings, scripted
+    from textual.widgets import Select
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / smollm2.name).symlink_to(smollm2)
+    app = LlamaTUI(fake_settings(model_dirs=(models,)), make_handle=scripted(), keep_history=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        lib = await open_library(pilot)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProfileDialog))
+        dialog = app.screen
+        labels = [str(label) for label, _ in dialog.query_one("#preset", Select)._options]
+        assert "precise: temperature 0.2, top_k 20, top_p 0.9, min_p 0.1" in labels
+        dialog.query_one("#ctx", Input).focus()
+        dialog.query_one("#ctx", Input).value = "4096"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is lib)
+    assert load_config(config_path()).profiles[SMOL].ctx == 4096

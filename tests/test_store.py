@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from llamatui.tui.history.export import ExportFormatError, import_json, to_json, to_markdown
+from llamatui.tui.history.export import (
+    AlreadyImported,
+    ExportFormatError,
+    import_json,
+    to_json,
+    to_markdown,
+)
 from llamatui.tui.history.store import MIGRATIONS, SCHEMA_VERSION, ReplyMeta, Store, StoreError
 
 META = ReplyMeta(
@@ -125,7 +131,9 @@ def test_export_then_import_gives_the_same_conversation(store: Store) -> None:
     conv = store.conversation(cid)
     assert conv is not None
     text = to_json(conv, store.messages(cid))
-    new = import_json(store, text)
+    with pytest.raises(AlreadyImported, match=f"as conversation {cid}"):
+        import_json(store, text)  # it is there already
+    new = import_json(store, text, again=True)
     assert new != cid
     a, b = store.messages(cid), store.messages(new)
     assert [(m.role, m.content, m.status, m.meta, m.created_at) for m in a] == [

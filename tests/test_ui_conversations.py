@@ -132,3 +132,18 @@ def test_times_in_the_pane_say_which_day() -> None:
     assert _when(at(2026, 11, 26, 23, 59), now) == "yesterday 23:59"
     assert _when(at(2026, 11, 24, 18, 40), now) == "Tue 18:40"
     assert _when(at(2026, 10, 2, 8, 0), now) == "2026-10-02"
+
+
+async def test_at_80_columns_the_pane_opens_over_the_chat() -> None:
+    # Issue 12: the open pane squeezed the chat to 46 columns.
+    app = LlamaTUI(fake_settings(), make_handle=scripted("Sure."))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        await pilot.press("f2")
+        assert screen.pane.display
+        assert screen.query_one("#chat").region.width == 80
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        assert screen.query_one("#chat").region.width == 160 - screen.pane.region.width

@@ -16,6 +16,7 @@ from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.help import HelpScreen
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.conversation_view import Welcome
+from llamatui.tui.widgets.status_line import fit
 
 
 async def test_f1_lists_the_keys_by_group_and_esc_closes_it() -> None:
@@ -118,3 +119,17 @@ async def test_up_in_an_empty_prompt_recalls_what_was_sent(tmp_path: Path) -> No
         await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
         await pilot.press("up")
         assert screen.prompt.text == "second question"
+
+
+def test_the_status_line_fits_80_columns() -> None:
+    parts = ["SmolLM2-135M-Instruct.Q4_1", "ready", "93.6 tok/s", "TTFT 113 ms"]
+    parts += ["ctx 47/4,096", "prompt 31 tok"]
+    assert fit(parts, 200) == " · ".join(parts)
+    assert (
+        fit(parts, 80)
+        == "SmolLM2-135M-Instruct.Q4_1 · ready · 93.6 tok/s · TTFT 113 ms · ctx 47/4,096"
+    )
+    assert fit(parts, 64) == "SmolLM2-135M-Instruct.Q4_1 · ready · 93.6 tok/s · ctx 47/4,096"
+    line = fit(parts, 50)
+    assert len(line) <= 50 and line.endswith("· ready · 93.6 tok/s · ctx 47/4,096")
+    assert line.startswith("SmolLM2-135M") and "…" in line

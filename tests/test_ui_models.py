@@ -10,7 +10,7 @@ import psutil
 from engine_refs import gguf
 from fakes import FAKE_MODEL, fake_settings, scripted
 from textual.command import CommandPalette
-from textual.widgets import DataTable
+from textual.widgets import DataTable, OptionList
 from uitools import open_library, send, wait_until
 
 from llamatui.engines import registry
@@ -20,7 +20,7 @@ from llamatui.engines.refs import ModelRef
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
-from llamatui.tui.widgets.chat_message import Notice
+from llamatui.tui.widgets.chat_message import AssistantMessage, Notice
 
 
 def app_rss(app: LlamaTUI) -> int:
@@ -71,6 +71,16 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
             pilot, lambda: not screen.session.generating and len(screen.session.turns) == 4
         )
 
+        # The model loaded now is not offered to switch to (issue 12: Enter reloaded it).
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"gemma")
+        await pilot.pause(0.5)
+        offered = [str(o.prompt) for o in app.screen.query_one(OptionList).options]
+        assert not any("gemma" in o.lower() for o in offered), offered
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
+
         # Quick switch back: the palette offers the recent model first.
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
@@ -89,6 +99,10 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
         after = app_rss(app)
         assert abs(after - before) / before < 0.10, (before / 2**20, after / 2**20)
 
+        # Each reply says which model wrote it (issue 12), and remembers it.
+        footers = [r.footer for r in screen.query(AssistantMessage)]
+        names = [smollm2.stem, gemma3.stem, smollm2.stem]
+        assert [n in f for n, f in zip(names, footers, strict=True)] == [True] * 3, footers
         # Each reply remembers its model.
         assert app.store is not None and screen.session.conversation_id is not None
         replies = [

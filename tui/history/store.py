@@ -332,10 +332,8 @@ class Store:
 
     def recent_prompts(self, limit: int = 200) -> list[str]:
         """What the user sent most recently, in every conversation, oldest first."""
-        rows = self._read(
-            "SELECT content FROM messages WHERE role = 'user' ORDER BY id DESC LIMIT ?", [limit]
-        )
-        return [r[0] for r in reversed(rows)]
+        sql = "SELECT content FROM messages WHERE role = 'user' ORDER BY id DESC LIMIT ?"
+        return [r[0] for r in reversed(self._read(sql, [limit]))]
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[Message]:
         """A conversation's messages, oldest first; only the `last` N when given."""

@@ -126,6 +126,7 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.conversation.anchor()
+        self.set_class(self.app.size.width < PANE_MIN_WIDTH, "-narrow")
         wide = self.app.size.width >= PANE_MIN_WIDTH if self.show_pane is None else self.show_pane
         self.pane.display = self.store is not None and wide
         self.prompt.focus()
@@ -140,6 +141,9 @@ class ChatScreen(Screen[None]):
         # importing llama.cpp) would otherwise compete with the first paint.
         self.call_after_refresh(self.load_model)
         self.call_after_refresh(self.meters.start)
+
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.width < PANE_MIN_WIDTH, "-narrow")
 
     def _sync(self) -> None:
         """Show the session's state in the status line."""
@@ -202,9 +206,9 @@ class ChatScreen(Screen[None]):
                 note = FINISH_NOTES[stats.finish]
                 if self.session.cut:
                     note += CONTINUE_OFFER
-                await self._end_reply(
-                    reply_footer(meta_of(stats, ReplyMeta()), note), cut=bool(note)
-                )
+                job = self.session.last_reply  # its meta names the model
+                meta = meta_of(stats, job.meta if job is not None else ReplyMeta())
+                await self._end_reply(reply_footer(meta, note), cut=bool(note))
             case ev.ReplyFailed(reason=reason, engine_died=died, kept=kept):
                 self.conversation.notice(reason + (RESTART_HINT if died else ""), error=True)
                 await self._end_reply(None if kept else STATUS_NOTES["interrupted"], cut=True)

@@ -8,6 +8,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from llamatui.engines.library import Library
+from llamatui.engines.models import packaged_models
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.remote import remote_entries
 from llamatui.tui.chat.recent import load_recent
@@ -35,12 +36,15 @@ class ModelCommands(Provider):
         remotes = screen.settings.remotes
 
         def scan() -> list[ModelRef]:
-            entries = Library(library_cache_path()).scan(folders)
+            entries = Library(library_cache_path()).scan(folders, packaged_models())
             entries += remote_entries(remotes)
             return [e.ref for e in entries if e.usable]
 
         library = await asyncio.to_thread(scan)  # headers are read once, then cached
-        return recent + [r for r in library if r not in recent]
+        # The model loaded now is not one to switch to: it is left out.
+        info = screen.session.info
+        loaded = info.ref if info is not None else None
+        return [r for r in recent + [r for r in library if r not in recent] if r != loaded]
 
     async def discover(self) -> Hits:
         for ref in self._refs or []:

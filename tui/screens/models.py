@@ -98,6 +98,8 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         self.n_ctx = settings.load.n_ctx
         self.current = current
         self.entries: list[ModelEntry] = []
+        self.vram: int | None = None
+        """Free memory of every GPU together, as the scan found; None without one."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -107,9 +109,10 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
+        # Whether it fits first: at 80 columns the rest scrolls sideways.
         table.add_columns(
-            "Name", "Arch", "Params", "Quant", "Size", "Ctx", "Template",
-            f"Memory @ {self.n_ctx}", "Fit", "Note",
+            "Name", "Fit", "Memory", "Size", "Quant", "Params", "Arch",
+            "Ctx", "Template", "Note",
         )  # fmt: skip
         table.focus()
         self.scan()
@@ -130,32 +133,46 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         self.post_message(self.Scanned(entries, free_vram()))
 
     def on_models_screen_scanned(self, message: Scanned) -> None:
-        entries = self.entries = message.entries
+        self.entries = message.entries
+        self.vram = message.vram
+        self._fill()
+        entries = self.entries
+        usable = sum(e.usable for e in entries)
+        status = (
+            f"{usable} usable, {len(entries) - usable} not · memory at {self.n_ctx:,} tokens "
+            "of context (* its profile's) · Enter loads · e edits its profile · Esc closes"
+        )
+        if not entries:
+            status = "No models found. Put GGUF files or model folders in one of these."
+        self.query_one("#models-status", Label).update(Content(status))
+
+    def _fill(self) -> None:
+        """The table, from the entries and the profiles in use: a model's profile sets
+        the context its memory is for and the chat format (marked *)."""
         table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
         available = psutil.virtual_memory().available
-        for i, e in enumerate(entries):
+        for i, e in enumerate(self.entries):
             mark = "● " if e.ref == self.current else "  "
             reason = e.reason
             if reason is not None:
                 cells = [Text(mark + e.name, style="dim"), *(["-"] * 8)]
                 table.add_row(*cells, Text(f"unusable: {reason}"), key=str(i))
                 continue
+            profile = self.profiles.get(e.name, Profile())
+            n_ctx = profile.ctx or self.n_ctx
             layers = gpu_layers_of(e, self.profiles)
-            ram, verdict = memory_cells(e, self.n_ctx, available, message.vram, layers)
+            ram, verdict = memory_cells(e, n_ctx, available, self.vram, layers)
+            ctx = f"{profile.ctx}*" if profile.ctx else str(e.context_length or "?")
+            fmt = f"{profile.chat_format}*" if profile.chat_format else e.template or "?"
             table.add_row(
-                Text(mark + e.name), e.architecture or "?",
-                human(e.parameters or 0, "").strip(), e.quantization or "?",
-                human(e.size_bytes), str(e.context_length or "?"), e.template or "?",
-                ram, verdict, Text(e.warning or ""), key=str(i),
+                Text(mark + e.name), verdict, ram, human(e.size_bytes), e.quantization or "?",
+                human(e.parameters or 0, "").strip(), e.architecture or "?", ctx, fmt,
+                Text(e.warning or ""), key=str(i),
             )  # fmt: skip
-        usable = sum(e.usable for e in entries)
-        status = (
-            f"{usable} usable, {len(entries) - usable} not · Enter loads · "
-            "e edits its profile · Esc closes"
-        )
-        if not entries:
-            status = "No models found. Put GGUF files or model folders in one of these."
-        self.query_one("#models-status", Label).update(Content(status))
+        if self.entries:
+            table.move_cursor(row=max(0, min(row, len(self.entries) - 1)))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -201,6 +218,9 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
                 return
             if self.profile_saved is not None:
                 self.profile_saved(entry.name, new)
+            if self.profile_saved is None or entry.name not in self.profiles:
+                self.profiles = {**self.profiles, entry.name: new}
+            self._fill()  # its context and chat format, as saved
             self.notify(
                 f"Saved the profile of {entry.name}: it applies when it loads.", markup=False
             )

@@ -102,7 +102,7 @@ class ProfileDialog(ModalScreen[Profile | None]):
                 )
                 yield Label("Sampling")
                 yield Select(
-                    [(name, name) for name in PRESETS],
+                    [(preset_label(name), name) for name in PRESETS],
                     value=p.preset or Select.NULL,
                     prompt="default",
                     id="preset",
@@ -123,11 +123,19 @@ class ProfileDialog(ModalScreen[Profile | None]):
         value = self.query_one(f"#{widget_id}", Select).value
         return value if isinstance(value, str) else None
 
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        """Enter in a field saves, as the Save button does."""
+        self._save()
+
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         if event.button.id != "save":
             self.dismiss(None)
             return
+        self._save()
+
+    def _save(self) -> None:
         try:
             own = {s.name: v for s in self.options if (v := self._value(s)) is not None}
             engines = dict(self.profile.engines)
@@ -146,3 +154,10 @@ class ProfileDialog(ModalScreen[Profile | None]):
             self.query_one("#profile-error", Label).update(Content(str(e)))
             return
         self.dismiss(profile)
+
+
+def preset_label(name: str) -> str:
+    """A sampling preset with what it sets: "precise: temperature 0.2, top_k 20, ..."."""
+    p = PRESETS[name]
+    values = f"temperature {p.temperature:g}, top_k {p.top_k}, top_p {p.top_p:g}"
+    return f"{name}: {values}, min_p {p.min_p:g}"

@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from llamatui.engines.refs import ModelRef
 from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import STATUS_NOTES
@@ -24,8 +25,11 @@ FIRST_PAINT = 6
 
 
 def reply_footer(meta: ReplyMeta, note: str) -> str:
-    """The line under a reply: why it ended, if not normally, and its figures."""
+    """The line under a reply: why it ended, if not normally, the model that wrote
+    it (a conversation may change models), and its figures."""
     parts = [note] if note else []
+    if meta.model:
+        parts.append(ModelRef.parse(meta.model).name)
     if meta.generated_tokens is not None:
         parts.append(f"{meta.generated_tokens} tokens")
     if meta.tokens_per_s is not None:

@@ -90,4 +90,22 @@ class StatusLine(Widget):
             parts.append(f"ctx {approx}{used:,}/{self.model.n_ctx:,}")
         if s is not None:
             parts.append(f"prompt {s.prompt_tokens:,} tok")
-        return Content(" · ".join(parts))
+        return Content(fit(parts, self.size.width))
+
+
+def fit(parts: list[str], width: int) -> str:
+    """The status parts joined to fit `width` (0: any): the least needed go first
+    (prompt tokens, then time to first token), then the model's name is shortened."""
+    line = " · ".join(parts)
+    if width <= 0 or len(line) <= width:
+        return line
+    for gone in ("prompt ", "TTFT "):
+        parts = [p for p in parts if not p.startswith(gone)]
+        line = " · ".join(parts)
+        if len(line) <= width:
+            return line
+    over = len(line) - width
+    name = parts[0]
+    if len(name) - over >= 8:
+        parts[0] = name[: len(name) - over - 1] + "…"
+    return " · ".join(parts)
