@@ -166,3 +166,26 @@ async def test_a_model_that_cannot_run_here_says_why_in_full(tmp_path: Path) -> 
         assert note.message == f"Llama-exl3 cannot be loaded: exllama {why}" and not note.markup
         assert app.screen is lib  # nothing was loaded
         assert screen.session.info is not None and screen.session.info.ref == FAKE_MODEL
+
+
+async def test_a_cancelled_switch_goes_back_to_the_model_before(gemma3: Path) -> None:
+    # Issue 12: cancelling a switch left no model rather than the previous one.
+    app = LlamaTUI(
+        Settings(load=LoadOptions(n_ctx=2048), engine_options={"llamacpp": {"threads": 2}})
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        before = screen.session.info
+        assert before is not None and before.architecture == "llama"
+        first = screen.session.engine_pid
+        screen.switch_model(gguf(gemma3))
+        await wait_until(pilot, lambda: screen.session.engine_pid not in (None, first), timeout=10)
+        await pilot.press("escape")  # while Gemma loads
+        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        assert "Loading was cancelled: back to" in "\n".join(
+            str(n.render()) for n in screen.query(Notice)
+        )
+        info = screen.session.info
+        assert info is not None and info.ref == before.ref

@@ -108,6 +108,7 @@ class ChatSession:
         self.reloading = False
         """A load the user asked for is under way: a reply that ends meanwhile leaves
         the state at loading."""
+        self.previous: ModelRef | None = None  # before a switch: cancelled, it comes back
 
     # Reading (any thread) ----------------------------------------------------------
 
@@ -213,6 +214,7 @@ class ChatSession:
 
     def switch(self, ref: ModelRef | None) -> None:
         """Ask for another model (None: the default); then run `load(restart=True)`."""
+        self.previous = self.info.ref if self.info is not None else None
         self.wanted = ref
         self.restarting()
         self.last_stats = None  # the last reply's figures were another model's

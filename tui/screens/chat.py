@@ -10,7 +10,6 @@ first folded into the session (`session.apply`), then drawn.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import getters, on, work
@@ -18,7 +17,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -41,6 +39,7 @@ from llamatui.tui.paths import engine_log_path, library_cache_path, recent_path
 from llamatui.tui.screens.chat_bindings import CHAT_BINDINGS
 from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.screens.models import ModelsScreen
+from llamatui.tui.screens.session_event import SessionEvent
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import CONTINUE_OFFER, AssistantMessage
 from llamatui.tui.widgets.conversation_view import ConversationView, reply_footer
@@ -66,20 +65,6 @@ class ChatScreen(Screen[None]):
     status = getters.query_one("#status", StatusLine)
     pane = getters.query_one(ConversationsPane)
     meters = getters.query_one(Meters)
-
-    @dataclass
-    class SessionEvent(Message):
-        """Something a session worker reported."""
-
-        event: ev.Event
-
-        def can_replace(self, message: Message) -> bool:
-            # A newer count replaces one not yet shown.
-            return (
-                isinstance(message, ChatScreen.SessionEvent)
-                and isinstance(message.event, ev.ContextCounted)
-                and isinstance(self.event, ev.ContextCounted)
-            )
 
     def __init__(
         self,
@@ -112,7 +97,7 @@ class ChatScreen(Screen[None]):
 
     def _emit(self, event: ev.Event) -> None:
         """The session's sink: from any thread, as a message to this screen."""
-        self.post_message(self.SessionEvent(event))
+        self.post_message(SessionEvent(event))
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -172,7 +157,7 @@ class ChatScreen(Screen[None]):
 
     # What the workers report -------------------------------------------------------
 
-    async def on_chat_screen_session_event(self, message: SessionEvent) -> None:
+    async def on_session_event(self, message: SessionEvent) -> None:
         event = message.event
         if not self.session.apply(event):
             return  # a load the user has since replaced
@@ -187,7 +172,12 @@ class ChatScreen(Screen[None]):
                     self.conversation.notice(f"{info.name}: {info.notice}")
                 self._count_draft()
             case ev.LoadFailed(reason=reason, cancelled=True):
-                self.conversation.notice("Loading was cancelled. Ctrl+L picks a model.")
+                back = self.session.previous  # a switch cancelled: the model before it
+                if back is not None and back != self.session.wanted:
+                    self.conversation.notice(f"Loading was cancelled: back to {back.name}.")
+                    self.switch_model(back)
+                else:
+                    self.conversation.notice("Loading was cancelled. Ctrl+L picks a model.")
             case ev.LoadFailed(reason=reason):
                 self.conversation.notice(f"Could not load the model: {reason}", error=True)
             case ev.PromptSaved():
