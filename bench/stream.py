@@ -26,7 +26,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -224,12 +224,16 @@ def pty_case(
                 keys.append((seen[1] - sent) * 1000)
         written = app.bytes_between(t_enter, t_last)
         time.sleep(0.3)
-        # What the reply's footer says: the tokens it has (a model may end early)
-        # and the engine's own rate.
-        plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", b"".join(d for _, d in app.chunks[start:]))
-        figures = re.findall(rb"(\d+) tokens \xc2\xb7 ([\d.]+) tok/s", plain)
-        assert figures, "the reply's footer was never drawn"
-        n, engine = int(figures[-1][0]), float(figures[-1][1])
+        # What the stored reply says: the tokens it has (a model may end early) and
+        # the engine's own rate (the footer on screen may wrap).
+        db = sqlite3.connect(Path(env["LLAMATUI_DATA_DIR"]) / "history.db")
+        row = db.execute(
+            "SELECT generated_tokens, tokens_per_s FROM messages"
+            " WHERE role = 'assistant' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        db.close()
+        assert row is not None and row[0], "the reply was never stored with its figures"
+        n, engine = int(row[0]), float(row[1])
     finally:
         app.close()
     return Case(name, n, (n - 1) / (t_last - t_first), engine, cpu, written / n, keys, idle)
