@@ -194,9 +194,9 @@ def test_the_session_gives_a_configured_server_its_key(serve_url: str) -> None:
     box = RemoteServer("box", serve_url, api_key_env="BOX_KEY")
     session = ChatSession(Settings(remotes=(box,)), None, lambda e: None)
     ref = ModelRef("remote", serve_url, SMOL)
-    assert session.load_options(ref, Profile()).engine == {"api_key_env": "BOX_KEY"}
+    assert session.settings.load_options(ref, Profile()).engine == {"api_key_env": "BOX_KEY"}
     other = ModelRef("remote", "http://elsewhere:1/v1", SMOL)
-    assert session.load_options(other, Profile()).engine == {}
+    assert session.settings.load_options(other, Profile()).engine == {}
 
 
 def test_a_key_is_never_a_model_option(tmp_path: Path) -> None:

@@ -102,9 +102,9 @@ def test_a_full_exchange_on_the_real_engine(smollm2: Path, tmp_path: Path) -> No
         assert session.messages()[0] == {"role": "system", "content": SYSTEM}
         assert session.state is EngineState.READY and not session.generating
         stored = store.messages(saved[0].conversation_id)
-        assert [m.content for m in stored] == ["Name a colour.", reply]
-        assert stored[1].status in ("complete", "cut")
-        assert ModelRef.parse(stored[1].meta.model or "") == gguf(smollm2)
+        assert [m.content for m in stored] == [SYSTEM, "Name a colour.", reply]  # its own
+        assert stored[2].status in ("complete", "cut")
+        assert ModelRef.parse(stored[2].meta.model or "") == gguf(smollm2)
         # The context meter: what the next prompt takes, counted by the engine.
         session.count([*session.messages(), {"role": "user", "content": "And another?"}])
         counted = rec.of(ev.ContextCounted)[-1]
@@ -461,3 +461,25 @@ def test_a_message_left_unanswered_joins_the_next_one() -> None:
     ]
     assert [t["role"] for t in session.messages()] == ["user", "assistant"]
     assert len(session.turns) == 3  # on screen and in the history, both stay
+
+
+def test_the_system_prompt_is_stored_with_the_conversation(tmp_path: Path) -> None:
+    # Issue 12: `--system` was not stored with the conversation.
+    store = Store(tmp_path / "history.db")
+    settings = Settings(model=FAKE_MODEL, system_prompt="Answer in French.")
+    session, rec = make(settings, store, scripted("Bonjour."))
+    exchange(session, "Hello.")
+    cid = rec.of(ev.PromptSaved)[0].conversation_id
+    stored = store.messages(cid)
+    assert [(m.role, m.content) for m in stored][:2] == [
+        ("system", "Answer in French."),
+        ("user", "Hello."),
+    ]
+    # Opened later, under another system prompt: the conversation keeps its own.
+    other, _ = make(Settings(model=FAKE_MODEL, system_prompt="Be terse."), store, scripted())
+    other.open(cid, stored)
+    assert other.messages()[0] == {"role": "system", "content": "Answer in French."}
+    assert [t["role"] for t in other.turns] == ["user", "assistant"]
+    other.open(None, [])  # a new one takes this run's
+    assert other.messages() == [{"role": "system", "content": "Be terse."}]
+    store.close()

@@ -49,6 +49,18 @@ class Settings:
         server = next((r for r in self.remotes if r.url == url), None)
         return server.key_options() if server is not None else {}
 
+    def load_options(self, ref: ModelRef, profile: Profile) -> LoadOptions:
+        """The command line's options under the model's profile, for its engine."""
+        base = self.load
+        engine = dict(self.engine_options.get(ref.engine, {}))
+        engine.update(self.server_options(ref))
+        engine.update(profile.options_for(ref.engine))
+        return LoadOptions(
+            n_ctx=profile.ctx or base.n_ctx,
+            chat_format=profile.chat_format or base.chat_format,
+            engine=engine,
+        )
+
     def library_folders(self) -> list[Path]:
         """Where the model library looks: --models-dir or the config's, else the defaults."""
         return list(self.model_dirs) or default_model_dirs()

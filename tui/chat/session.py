@@ -22,7 +22,6 @@ from pathlib import Path
 from llamatui.engines import registry
 from llamatui.engines.handle import EngineDied, EngineState
 from llamatui.engines.protocol import (
-    LoadOptions,
     ModelInfo,
     ReplyStats,
     SamplingParams,
@@ -63,6 +62,8 @@ class ChatSession:
 
     last_stats: ReplyStats | None
     """The figures of the last reply (None after a switch: they were another model's)."""
+    system: str | None
+    """The conversation's own system prompt, stored with it (None: it has not begun)."""
 
     def __init__(
         self,
@@ -134,19 +135,14 @@ class ChatSession:
 
     def messages(self) -> list[ChatMessage]:
         """What the next reply is asked for: the system prompt and the turns."""
-        return to_send(self.profile.system_prompt or self.settings.system_prompt, self.turns)
+        return to_send(self.system_prompt(), self.turns)
 
-    def load_options(self, ref: ModelRef, profile: Profile) -> LoadOptions:
-        """The command line's options under the model's profile, for its engine."""
-        base = self.settings.load
-        engine = dict(self.settings.engine_options.get(ref.engine, {}))
-        engine.update(self.settings.server_options(ref))
-        engine.update(profile.options_for(ref.engine))
-        return LoadOptions(
-            n_ctx=profile.ctx or base.n_ctx,
-            chat_format=profile.chat_format or base.chat_format,
-            engine=engine,
-        )
+    def system_prompt(self) -> str:
+        """The conversation's own system prompt once it has begun (it is stored with
+        it); before, the model's profile's, else the command line's."""
+        if self.system is not None:
+            return self.system
+        return self.profile.system_prompt or self.settings.system_prompt or ""
 
     # UI thread ---------------------------------------------------------------------
 
@@ -155,6 +151,8 @@ class ChatSession:
         if self.reply is not None:
             raise Busy("A reply is streaming: Esc stops it.")
         self.turns.append({"role": "user", "content": text})
+        if self.conversation_id is None:  # its first message: its system prompt is set
+            self.system = self.system_prompt()
         job = ReplyJob(
             self.messages(),
             self.sampling,
@@ -239,6 +237,7 @@ class ChatSession:
             if m.role in ("user", "assistant") and m.content
         ]
         """The conversation as it is sent to the model (the system prompt aside)."""
+        self.system = next((m.content for m in history if m.role == "system"), None)
         self.dropped = 0
         """Oldest turns left out of what the model sees, to fit its context."""
         self.cut = False
@@ -323,14 +322,15 @@ class ChatSession:
         """Load the model the user asked for, with its profile, unless it is loaded."""
         ref = self.model_ref()
         profile = self.profiles.get(ref.name, Profile())
-        return self.loader.ensure(ref, profile, self.load_options(ref, profile), gen, stop)
+        return self.loader.ensure(ref, profile, self.settings.load_options(ref, profile), gen, stop)
 
     def run_reply(self, job: ReplyJob) -> None:
         """Save the prompt, load if needed, fit the context, and stream the reply."""
         gen = self.generation
         if job.prompt is not None and self.store is not None:
             try:
-                cid, rid = self.store.save_prompt(job.conversation_id, job.prompt, job.meta)
+                system = self.system or ""  # stored with a new conversation
+                cid, rid = self.store.save_prompt(job.conversation_id, job.prompt, job.meta, system)
                 job.reply_id = rid
                 self.emit(ev.PromptSaved(cid, rid))
             except StoreError as e:

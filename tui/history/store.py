@@ -154,13 +154,8 @@ class Store:
 
     def new_conversation(self, title: str) -> int:
         """Create a conversation; its id."""
-        now = time.time()
         with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
-                (title, now, now),
-            )
-            return int(cur.lastrowid or 0)
+            return _conversation(conn, title, time.time())
 
     def add_message(
         self,
@@ -177,19 +172,16 @@ class Store:
             return self._insert(conn, conversation_id, role, content, status, meta, created_at)
 
     def save_prompt(
-        self, conversation_id: int | None, prompt: str, meta: ReplyMeta
+        self, conversation_id: int | None, prompt: str, meta: ReplyMeta, system: str = ""
     ) -> tuple[int, int]:
         """Commit a prompt and the empty reply that is about to stream, in one
-        transaction, creating the conversation (titled from the prompt) on its
-        first message; the conversation's id and the reply's."""
+        transaction, creating the conversation (titled from the prompt, its `system`
+        prompt first) on its first message; the conversation's id and the reply's."""
         with self._write() as conn:
             if conversation_id is None:
-                now = time.time()
-                cur = conn.execute(
-                    "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
-                    (title_from_prompt(prompt), now, now),
-                )
-                conversation_id = int(cur.lastrowid or 0)
+                conversation_id = _conversation(conn, title_from_prompt(prompt), time.time())
+                if system:
+                    self._insert(conn, conversation_id, "system", system, "complete", None, None)
             self._insert(conn, conversation_id, "user", prompt, "complete", None, None)
             reply = self._insert(conn, conversation_id, "assistant", "", "streaming", meta, None)
             return conversation_id, reply
@@ -280,12 +272,7 @@ class Store:
         with self._write() as conn:
             created = min((m.created_at for m in messages), default=now)
             updated = max((m.created_at for m in messages), default=now)
-            cur = conn.execute(
-                "INSERT INTO conversations (title, created_at, updated_at, renamed)"
-                " VALUES (?, ?, ?, ?)",
-                (title, created, updated, int(renamed)),
-            )
-            cid = int(cur.lastrowid or 0)
+            cid = _conversation(conn, title, created, updated, renamed)
             for m in messages:
                 x = m.meta
                 conn.execute(
@@ -397,3 +384,14 @@ class Store:
     def quick_check(self) -> bool:
         """Whether SQLite finds the database sound."""
         return bool(self._read("PRAGMA quick_check")[0][0] == "ok")
+
+
+def _conversation(
+    conn: sqlite3.Connection, title: str, created: float, updated: float = 0, renamed: bool = False
+) -> int:
+    """Insert a conversation (in the caller's transaction); its id."""
+    cur = conn.execute(
+        "INSERT INTO conversations (title, created_at, updated_at, renamed) VALUES (?, ?, ?, ?)",
+        (title, created, updated or created, int(renamed)),
+    )
+    return int(cur.lastrowid or 0)

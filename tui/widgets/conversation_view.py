@@ -164,6 +164,6 @@ def _widget_for(m: StoredMessage) -> UserMessage | AssistantMessage | Notice:
         note = STATUS_NOTES[m.status]
         widget = AssistantMessage(m.content, footer=reply_footer(m.meta, note), cut=bool(note))
     else:
-        widget = Notice(f"{m.role}: {m.content}")
+        widget = Notice(f"System prompt: {m.content}" if m.role == "system" else m.content)
     widget.id = f"message-{m.id}"
     return widget
