@@ -12,7 +12,7 @@ from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
-from llamatui.tui.widgets.conversations_pane import ConversationItem, _when
+from llamatui.tui.widgets.conversations_pane import ConversationItem, _when, snippet_line
 
 
 def titles(screen: ChatScreen) -> list[str]:
@@ -147,3 +147,12 @@ async def test_at_80_columns_the_pane_opens_over_the_chat() -> None:
         await pilot.resize_terminal(160, 40)
         await pilot.pause()
         assert screen.query_one("#chat").region.width == 160 - screen.pane.region.width
+
+
+def test_a_search_result_shows_its_match_near_the_start_in_bold() -> None:
+    # Issue 12: at 80 columns the snippet's end, with the match, was cut off.
+    line = snippet_line("assistant", "The long story went on and on about the «otters» here")
+    assert line.plain == "assistant: …about the otters here"
+    [span] = line.spans
+    assert line.plain[span.start : span.end] == "otters" and "bold" in str(span.style)
+    assert snippet_line("user", "«otters» first").plain == "user: otters first"

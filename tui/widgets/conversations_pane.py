@@ -70,6 +70,26 @@ class ConversationItem(ListItem):
         yield Label(Content(_when(self.conversation.updated_at)), classes="when")
 
 
+# Words kept before the first match in a search result: the pane is narrow, and a
+# match further along would be cut off.
+LEAD = 12
+
+
+def snippet_line(role: str, snippet: str) -> Content:
+    """A search result's line: the match near its start and in bold (the store marks
+    matches «like this»)."""
+    text = " ".join(strip_controls(snippet).split())
+    first = text.find("«")
+    if first > LEAD:
+        space = text.find(" ", first - LEAD, first)
+        text = "…" + text[(space + 1 if space >= 0 else first) :]
+    parts: list[tuple[str, str]] = [(f"{role}: ", "")]
+    for i, piece in enumerate(text.replace("»", "«").split("«")):
+        if piece:
+            parts.append((piece, "bold underline" if i % 2 else ""))
+    return Content.assemble(*parts)
+
+
 class HitItem(ListItem):
     """A search result: the conversation and a snippet around the match."""
 
@@ -79,8 +99,7 @@ class HitItem(ListItem):
 
     def compose(self) -> ComposeResult:
         yield Label(Content(strip_controls(self.hit.conversation_title)), classes="title")
-        snippet = " ".join(strip_controls(self.hit.snippet).split())
-        yield Label(Content(f"{self.hit.role}: {snippet}"), classes="snippet")
+        yield Label(snippet_line(self.hit.role, self.hit.snippet), classes="snippet")
 
 
 class ConversationList(ListView):
