@@ -184,20 +184,19 @@ class Library:
 
     def scan(self, folders: Iterable[Path], also: Iterable[Path] = ()) -> list[ModelEntry]:
         """Every model in these folders (and their subfolders), and the model files
-        `also` names (the packaged ones), by name."""
-        files: list[Path] = list(also)
+        `also` names (the packaged ones) unless a folder holds them already, by name."""
+        files: list[Path] = []
         for folder in folders:
             if not folder.is_dir():
                 continue
             for root, dirs, names in os.walk(folder, followlinks=False):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 files += [Path(root) / name for name in names]
-        # A packaged model that is in a model folder too is listed once, under the
-        # path it was found by first (links are kept as they are: their names count).
-        unique: dict[str, Path] = {}
-        for f in files:
-            unique.setdefault(os.path.realpath(f), f)
-        return self.scan_files(unique.values())
+        # Folder files stay as they are found (links too: a Hugging Face cache's
+        # snapshot links point at blobs whose names say nothing).
+        found = {os.path.realpath(f) for f in files}
+        files += [f for f in also if os.path.realpath(f) not in found]
+        return self.scan_files(files)
 
     def scan_files(self, paths: Iterable[Path]) -> list[ModelEntry]:
         """The models these files make up: GGUF files, split sets, safetensors folders."""

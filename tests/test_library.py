@@ -203,3 +203,25 @@ def test_broken_links_and_odd_cache_entries_do_not_stop_a_scan(tmp_path: Path) -
     assert got["fine"].usable and got["fine"].shape is not None
     assert got["fine"].shape.weights > 1  # read again, not taken from the odd entry
     assert "cannot be read" in (got["gone"].error or "")
+
+
+def test_packaged_models_are_listed_once_and_folder_links_keep_their_names(
+    tmp_path: Path, smollm2: Path
+) -> None:
+    # A Hugging Face cache: the snapshot's name is a link to a blob named by its hash.
+    hub = tmp_path / "hub"
+    (hub / "blobs").mkdir(parents=True)
+    blob = hub / "blobs" / "9f2c1e"
+    shutil.copy(smollm2, blob)
+    (hub / "snapshots" / "main").mkdir(parents=True)
+    (hub / "snapshots" / "main" / "tiny.gguf").symlink_to(blob)
+    lib = Library(tmp_path / "cache.json")
+    [entry] = lib.scan([hub])
+    assert entry.name == "tiny" and Path(entry.path).parent.name == "main"
+    names = sorted(e.name for e in lib.scan([hub], [smollm2]))
+    assert names == sorted(["tiny", smollm2.stem])  # another file: both
+    linked = tmp_path / "models"
+    linked.mkdir()
+    (linked / smollm2.name).symlink_to(smollm2)
+    [same] = lib.scan([linked], [smollm2])  # the packaged one, in a folder too: once
+    assert same.path == str(linked / smollm2.name)

@@ -483,3 +483,14 @@ def test_the_system_prompt_is_stored_with_the_conversation(tmp_path: Path) -> No
     other.open(None, [])  # a new one takes this run's
     assert other.messages() == [{"role": "system", "content": "Be terse."}]
     store.close()
+
+
+def test_a_cancel_after_a_switch_has_loaded_stays_on_the_new_model() -> None:
+    session, _ = make(Settings(model=FAKE_MODEL), handle=scripted())
+    session.load()
+    other = ModelRef("scripted", "other")
+    session.switch(other)
+    assert session.previous == FAKE_MODEL  # a cancel now goes back to it
+    session.load(restart=True)
+    assert session.info is not None and session.info.ref == other
+    assert session.previous is None  # loaded: a later cancelled restart stays here

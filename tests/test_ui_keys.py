@@ -112,6 +112,14 @@ async def test_up_in_an_empty_prompt_recalls_what_was_sent(tmp_path: Path) -> No
         assert prompt.text == ""
         await pilot.press(*"draft", "up")  # a draft is never replaced
         assert prompt.text == "draft"
+        prompt.clear()
+        prompt.earlier.append("line one\nline two")
+        await pilot.press("up")
+        assert prompt.text == "line one\nline two"
+        await pilot.press("up")  # within it: the cursor goes to line one
+        assert prompt.text == "line one\nline two" and prompt.cursor_location[0] == 0
+        await pilot.press("up")  # from its first line: the one before
+        assert prompt.text == "second question"
     again = LlamaTUI(fake_settings(), history=history, make_handle=scripted())
     async with again.run_test(size=(80, 24)) as pilot:  # the next run remembers them
         screen = again.screen

@@ -108,12 +108,15 @@ class LlamaTUI(App[None]):
         self.resume = resume
         self.chat: ChatScreen | None = None
         """The chat screen, once the app has started."""
+        self.last = Remembered()
+        """What the last run left, as read at start."""
+        self.started_theme = ""
 
     async def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
-        last = load_remembered(remembered_path()) if self.keep_history else Remembered()
-        self.theme = self.first_theme(last.theme)
+        last = self.last = load_remembered(remembered_path()) if self.keep_history else Remembered()
+        self.theme = self.started_theme = self.first_theme(last.theme)
         notice = None
         if self.keep_history:
             # Opening checks and may migrate or repair the file, and waits for a
@@ -133,7 +136,7 @@ class LlamaTUI(App[None]):
         # Where the last run left off: its conversation (its model comes first in the
         # recent list), unless the command line named a model.
         store, cid = self.store, last.conversation
-        if self.resume and store is not None and any(c.id == cid for c in store.conversations()):
+        if self.resume and store is not None and cid and store.conversation(cid) is not None:
             self.chat.call_after_refresh(self.chat.open_conversation, cid)
         # A terminal that hangs up (SSH dropped) or a SIGTERM would end the process
         # where it stands, the streaming reply left "streaming" and its engine on
@@ -200,9 +203,11 @@ class LlamaTUI(App[None]):
         next time is kept first, while the screen is still there to ask."""
         chat = self.chat
         if self.keep_history and chat is not None and chat.query(ConversationsPane):
-            pane = chat.pane.display if self.store is not None else None
-            last = Remembered(self.theme, pane, chat.session.conversation_id)
-            remember(remembered_path(), last)
+            # What the user chose this run; what the app chose on its own (the
+            # 16-colour theme, the pane hidden on a narrow terminal) is not a choice.
+            theme = self.theme if self.theme != self.started_theme else self.last.theme
+            pane = chat.show_pane if self.store is not None else None
+            remember(remembered_path(), Remembered(theme, pane, chat.session.conversation_id))
         super().exit(*args, **kwargs)
 
     async def on_unmount(self) -> None:

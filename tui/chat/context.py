@@ -40,11 +40,11 @@ NO_ROOM_TO_CONTINUE = (
 )
 
 
-def continuable(finish: str, *, earlier_turns: bool) -> bool:
+def continuable(finish: str, earlier_turns: bool, policy: Policy) -> bool:
     """Whether a reply that ended so can be carried on: cut by its token limit, or by
-    the full context where older turns can be left out to make room (a reply that
-    filled the context with only its question before it has no room to go on)."""
-    return finish == "length" or (finish == "context" and earlier_turns)
+    the full context where older turns can be left out to make room ("trim"; a reply
+    that filled the context with only its question before it has no room to go on)."""
+    return finish == "length" or (finish == "context" and earlier_turns and policy == "trim")
 
 
 class ContextFull(Exception):

@@ -62,8 +62,7 @@ class ChatSession:
 
     last_stats: ReplyStats | None
     """The figures of the last reply (None after a switch: they were another model's)."""
-    system: str | None
-    """The conversation's own system prompt, stored with it (None: it has not begun)."""
+    system: str | None  # the conversation's own system prompt, stored with it; None: not begun
 
     def __init__(
         self,
@@ -138,11 +137,13 @@ class ChatSession:
         return to_send(self.system_prompt(), self.turns)
 
     def system_prompt(self) -> str:
-        """The conversation's own system prompt once it has begun (it is stored with
-        it); before, the model's profile's, else the command line's."""
+        """The conversation's own system prompt once it has begun (stored with it);
+        before, the profile's of the model asked for (it may still be loading), else
+        the command line's."""
         if self.system is not None:
             return self.system
-        return self.profile.system_prompt or self.settings.system_prompt or ""
+        profile = self.profiles.get(self.wanted.name, self.profile) if self.wanted else self.profile
+        return profile.system_prompt or self.settings.system_prompt or ""
 
     # UI thread ---------------------------------------------------------------------
 
@@ -238,10 +239,8 @@ class ChatSession:
         ]
         """The conversation as it is sent to the model (the system prompt aside)."""
         self.system = next((m.content for m in history if m.role == "system"), None)
-        self.dropped = 0
-        """Oldest turns left out of what the model sees, to fit its context."""
-        self.cut = False
-        """Whether the last reply was cut off and can be continued."""
+        self.dropped = 0  # oldest turns left out of what the model sees, to fit
+        self.cut = False  # whether the last reply was cut off and can be continued
         self.last_reply: ReplyJob | None = None
         self.last_stats = None
 
@@ -255,7 +254,7 @@ class ChatSession:
                 self.info = None
                 self.state = EngineState.LOADING
             case ev.ModelLoaded(info=info, profile=profile):
-                self.reloading = False
+                self.reloading, self.previous = False, None  # a later cancel stays on it
                 self.info, self.profile = info, profile
                 self.last_stats = None
                 self.state = EngineState.GENERATING if self.reply else EngineState.READY
@@ -279,7 +278,8 @@ class ChatSession:
                     self.last_stats = stats
                     can = self.info is None or self.info.capabilities.continue_reply
                     earlier = self.dropped > 0 or sum(t["role"] == "user" for t in self.turns) > 1
-                    self.cut = can and continuable(stats.finish, earlier_turns=earlier)
+                    policy = self.settings.context_policy
+                    self.cut = can and continuable(stats.finish, earlier, policy)
                 if self.reloading:
                     self.state = EngineState.LOADING
                 elif self.info is None:  # stopped while it waited for a load

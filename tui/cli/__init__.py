@@ -165,7 +165,10 @@ def chat_app(args: argparse.Namespace) -> tuple[LlamaTUI, bool]:
 
     config, problems = read_config(config_path())
     notice = None
-    if problems:
+    unusable = problems and any(w in problems[0] for w in ("not valid TOML", "cannot be read"))
+    if unusable:
+        notice = f"Your config file cannot be used; the defaults apply: {problems[0]}"
+    elif problems:
         notice = (
             "Your config file has settings that are wrong; they are left out, the rest "
             "applies, and the file is left as it is:\n" + "\n".join(problems)

@@ -373,7 +373,7 @@ class ChatScreen(Screen[None]):
 
     async def action_toggle_conversations(self) -> None:
         """Show or hide the conversations pane."""
-        self.pane.display = not self.pane.display
+        self.pane.display = self.show_pane = not self.pane.display  # the user's choice
         if self.pane.display:
             await self._refresh_pane()
             self.pane.list_view.focus()

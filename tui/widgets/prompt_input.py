@@ -68,6 +68,9 @@ class PromptInput(TextArea):
                 self._recalled = None
                 return False
             at = len(self.earlier)  # an empty box: Up starts from the newest
+        row, last = self.cursor_location[0], self.document.line_count - 1
+        if (step < 0 and row > 0) or (step > 0 and row < last):
+            return False  # within a recalled prompt of several lines: the cursor moves
         at += step
         if at < 0:
             return True  # the oldest is shown: stay
