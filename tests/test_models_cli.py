@@ -102,7 +102,12 @@ def test_config_model_dirs(
     with pytest.raises(ConfigError, match="must be a list"):
         load_config(cfg)
     done = llamatui("models")
-    assert done.returncode == 0 and "using the default folders" in done.stderr
+    assert done.returncode == 0 and "line 1: model_dirs must be a list" in done.stderr
+    # One wrong setting does not cost the others (issue 12): the folders still apply.
+    cfg.write_text(f'model_dirs = ["{model_dir}"]\ncolour = "blue"\n')
+    done = llamatui("models", "--json")
+    assert done.returncode == 0 and "line 2: unknown setting 'colour'" in done.stderr
+    assert any(r["name"] == "broken" for r in json.loads(done.stdout))
     assert load_config(tmp_path / "none.toml").model_dirs  # defaults
 
 

@@ -15,8 +15,8 @@ from llamatui.engines.estimate import fit, ram_and_vram, vram_needed
 from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.meters import Nvml
 from llamatui.engines.models import packaged_models
-from llamatui.engines.remote import RemoteServer, remote_entries
-from llamatui.tui.config import ConfigError, Profile, load_config
+from llamatui.engines.remote import remote_entries
+from llamatui.tui.config import Config, Profile, read_config
 from llamatui.tui.paths import config_path, library_cache_path
 
 
@@ -50,44 +50,32 @@ def human(n: float, unit: str = "B") -> str:
     return f"{n:.1f} P{unit}"
 
 
-def folders(args: argparse.Namespace) -> list[Path]:
+def config() -> Config:
+    """The config file read once, every good setting applied; what is wrong with it
+    is told on stderr (as the app lists it), never the reason to ignore the rest."""
+    found, problems = read_config(config_path())
+    for problem in problems:
+        print(f"llamatui: config: {problem}", file=sys.stderr)
+    return found
+
+
+def folders(args: argparse.Namespace, conf: Config | None = None) -> list[Path]:
     """The folders to scan: --models-dir, else the config's model_dirs."""
     if args.models_dir:
         return [d.expanduser() for d in args.models_dir]
-    try:
-        return list(load_config(config_path()).model_dirs)
-    except ConfigError as e:
-        print(f"llamatui: {e}; using the default folders", file=sys.stderr)
-        from llamatui.tui.paths import default_model_dirs
-
-        return default_model_dirs()
-
-
-def profiles_or_none() -> Mapping[str, Profile]:
-    """The config's profiles; none when it does not load (`folders` said why)."""
-    try:
-        return load_config(config_path()).profiles
-    except ConfigError:
-        return {}
-
-
-def remotes_or_none() -> tuple[RemoteServer, ...]:
-    """The config's [[remotes]]; none when it does not load."""
-    try:
-        return load_config(config_path()).remotes
-    except ConfigError:
-        return ()
+    return list((conf or config()).model_dirs)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the library; the exit status."""
-    dirs = folders(args)
+    conf = config()
+    dirs = folders(args, conf)
     entries = Library(library_cache_path()).scan(dirs, packaged_models())
-    entries += remote_entries(remotes_or_none())
+    entries += remote_entries(conf.remotes)
     n_ctx = args.ctx
     available = psutil.virtual_memory().available
     vram = free_vram()
-    profiles = profiles_or_none()
+    profiles = conf.profiles
     if args.json:
         rows = []
         for e in entries:
