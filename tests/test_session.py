@@ -277,13 +277,21 @@ def test_an_engine_killed_while_idle_is_told_at_once(smollm2: Path) -> None:
         assert "SIGKILL" in stopped.reason and session.state is EngineState.STOPPED
         exchange(session, "Say hello.")  # the engine starts again for it
         assert handle.pid not in (None, pid) and session.state is EngineState.READY
+        # Killed again, and found by a count (the draft, as it is typed) first: told too.
+        os.kill(handle.pid or 0, signal.SIGKILL)
+        session.count(session.messages())
+        deadline = time.monotonic() + 10
+        while len(rec.of(ev.EngineStopped)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(rec.of(ev.EngineStopped)) == 2 and session.state is EngineState.STOPPED
+        exchange(session, "Again.")
         session.switch(None)  # a switch or restart ends the engine on purpose: not told
         session.load(restart=True)
         assert session.state is EngineState.READY
     finally:
         session.close()
     time.sleep(0.5)
-    assert len(rec.of(ev.EngineStopped)) == 1  # nor is closing it
+    assert len(rec.of(ev.EngineStopped)) == 2  # nor is closing it
 
 
 def test_a_locked_history_never_holds_up_the_ui_thread(tmp_path: Path) -> None:

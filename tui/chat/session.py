@@ -103,8 +103,7 @@ class ChatSession:
         self._pacer = Pacer()
         """Kept from one reply to the next: it keeps the interval it found."""
         self.generation = 0
-        """Which load the user asked for last (start, switch, restart): the events of
-        an older one are stale and `apply` drops them."""
+        """The load the user asked for last: `apply` drops older ones' events as stale."""
         self.reloading = False
         """A load the user asked for is under way: a reply that ends meanwhile leaves
         the state at loading."""
@@ -386,13 +385,14 @@ class ChatSession:
 
     def count(self, messages: list[ChatMessage]) -> None:
         """Count what the next prompt will take (an engine round trip)."""
-        info = self.loader.loaded
-        if info is None:
+        if (info := self.loader.loaded) is None:
             return
         try:
             tokens = self._counter(info)(messages)
-        except USER_ERRORS:
-            return  # an engine that is dying or loading gives no count: the next will do
+        except USER_ERRORS as e:  # a loading engine gives no count: the next will do
+            if isinstance(e, EngineDied):  # found dead here: told (the watch cannot be)
+                self.emit(ev.EngineStopped(e.reason, self.generation))
+            return
         self.emit(ev.ContextCounted(tokens, exact=info.capabilities.count_tokens))
 
     def close(self) -> None:
