@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from uitools import wait_until
+from uitools import chat_ready
 
-from llamatui.engines.handle import EngineState
 from llamatui.tui.cli import build_parser, chat_app
 from llamatui.tui.config import read_config
-from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.widgets.chat_message import Notice
 
 BROKEN = """\
@@ -69,9 +67,7 @@ async def test_the_app_starts_on_the_good_settings_and_lists_the_rest(
     app, mouse = chat_app(build_parser().parse_args(["--threads", "2"]))
     assert mouse is False
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         told = "\n".join(str(n.render()) for n in screen.query(Notice))
         for wrong in ("'colour'", "'flavour'", "ctx must be", "url must be", "chat.no_such_key"):
             assert wrong in told, told

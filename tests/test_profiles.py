@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input
-from uitools import open_library, send, wait_until
+from uitools import chat_ready, open_library, send, wait_until
 
-from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import LoadOptions
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.config import ConfigError, Profile, load_config, save_profile
@@ -97,9 +96,7 @@ async def test_profile_is_applied_on_load(smollm2: Path) -> None:
         )
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         assert screen.status.model is not None and screen.status.model.n_ctx == 1024
         assert screen.session.sampling.temperature == 0
         assert screen.session.messages()[0] == {"role": "system", "content": "Answer briefly."}

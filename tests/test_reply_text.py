@@ -8,11 +8,9 @@ import threading
 from fakes import fake_settings, scripted
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
-from uitools import count_layouts, send, wait_until
+from uitools import chat_ready, count_layouts, send, wait_until
 
-from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
-from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.markdown_lines import split_finished
 from llamatui.tui.widgets.reply_text import ReplyText
@@ -143,9 +141,7 @@ async def test_the_view_follows_the_reply_unless_scrolled_up() -> None:
     long_reply = "\n\n".join(f"Paragraph {i} of a long reply, said slowly." for i in range(80))
     app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(long_reply, step))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "Talk.")
         view = screen.conversation
         reply = screen.query_one(AssistantMessage)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fakes import fake_settings, scripted
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.host import ProcessHandle
@@ -44,9 +44,7 @@ async def test_trim_keeps_going_with_a_notice_and_the_system_prompt() -> None:
 
     app = LlamaTUI(settings("trim"), make_handle=lambda ref: Spy(ref.engine))
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         for i in range(6):
             await send(pilot, f"{i}. {LONG}")
             await wait_until(pilot, lambda: not screen.session.generating)
@@ -65,9 +63,7 @@ async def test_trim_keeps_going_with_a_notice_and_the_system_prompt() -> None:
 async def test_refuse_stops_with_the_reason() -> None:
     app = LlamaTUI(settings("refuse"))
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         for i in range(6):
             await send(pilot, f"{i}. {LONG}")
             await wait_until(pilot, lambda: not screen.session.generating)
@@ -81,9 +77,7 @@ async def test_refuse_stops_with_the_reason() -> None:
 async def test_context_meter_counts_what_will_be_sent_as_you_type() -> None:
     app = LlamaTUI(settings("trim"))
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "Name a river.")
         await wait_until(pilot, lambda: not screen.session.generating)
         draft = "And now name three mountains in Europe, please."
@@ -111,9 +105,7 @@ async def test_a_cut_reply_can_be_continued() -> None:
         )
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "Write a long story about a lighthouse keeper.")
         await wait_until(pilot, lambda: not screen.session.generating)
         reply = screen.query(AssistantMessage).last()
@@ -149,9 +141,7 @@ async def test_a_reply_that_filled_the_context_is_not_offered_to_continue() -> N
         keep_history=False,
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "Write a long essay about the history of rivers.")
         await wait_until(pilot, lambda: not screen.session.generating, timeout=60)
         reply = screen.query(AssistantMessage).last()

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fakes import fake_settings, scripted
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
@@ -61,9 +61,7 @@ async def test_search_lands_on_a_short_conversation(tmp_path: Path) -> None:
     must still come into view."""
     app = LlamaTUI(fake_settings(), make_handle=scripted("Apples and pears."))
     async with app.run_test(size=(130, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "List three fruits.")
         await wait_until(pilot, lambda: not screen.session.generating)
         await pilot.press("ctrl+n")
@@ -106,9 +104,7 @@ async def test_search_says_when_nothing_matches_and_esc_leaves_it(tmp_path: Path
     # Issue 12: no "no results", and Esc did not leave the search box.
     app = LlamaTUI(fake_settings(), make_handle=scripted("Sure."))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "a chat about otters")
         await wait_until(pilot, lambda: not screen.session.generating)
         await pilot.press("ctrl+f")
@@ -138,9 +134,7 @@ async def test_at_80_columns_the_pane_opens_over_the_chat() -> None:
     # Issue 12: the open pane squeezed the chat to 46 columns.
     app = LlamaTUI(fake_settings(), make_handle=scripted("Sure."))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await pilot.press("f2")
         assert screen.pane.display
         assert screen.query_one("#chat").region.width == 80

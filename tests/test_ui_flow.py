@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from engine_refs import gguf
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import LoadOptions, SamplingParams
@@ -33,9 +33,7 @@ def make_app(model: Path | None = None, max_tokens: int = 2000) -> LlamaTUI:
 async def test_reply_streams_and_escape_stops_it() -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         assert screen.status.model is not None
         assert screen.status.model.name == "SmolLM2-135M-Instruct.Q4_1"
         await send(pilot, STORY)
@@ -72,9 +70,7 @@ async def test_reply_streams_and_escape_stops_it() -> None:
 async def test_killed_engine_keeps_the_conversation_and_restarts() -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, STORY)
         reply = screen.query_one(AssistantMessage)
         await wait_until(pilot, lambda: len(reply.text) > 50)
@@ -100,9 +96,7 @@ async def test_killed_engine_keeps_the_conversation_and_restarts() -> None:
 async def test_restart_key_brings_the_engine_back() -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         pid = app.chat.session.loader.handle.pid
         await pilot.press("ctrl+r")
         await wait_until(

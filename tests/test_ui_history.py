@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.models import default_model_path
@@ -30,9 +30,7 @@ PROMPTS = ["Name a famous volcano.", "Tell me about penguins."]
 async def test_two_prompts_survive_a_restart_and_search_lands() -> None:
     app = LlamaTUI(SETTINGS)
     async with app.run_test(size=(130, 36)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         for prompt in PROMPTS:
             await send(pilot, prompt)
             await wait_until(pilot, lambda: not screen.session.generating)

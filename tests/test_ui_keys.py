@@ -8,9 +8,8 @@ import threading
 from pathlib import Path
 
 from fakes import fake_settings, scripted
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
-from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.help import HelpScreen
@@ -47,9 +46,7 @@ async def test_ctrl_c_stops_a_streaming_reply_and_copies_otherwise() -> None:
     step = threading.Event()
     app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(step=step))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "Tell me a story.")
         assert screen.session.generating
         await pilot.press("ctrl+c")
@@ -78,9 +75,7 @@ async def test_the_palette_reaches_the_apps_commands() -> None:
 async def test_an_empty_conversation_says_how_to_start() -> None:
     app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted())
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         [welcome] = screen.query(Welcome)
         said = str(welcome.render())
         assert "press Enter" in said and "F1" in said and "Ctrl+L" in said
@@ -95,9 +90,7 @@ async def test_up_in_an_empty_prompt_recalls_what_was_sent(tmp_path: Path) -> No
     history = tmp_path / "history.db"
     app = LlamaTUI(fake_settings(), history=history, make_handle=scripted())
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         for said in ("first question", "second question"):
             await send(pilot, said)
             await wait_until(pilot, lambda: not screen.session.generating)
@@ -122,9 +115,7 @@ async def test_up_in_an_empty_prompt_recalls_what_was_sent(tmp_path: Path) -> No
         assert prompt.text == "second question"
     again = LlamaTUI(fake_settings(), history=history, make_handle=scripted())
     async with again.run_test(size=(80, 24)) as pilot:  # the next run remembers them
-        screen = again.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await pilot.press("up")
         assert screen.prompt.text == "second question"
 

@@ -11,7 +11,7 @@ from engine_refs import gguf
 from fakes import FAKE_MODEL, fake_settings, scripted
 from textual.command import CommandPalette
 from textual.widgets import DataTable, OptionList
-from uitools import open_library, send, wait_until
+from uitools import chat_ready, open_library, send, wait_until
 
 from llamatui.engines import registry
 from llamatui.engines.handle import EngineState
@@ -43,9 +43,7 @@ async def test_switch_to_gemma_and_back(tmp_path: Path, smollm2: Path, gemma3: P
     )
     app = LlamaTUI(settings)
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "Say hi.")
         await wait_until(pilot, lambda: not screen.session.generating)
         first_pid = app.chat.session.loader.handle.pid
@@ -174,9 +172,7 @@ async def test_a_cancelled_switch_goes_back_to_the_model_before(gemma3: Path) ->
         Settings(load=LoadOptions(n_ctx=2048), engine_options={"llamacpp": {"threads": 2}})
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         before = screen.session.info
         assert before is not None and before.architecture == "llama"
         first = screen.session.engine_pid

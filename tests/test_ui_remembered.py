@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from fakes import fake_settings, scripted
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
-from llamatui.engines.handle import EngineState
 from llamatui.engines.refs import ModelRef
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.chat.recent import remember
@@ -28,9 +27,7 @@ async def test_the_next_run_starts_where_this_one_left_off(tmp_path: Path) -> No
     history = tmp_path / "history.db"
     first = app(history, resume=True)
     async with first.run_test(size=(100, 30)) as pilot:
-        screen = first.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "Remember this conversation.")
         await wait_until(pilot, lambda: not screen.session.generating)
         cid = screen.session.conversation_id
@@ -52,9 +49,7 @@ async def test_the_next_run_starts_where_this_one_left_off(tmp_path: Path) -> No
 
     fresh = app(history, resume=False)  # a model named on the command line: a new chat
     async with fresh.run_test(size=(100, 30)) as pilot:
-        screen = fresh.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         assert screen.session.conversation_id is None
 
 

@@ -3,14 +3,12 @@ the history keeps both with the server named."""
 
 from __future__ import annotations
 
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
-from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.cli import build_parser, remote_ref
-from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.meters import Meters
@@ -32,9 +30,7 @@ async def test_chat_through_a_server(serve_url: str) -> None:
         )
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         assert screen.status.model is not None and screen.status.model.name == SMOL
         assert screen.session.engine_pid is None  # no engine process here: the server's
         meters = screen.query_one(Meters)

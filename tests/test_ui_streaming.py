@@ -7,12 +7,10 @@ import threading
 
 from fakes import fake_settings, scripted
 from test_ui_flow import STORY, make_app
-from uitools import count_layouts, send, wait_until
+from uitools import chat_ready, count_layouts, send, wait_until
 
-from llamatui.engines.handle import EngineState
 from llamatui.engines.meters import Sample
 from llamatui.tui.app import LlamaTUI
-from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.meters import HOLD_S
 
@@ -20,9 +18,7 @@ from llamatui.tui.widgets.meters import HOLD_S
 async def test_meters_change_while_a_reply_streams() -> None:
     app = make_app(max_tokens=600)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         layouts = count_layouts(screen)
         await send(pilot, STORY)
         reply = screen.query_one(AssistantMessage)
@@ -46,9 +42,7 @@ async def test_a_sample_while_text_streams_is_drawn_with_the_text() -> None:
     step = threading.Event()
     app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(step=step))
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "First.")
         meters = screen.meters
         assert meters.paced
@@ -74,9 +68,7 @@ async def test_enter_while_a_reply_streams_keeps_the_draft_and_the_cursor_at_its
     step = threading.Event()
     app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(step=step))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         assert not screen.meters.busy  # idle: the meters sample once a second
         await send(pilot, "First.")
         assert screen.session.generating

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from fakes import fake_settings, scripted
-from uitools import send, wait_until
+from uitools import chat_ready, send, wait_until
 
-from llamatui.engines.handle import EngineState
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.chat.sanitize import strip_controls
-from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.widgets.chat_message import AssistantMessage
 
 HOSTILE = (
@@ -25,9 +23,7 @@ def test_strip_controls_keeps_text_newlines_and_tabs() -> None:
 async def test_control_characters_in_a_reply_do_not_reach_the_screen() -> None:
     app = LlamaTUI(fake_settings(), make_handle=scripted(HOSTILE), keep_history=False)
     async with app.run_test(size=(120, 30)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ChatScreen)
-        await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+        screen = await chat_ready(pilot)
         await send(pilot, "say something \x1b[5mnasty")
         await wait_until(pilot, lambda: not screen.session.generating)
         reply = screen.query_one(AssistantMessage)

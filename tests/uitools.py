@@ -31,14 +31,20 @@ async def send(pilot: Pilot[None], text: str) -> None:
     await pilot.press("enter")
 
 
-async def open_library(pilot: Pilot[None]) -> ModelsScreen:
-    """Ctrl+L once the model is loaded; the library screen once it has scanned."""
+async def chat_ready(pilot: Pilot[None]) -> ChatScreen:
+    """The chat screen, once its model is loaded and ready."""
     from llamatui.engines.handle import EngineState
 
-    app = pilot.app
-    screen = app.screen
+    screen = pilot.app.screen
     assert isinstance(screen, ChatScreen)
     await wait_until(pilot, lambda: screen.session.state is EngineState.READY)
+    return screen
+
+
+async def open_library(pilot: Pilot[None]) -> ModelsScreen:
+    """Ctrl+L once the model is loaded; the library screen once it has scanned."""
+    app = pilot.app
+    await chat_ready(pilot)
     await pilot.press("ctrl+l")
     await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
     lib = app.screen
