@@ -194,8 +194,9 @@ class Library:
                 files += [Path(root) / name for name in names]
         # Folder files stay as they are found (links too: a Hugging Face cache's
         # snapshot links point at blobs whose names say nothing).
-        found = {os.path.realpath(f) for f in files}
-        files += [f for f in also if os.path.realpath(f) not in found]
+        if extra := list(also):  # resolving every link costs: only when there is one
+            found = {os.path.realpath(f) for f in files}
+            files += [f for f in extra if os.path.realpath(f) not in found]
         return self.scan_files(files)
 
     def scan_files(self, paths: Iterable[Path]) -> list[ModelEntry]:
