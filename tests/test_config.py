@@ -33,6 +33,14 @@ flavour = 3
 [[remotes]]
 name = "box"
 url = "ftp://box"
+
+[presets.mine]
+temperature = 0.3
+top_k = "many"
+stop = ["User:"]
+
+[models."mine"]
+preset = "mine"
 """
 
 
@@ -42,7 +50,8 @@ def test_every_problem_is_told_with_its_line_and_the_rest_applies(tmp_path: Path
     config, problems = read_config(path)
     assert problems == [
         f"{path}, line 2: unknown setting 'colour' (known: model_dirs, models, "
-        "context_policy, remotes, keymap, mouse)",
+        "context_policy, remotes, keymap, mouse, presets)",
+        f'{path}, line 24: [presets."mine"]: top_k must be a whole number, 0 or more (0 is off)',
         f"{path}, line 16: [models.\"half\"]: unknown setting 'flavour' (known: ctx, "
         "chat_format, preset, system_prompt, llamacpp, exllama, remote)",
         f'{path}, line 14: [models."half"]: ctx must be a whole number, 128 or more',
@@ -55,6 +64,9 @@ def test_every_problem_is_told_with_its_line_and_the_rest_applies(tmp_path: Path
     half = config.profiles["half"]
     assert half.ctx is None and half.system_prompt == "Be brief."  # the good key stays
     assert config.remotes == ()
+    mine = config.presets["mine"]  # the user's preset, its good keys over the defaults
+    assert (mine.temperature, mine.top_k, mine.stop) == (0.3, 40, ("User:",))
+    assert config.profiles["mine"].preset == "mine"
 
 
 async def test_the_app_starts_on_the_good_settings_and_lists_the_rest(

@@ -171,7 +171,13 @@ def test_a_cut_reply_is_continued_in_place(tmp_path: Path) -> None:
     stored = store.messages(rec.of(ev.PromptSaved)[0].conversation_id)
     assert [m.content for m in stored] == ["Greek letters?", reply]
     assert stored[1].status == "complete"
-    with pytest.raises(Busy, match="no cut-off reply"):
+    # A complete reply may be carried on too (issue 12: continue any reply); with
+    # nothing to continue, it says so.
+    assert session.continue_reply().continue_text == reply
+    session.stop()
+    session.apply(ev.ReplyEnded(None, reply))
+    session.open(None, [])
+    with pytest.raises(Busy, match="no reply to continue"):
         session.continue_reply()
     store.close()
 
@@ -213,7 +219,7 @@ def test_an_engine_without_continue_or_count_falls_back() -> None:
     exchange(session, "Count to ten.")
     assert rec.of(ev.ReplyEnded)[-1].stats.finish == "length"
     assert not session.cut  # not offered: the engine cannot
-    with pytest.raises(Busy, match="no cut-off reply"):
+    with pytest.raises(Busy, match="cannot continue a reply"):
         session.continue_reply()
     session.count(session.messages())
     counted = rec.of(ev.ContextCounted)[-1]

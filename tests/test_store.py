@@ -18,7 +18,8 @@ from llamatui.tui.history.export import (
     to_json,
     to_markdown,
 )
-from llamatui.tui.history.store import MIGRATIONS, SCHEMA_VERSION, ReplyMeta, Store, StoreError
+from llamatui.tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from llamatui.tui.history.store import ReplyMeta, Store, StoreError
 
 META = ReplyMeta(
     model="/models/SmolLM2-135M-Instruct.Q4_1.gguf",

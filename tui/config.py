@@ -16,8 +16,13 @@ mouse = false                          # leave the mouse to the terminal (select
 [models."SmolLM2-135M-Instruct.Q4_1"]   # per-model profile, by model name
 ctx = 8192
 chat_format = "chatml"                 # instead of the model's own template
-preset = "precise"                     # balanced | precise | creative | greedy
+preset = "precise"                     # balanced | precise | creative | greedy | yours
 system_prompt = "You are terse."
+
+[presets.code]                         # a sampling preset of your own
+temperature = 0.1
+top_k = 10
+stop = ["\n```\n"]
 
 [models."SmolLM2-135M-Instruct.Q4_1".llamacpp]   # the engine's own options
 threads = 4
@@ -53,14 +58,10 @@ from llamatui.engines.protocol import CTX_MIN, SamplingParams
 from llamatui.engines.remote import RemoteServer, base_url
 from llamatui.engines.templates import NAMED_FORMATS
 from llamatui.tui.chat.context import POLICIES, Policy
+from llamatui.tui.chat.sampling import BUILTIN_PRESETS, check_table
 from llamatui.tui.paths import default_model_dirs
 
-PRESETS: dict[str, SamplingParams] = {
-    "balanced": SamplingParams(),
-    "precise": SamplingParams(temperature=0.2, top_k=20, top_p=0.9, min_p=0.1),
-    "creative": SamplingParams(temperature=1.0, top_k=0, top_p=0.98, min_p=0.02),
-    "greedy": SamplingParams(temperature=0.0),
-}
+PRESETS = BUILTIN_PRESETS  # the user's own are in Config.presets
 
 
 class ConfigError(Exception):
@@ -85,7 +86,7 @@ class Profile:
     chat_format: str | None = None
     """A named chat format to use instead of the model's own template."""
     preset: str | None = None
-    """The sampling preset: balanced, precise, creative or greedy."""
+    """The sampling preset: balanced, precise, creative, greedy, or one of the user's."""
     system_prompt: str | None = None
     """A system prompt for conversations with this model."""
     engines: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -117,6 +118,8 @@ class Config:
     for the rest."""
     mouse: bool = True
     """False leaves the mouse to the terminal (its own text selection)."""
+    presets: dict[str, SamplingParams] = field(default_factory=dict)
+    """The user's own sampling presets (`[presets.NAME]`), beside the built-in ones."""
 
 
 def load_config(path: Path) -> Config:
@@ -195,7 +198,7 @@ class Problems:
 
 
 def _validate(problems: Problems, data: dict[str, Any]) -> Config:
-    known = ("model_dirs", "models", "context_policy", "remotes", "keymap", "mouse")
+    known = ("model_dirs", "models", "context_policy", "remotes", "keymap", "mouse", "presets")
     config = Config()
     for key in sorted(set(data) - set(known)):
         problems.add("", f"unknown setting {key!r} (known: {', '.join(known)})", key=key)
@@ -235,7 +238,9 @@ def _validate(problems: Problems, data: dict[str, Any]) -> Config:
     if not isinstance(models, dict):
         problems.add("", "[models] must be a table of per-model profiles", key="models")
         models = {}
-    profiles = {name: _profile(problems, name, table) for name, table in models.items()}
+    presets = _presets(problems, data.get("presets", {}))
+    names = [*BUILTIN_PRESETS, *presets]
+    profiles = {name: _profile(problems, name, table, names) for name, table in models.items()}
     remotes = data.get("remotes", [])
     if not isinstance(remotes, list):
         problems.add("", "remotes must be [[remotes]] tables", key="remotes")
@@ -246,7 +251,24 @@ def _validate(problems: Problems, data: dict[str, Any]) -> Config:
             servers.append(_remote(i, table))
         except ConfigError as e:  # a server with a wrong setting is left out whole
             problems.add(f"[[remotes]] #{i + 1}: ", str(e), table=f"remotes#{i + 1}", key=e.key)
-    return replace(config, profiles=profiles, remotes=tuple(servers))
+    return replace(config, profiles=profiles, remotes=tuple(servers), presets=presets)
+
+
+def _presets(problems: Problems, tables: Any) -> dict[str, SamplingParams]:
+    """The user's presets: each over the defaults, with its good settings."""
+    if not isinstance(tables, dict):
+        problems.add("", "[presets] must be a table of named presets", key="presets")
+        return {}
+    presets = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            problems.add(f'[presets."{name}"]: ', "must be a table", table=f"presets.{name}")
+            continue
+        good, bad = check_table(table)
+        for key, message in bad:
+            problems.add(f'[presets."{name}"]: ', message, table=f"presets.{name}", key=key)
+        presets[name] = replace(BUILTIN_PRESETS["balanced"], **good)
+    return presets
 
 
 REMOTE_KEYS = ("name", "url", "api_key_env", "api_key_file", "model")
@@ -275,7 +297,7 @@ def _remote(i: int, table: Any) -> RemoteServer:
     )
 
 
-def _profile(problems: Problems, name: str, table: Any) -> Profile:
+def _profile(problems: Problems, name: str, table: Any, presets: list[str]) -> Profile:
     """A model's profile: its good settings; each wrong one told and left out."""
     where = f'[models."{name}"]'
     section = f"models.{name}"
@@ -324,8 +346,8 @@ def _profile(problems: Problems, name: str, table: Any) -> Profile:
         bad(f"chat_format must be one of {', '.join(sorted(NAMED_FORMATS))}", "chat_format")
         del common["chat_format"]
     preset = common.get("preset")
-    if preset is not None and preset not in PRESETS:
-        bad(f"preset must be one of {', '.join(PRESETS)}", "preset")
+    if preset is not None and preset not in presets:
+        bad(f"preset must be one of {', '.join(presets)}", "preset")
         del common["preset"]
     prompt = common.get("system_prompt")
     if prompt is not None and not isinstance(prompt, str):

@@ -11,6 +11,7 @@ from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.remote import RemoteServer, base_url
 from llamatui.tui.chat.context import Policy
+from llamatui.tui.chat.sampling import BUILTIN_PRESETS
 from llamatui.tui.config import Profile
 from llamatui.tui.paths import default_model_dirs
 
@@ -39,6 +40,8 @@ class Settings:
     """OpenAI-compatible servers from the config (`[[remotes]]`)."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Keys by binding id, from the config's [keymap]."""
+    presets: Mapping[str, SamplingParams] = field(default_factory=lambda: dict(BUILTIN_PRESETS))
+    """Sampling presets by name: the built-in ones and the config's [presets]."""
 
     def server_options(self, ref: ModelRef) -> dict[str, str]:
         """Where the API key of a remote model's server is, when the config names that

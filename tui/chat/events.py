@@ -63,6 +63,8 @@ class PromptSaved:
 
     conversation_id: int
     reply_id: int
+    prompt_id: int | None = None
+    """The user's message (None for another version of a reply)."""
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,25 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from llamatui.engines.handle import EngineDied, EngineHandle
 from llamatui.engines.protocol import Delta, ReplyStats, SamplingParams
 from llamatui.engines.templates import ChatMessage
-from llamatui.tui.chat.events import Event, ReplyEnded, ReplyFailed, SaveFailed, TextStreamed
+from llamatui.tui.chat.events import (
+    Event,
+    PromptSaved,
+    ReplyEnded,
+    ReplyFailed,
+    SaveFailed,
+    TextStreamed,
+)
 from llamatui.tui.chat.pacer import Pacer
 from llamatui.tui.chat.recorder import ReplyRecorder, meta_of
 from llamatui.tui.chat.sanitize import strip_controls
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import STATUS_OF_FINISH
-from llamatui.tui.history.store import Store
+from llamatui.tui.history.store import LEAF, Store, StoreError
 
 
 @dataclass
@@ -40,7 +48,10 @@ class ReplyJob:
     dropped_before: int = 0
     """Turns already left out of what the model sees, so only new trims are told."""
     continue_text: str | None = None
-    """The cut reply being carried on; None for a new reply."""
+    """The reply being carried on; None for a new reply."""
+    parent: int | None = LEAF
+    """Where the new prompt, or a regenerated reply (no prompt, not continuing),
+    hangs in the stored conversation: another version or branch; LEAF, at the end."""
     interrupted: bool = False
     """The app is ending unasked (a hang-up): if the reply is cut, it was interrupted."""
     stop: threading.Event = field(default_factory=threading.Event)
@@ -51,6 +62,41 @@ class ReplyJob:
     def continuing(self) -> bool:
         """Whether this job carries on the last reply."""
         return self.continue_text is not None
+
+    @property
+    def regenerating(self) -> bool:
+        """Whether this job makes another version of a reply (no new prompt)."""
+        return self.prompt is None and not self.continuing
+
+
+def save_start(
+    store: Store,
+    job: ReplyJob,
+    emit: Callable[[Event], None],
+    system: str,
+    settings: dict[str, Any],
+) -> None:
+    """Save what a reply starts from, and tell the ids: a new prompt with its empty
+    reply (a new conversation, on its first, with its system prompt and settings),
+    or the empty new version of a reply. Nothing to save for a continuation."""
+    try:
+        if job.prompt is not None:
+            cid, pid, rid = store.save_prompt(
+                job.conversation_id, job.prompt, job.meta, system,
+                parent=job.parent, settings=settings,
+            )  # fmt: skip
+        elif job.regenerating and job.conversation_id is not None:
+            cid, pid = job.conversation_id, None
+            rid = store.add_message(
+                cid, "assistant", "", status="streaming", meta=job.meta, parent=job.parent
+            )
+        else:
+            return
+    except StoreError as e:
+        emit(SaveFailed(f"Your message is not saved: {e}."))
+        return
+    job.reply_id = rid
+    emit(PromptSaved(cid, rid, pid))
 
 
 def stream_reply(

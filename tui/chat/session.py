@@ -6,26 +6,25 @@ its state, and the profile of the model. Two kinds of methods:
 
 - UI-thread methods (`send`, `continue_reply`, `stop`, `switch`, `restarting`, `open`,
   `apply`) never block: no engine call, no disk. They change the state.
-- Worker methods (`load`, `ensure_loaded`, `run_reply`, `count`) block on the engine
-  or the disk and change nothing the UI reads: they report through `emit`, and the
-  UI thread folds each event in with `apply` before drawing it.
+- Worker methods (`load`, `ensure_loaded`, `run_reply`, `count`, in `SessionWorkers`)
+  block on the engine or the disk and change nothing the UI reads: they report
+  through `emit`, and the UI thread folds each event in with `apply` before drawing
+  it.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 from llamatui.engines import registry
-from llamatui.engines.handle import EngineDied, EngineState
+from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import (
     ModelInfo,
     ReplyStats,
     SamplingParams,
-    estimate_tokens,
 )
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
@@ -33,31 +32,27 @@ from llamatui.tui.chat import events as ev
 from llamatui.tui.chat.context import (
     NO_ROOM_TO_CONTINUE,
     continuable,
-    fit_context,
-    reply_room,
     to_send,
 )
 from llamatui.tui.chat.engines import (
-    STOPPED_OR_USER_ERRORS,
-    USER_ERRORS,
     Busy,
     HandleMaker,
-    Stopped,
     default_model,
     registry_handle,
 )
 from llamatui.tui.chat.loader import Loader
 from llamatui.tui.chat.pacer import Pacer
-from llamatui.tui.chat.reply import ReplyJob, stream_reply
-from llamatui.tui.config import PRESETS, Profile
+from llamatui.tui.chat.reply import ReplyJob
+from llamatui.tui.chat.sampling import ChatSettings
+from llamatui.tui.chat.workers import SessionWorkers
+from llamatui.tui.config import Profile
 from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.records import ReplyMeta
-from llamatui.tui.history.status import ReplyStatus
-from llamatui.tui.history.store import Store, StoreError
+from llamatui.tui.history.store import LEAF, Store
 from llamatui.tui.settings import Settings
 
 
-class ChatSession:
+class ChatSession(SessionWorkers):
     """A conversation with a model, driven by the UI and run by workers."""
 
     last_stats: ReplyStats | None
@@ -128,8 +123,11 @@ class ChatSession:
 
     @property
     def sampling(self) -> SamplingParams:
-        """Sampling for the next reply: the model's preset, else the global one."""
-        return PRESETS.get(self.profile.preset or "", self.settings.sampling)
+        """Sampling for the next reply: the conversation's own settings, over the
+        model's preset, over the global settings."""
+        presets = self.settings.presets
+        base = presets.get(self.profile.preset or "", self.settings.sampling)
+        return self.chat.params(presets, base)
 
     def messages(self) -> list[ChatMessage]:
         """What the next reply is asked for: the system prompt and the turns."""
@@ -146,8 +144,10 @@ class ChatSession:
 
     # UI thread ---------------------------------------------------------------------
 
-    def send(self, text: str) -> ReplyJob:
-        """Add the user's message and make the job of its reply (run it in a worker)."""
+    def send(self, text: str, parent: int | None = LEAF) -> ReplyJob:
+        """Add the user's message (stored under `parent`: LEAF, at the end; else a new
+        version of the message after it) and make the job of its reply (run it in a
+        worker)."""
         if self.reply is not None:
             raise Busy("A reply is streaming: Esc stops it.")
         self.turns.append({"role": "user", "content": text})
@@ -160,26 +160,41 @@ class ChatSession:
             prompt=text,
             conversation_id=self.conversation_id,
             dropped_before=self.dropped,
+            parent=parent,
         )
         self._begin(job)
         return job
 
-    def continue_reply(self) -> ReplyJob:
-        """The job that carries on the last reply, if it was cut off."""
-        last = self.last_reply
+    def regenerate(self, prompt_id: int) -> ReplyJob:
+        """The job that makes another version of the reply to the user's message
+        `prompt_id`, which the turns end with (`open` the path up to it first)."""
         if self.reply is not None:
             raise Busy("A reply is streaming: Esc stops it.")
-        if not self.cut or last is None or not self.turns or self.turns[-1]["role"] != "assistant":
-            full = self.last_stats is not None and self.last_stats.finish == "context"
-            raise Busy(NO_ROOM_TO_CONTINUE if full else "There is no cut-off reply to continue.")
+        meta = self._reply_meta()
+        job = ReplyJob(self.messages(), self.sampling, meta, conversation_id=self.conversation_id)
+        job.dropped_before, job.parent = self.dropped, prompt_id
+        self._begin(job)
+        return job
+
+    def continue_reply(self) -> ReplyJob:
+        """The job that carries on the last reply (cut off, or ended, or edited)."""
+        last = self.last_reply
+        tail = (last.reply_id, last.meta) if last is not None else self.tail
+        if self.reply is not None:
+            raise Busy("A reply is streaming: Esc stops it.")
+        full = self.last_stats is not None and self.last_stats.finish == "context"
+        if tail is None or not self.turns or self.turns[-1]["role"] != "assistant":
+            raise Busy(NO_ROOM_TO_CONTINUE if full else "There is no reply to continue.")
+        if full and not self.cut:
+            raise Busy(NO_ROOM_TO_CONTINUE)
         if self.info is not None and not self.info.capabilities.continue_reply:
             raise Busy(f"{registry.get(self.info.ref.engine).label} cannot continue a reply.")
         job = ReplyJob(
             self.messages(),
             self.sampling,
-            last.meta,
+            tail[1],
             conversation_id=self.conversation_id,
-            reply_id=last.reply_id,
+            reply_id=tail[0],
             dropped_before=self.dropped,
             continue_text=self.turns[-1]["content"],
         )
@@ -226,8 +241,14 @@ class ChatSession:
         self.state = EngineState.LOADING
         self.reloading = True
 
-    def open(self, conversation_id: int | None, history: list[StoredMessage]) -> None:
-        """Continue a stored conversation; None and [] start an empty one."""
+    def open(
+        self,
+        conversation_id: int | None,
+        history: list[StoredMessage],
+        chat: ChatSettings | None = None,
+    ) -> None:
+        """Continue a stored conversation (its path, its own settings); None and []
+        start an empty one."""
         if self.reply is not None:
             raise Busy("A reply is streaming: Esc stops it first.")
         self.conversation_id: int | None = conversation_id
@@ -238,6 +259,11 @@ class ChatSession:
         ]
         """The conversation as it is sent to the model (the system prompt aside)."""
         self.system = next((m.content for m in history if m.role == "system"), None)
+        self.chat = chat or ChatSettings()
+        """The conversation's own sampling settings."""
+        end = history[-1] if history else None
+        self.tail = (end.id, end.meta) if end and end.role == "assistant" else None
+        """The stored reply the conversation ends with, to continue."""
         self.dropped = 0  # oldest turns left out of what the model sees, to fit
         self.cut = False  # whether the last reply was cut off and can be continued
         self.last_reply: ReplyJob | None = None
@@ -304,97 +330,3 @@ class ChatSession:
                 self.turns[-1] = {"role": "assistant", "content": text}
         elif text:
             self.turns.append({"role": "assistant", "content": text})
-
-    # Workers -----------------------------------------------------------------------
-
-    def load(self, restart: bool = False) -> None:
-        """Start the engine (again, when restart) and load the model."""
-        gen = self.generation
-        try:
-            if restart:
-                self.loader.reset()
-            self.ensure_loaded(gen)
-        except USER_ERRORS as e:
-            self.emit(ev.LoadFailed(str(e), self.loader.cancelled == gen, generation=gen))
-
-    def ensure_loaded(self, gen: int, stop: threading.Event | None = None) -> ModelInfo:
-        """Load the model the user asked for, with its profile, unless it is loaded."""
-        ref = self.model_ref()
-        profile = self.profiles.get(ref.name, Profile())
-        return self.loader.ensure(ref, profile, self.settings.load_options(ref, profile), gen, stop)
-
-    def run_reply(self, job: ReplyJob) -> None:
-        """Save the prompt, load if needed, fit the context, and stream the reply."""
-        gen = self.generation
-        if job.prompt is not None and self.store is not None:
-            try:
-                system = self.system or ""  # stored with a new conversation
-                cid, rid = self.store.save_prompt(job.conversation_id, job.prompt, job.meta, system)
-                job.reply_id = rid
-                self.emit(ev.PromptSaved(cid, rid))
-            except StoreError as e:
-                self.emit(ev.SaveFailed(f"Your message is not saved: {e}."))
-        try:
-            info = self.ensure_loaded(gen, job.stop)
-            if job.stop.is_set():
-                raise Stopped
-            handle = self.loader.handle
-            assert handle is not None
-            room = reply_room(info.n_ctx, job.sampling.max_tokens)
-            fitted = fit_context(
-                job.messages,
-                self._counter(info),
-                info.n_ctx,
-                room,
-                self.settings.context_policy,
-                continuing=job.continuing,
-            )
-        except STOPPED_OR_USER_ERRORS as e:
-            stopped = isinstance(e, Stopped) or job.stop.is_set()
-            if job.prompt is not None and job.reply_id is not None and self.store is not None:
-                try:  # nothing was generated: the stored reply says why it is empty
-                    status: ReplyStatus = "stopped" if stopped else "interrupted"
-                    self.store.finish_reply(job.reply_id, "", status, job.meta)
-                except StoreError as se:
-                    self.emit(ev.SaveFailed(f"The history could not be updated: {se}."))
-            text = job.continue_text or ""
-            if stopped:
-                self.emit(ev.ReplyEnded(None, text))
-            else:
-                died = isinstance(e, EngineDied)  # kept: a continuation that sent nothing
-                self.emit(ev.ReplyFailed(str(e), died, text, kept=job.continuing))
-            return
-        if fitted.dropped > job.dropped_before:
-            self.emit(ev.ContextTrimmed(fitted.dropped, info.n_ctx))
-        stream_reply(
-            handle,
-            job,
-            fitted.messages,
-            store=self.store,
-            pacer=self._pacer,
-            emit=self.emit,
-            errors=USER_ERRORS,
-        )
-
-    def _counter(self, info: ModelInfo) -> Callable[[list[ChatMessage]], int]:
-        """The engine's own count where it has one, else an estimate."""
-        handle = self.loader.handle
-        if info.capabilities.count_tokens and handle is not None:
-            return handle.count_tokens
-        return estimate_tokens
-
-    def count(self, messages: list[ChatMessage]) -> None:
-        """Count what the next prompt will take (an engine round trip)."""
-        if (info := self.loader.loaded) is None:
-            return
-        try:
-            tokens = self._counter(info)(messages)
-        except USER_ERRORS as e:  # a loading engine gives no count: the next will do
-            if isinstance(e, EngineDied):  # found dead here: told (the watch cannot be)
-                self.emit(ev.EngineStopped(e.reason, self.generation))
-            return
-        self.emit(ev.ContextCounted(tokens, exact=info.capabilities.count_tokens))
-
-    def close(self) -> None:
-        """End the engine; its memory comes back."""
-        self.loader.close()

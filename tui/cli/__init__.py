@@ -159,6 +159,7 @@ def chat_app(args: argparse.Namespace) -> tuple[LlamaTUI, bool]:
     from llamatui.engines.library import ref_for
     from llamatui.engines.protocol import LoadOptions
     from llamatui.tui.app import LlamaTUI
+    from llamatui.tui.chat.sampling import BUILTIN_PRESETS
     from llamatui.tui.config import read_config
     from llamatui.tui.paths import config_path
     from llamatui.tui.settings import Settings
@@ -187,6 +188,7 @@ def chat_app(args: argparse.Namespace) -> tuple[LlamaTUI, bool]:
         profiles=config.profiles,
         remotes=config.remotes,
         keymap=config.keymap,
+        presets={**BUILTIN_PRESETS, **config.presets},
     )
     return LlamaTUI(settings, config_notice=notice, resume=resume), config.mouse
 

@@ -35,6 +35,12 @@ class Message:
     created_at: float
     status: ReplyStatus = "complete"
     meta: ReplyMeta = field(default_factory=ReplyMeta)
+    parent_id: int | None = None
+    """The message this one answers or follows; None for the first."""
+    version: tuple[int, int] = (1, 1)
+    """Which of its versions this is, and how many there are (regenerated replies,
+    edited messages: those with the same parent and role), on a path read from the
+    store."""
 
 
 @dataclass
@@ -46,6 +52,10 @@ class Conversation:
     created_at: float
     updated_at: float
     renamed: bool = False
+    leaf_id: int | None = None
+    """The last message of the path shown (versions and branches chosen)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The conversation's own settings (`ChatSettings` as data)."""
 
 
 @dataclass

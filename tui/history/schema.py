@@ -52,5 +52,21 @@ MIGRATIONS: list[str] = [
     END;
     INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
     """,
+    # 3: versions and branches (each message hangs under the one it answers or
+    # follows; the conversation shows the path to its leaf), and each conversation's
+    # own settings (JSON). Conversations so far are one path, in id order.
+    """
+    ALTER TABLE messages ADD COLUMN parent_id INTEGER;
+    ALTER TABLE conversations ADD COLUMN leaf_id INTEGER;
+    ALTER TABLE conversations ADD COLUMN settings TEXT;
+    UPDATE messages SET parent_id = (
+        SELECT max(p.id) FROM messages p
+        WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id
+    );
+    UPDATE conversations SET leaf_id = (
+        SELECT max(id) FROM messages WHERE conversation_id = conversations.id
+    );
+    CREATE INDEX messages_by_parent ON messages(parent_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,27 +1,16 @@
-"""Chat history in SQLite: one class owns every query.
-
-WAL mode with a busy timeout, so two copies of the app can write at once; every
-write is a `BEGIN IMMEDIATE` transaction, so a writer waits for the lock up front
-instead of failing halfway. The schema is migrated in `PRAGMA user_version` steps.
-The file and its WAL/SHM files are private (0600). A database that fails
-`PRAGMA quick_check` at open is moved aside, never deleted.
-
-Connections are per thread (sqlite3 objects must stay in the thread that made
-them): the UI thread and the generation worker each get their own.
-"""
+"""Chat history in SQLite: one class owns every query (`Database` opens the file
+and gives each thread its connection)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from llamatui.tui.history.files import move_aside, private_file, private_sidecars
+from llamatui.tui.history.database import Database
+from llamatui.tui.history.database import StoreError as StoreError
 from llamatui.tui.history.records import (
     Conversation,
     Message,
@@ -29,133 +18,30 @@ from llamatui.tui.history.records import (
     SearchHit,
     title_from_prompt,
 )
-from llamatui.tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from llamatui.tui.history.rows import (
+    CONVERSATION_COLUMNS,
+    MESSAGE_COLUMNS,
+    conversation_of,
+    insert_conversation,
+    insert_message,
+    message_of,
+)
 from llamatui.tui.history.status import ReplyStatus
+from llamatui.tui.history.tree import Deletion, path_to
 
-# A reply still marked "streaming" whose last checkpoint is older than this was
-# left by an app that died: checkpoints come at least once a second.
-STALE_STREAM_S = 10.0
-
-
-class StoreError(Exception):
-    """History could not be read or saved; the message says why, in words."""
+# A new message's parent when none is named: the end of the conversation's path.
+LEAF = -1
 
 
-def _explain(e: sqlite3.Error) -> str:
-    text = str(e)
-    if "disk is full" in text or "database or disk is full" in text:
-        return "the disk is full"
-    if "locked" in text or "busy" in text:
-        return "another copy of llamatui held the history database too long"
-    if "readonly" in text or "read-only" in text:
-        return "the history database is read-only"
-    return text
-
-
-class Store:
+class Store(Database):
     """Chat history; safe to share between threads (one connection each)."""
-
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
-        self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
-        self.moved_aside: Path | None = None
-        """Where a corrupt database was moved at open, if one was."""
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._open_checked()
-
-    # Opening ---------------------------------------------------------------------
-
-    def _open_checked(self) -> None:
-        ok = False
-        try:
-            private_file(self.path)
-            conn = self._conn()
-            ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        except sqlite3.DatabaseError:
-            ok = False
-        if not ok:
-            self.close()
-            self.moved_aside = move_aside(self.path)
-            private_file(self.path)
-        self._migrate(self._conn())
-        private_sidecars(self.path)
-        self._mark_stale_streams()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # Each connection is used by the thread that made it; close() may run
-            # on another thread once those are done, hence check_same_thread=False.
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=0, check_same_thread=False
-            )
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                # NORMAL in WAL mode: a crash of the app loses nothing, a power cut
-                # may lose the last commits, and commits do not wait for fsync.
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute("PRAGMA foreign_keys = ON")
-            except sqlite3.Error:
-                conn.close()
-                raise
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A `BEGIN IMMEDIATE` transaction; sqlite errors become StoreError."""
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"could not save to the history: {_explain(e)}") from e
-
-    def _migrate(self, conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        while version < target:
-            # executescript commits first; wrap each step so it applies whole.
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n"
-                f"PRAGMA user_version = {version + 1};\nCOMMIT;"
-            )
-            version += 1
-
-    def _mark_stale_streams(self) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE messages SET status = 'interrupted' "
-                "WHERE status = 'streaming' AND updated_at < ?",
-                (time.time() - STALE_STREAM_S,),
-            )
-
-    def close(self) -> None:
-        """Close every connection this store opened."""
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
 
     # Writing ---------------------------------------------------------------------
 
-    def new_conversation(self, title: str) -> int:
+    def new_conversation(self, title: str, settings: dict[str, Any] | None = None) -> int:
         """Create a conversation; its id."""
         with self._write() as conn:
-            return _conversation(conn, title, time.time())
+            return insert_conversation(conn, title, time.time(), settings=settings)
 
     def add_message(
         self,
@@ -166,25 +52,44 @@ class Store:
         status: ReplyStatus = "complete",
         meta: ReplyMeta | None = None,
         created_at: float | None = None,
+        parent: int | None = LEAF,
     ) -> int:
-        """Append a message (committed when this returns); its id."""
+        """Add a message under `parent` (the end of the path by default); it becomes
+        the end of the path. Committed when this returns; its id."""
         with self._write() as conn:
-            return self._insert(conn, conversation_id, role, content, status, meta, created_at)
+            return self._insert(
+                conn, conversation_id, role, content, status, meta, parent, created_at
+            )
 
     def save_prompt(
-        self, conversation_id: int | None, prompt: str, meta: ReplyMeta, system: str = ""
-    ) -> tuple[int, int]:
-        """Commit a prompt and the empty reply that is about to stream, in one
-        transaction, creating the conversation (titled from the prompt, its `system`
-        prompt first) on its first message; the conversation's id and the reply's."""
+        self,
+        conversation_id: int | None,
+        prompt: str,
+        meta: ReplyMeta,
+        system: str = "",
+        *,
+        parent: int | None = LEAF,
+        settings: dict[str, Any] | None = None,
+    ) -> tuple[int, int, int]:
+        """Commit a prompt (under `parent`, the end of the path by default) and the
+        empty reply that is about to stream, in one transaction, creating the
+        conversation (titled from the prompt, its `system` prompt first, with its
+        `settings`) on its first message; the ids of the conversation, the prompt and
+        the reply."""
         with self._write() as conn:
             if conversation_id is None:
-                conversation_id = _conversation(conn, title_from_prompt(prompt), time.time())
+                conversation_id = insert_conversation(
+                    conn, title_from_prompt(prompt), time.time(), settings=settings
+                )
                 if system:
                     self._insert(conn, conversation_id, "system", system, "complete", None, None)
-            self._insert(conn, conversation_id, "user", prompt, "complete", None, None)
-            reply = self._insert(conn, conversation_id, "assistant", "", "streaming", meta, None)
-            return conversation_id, reply
+            prompt_id = self._insert(
+                conn, conversation_id, "user", prompt, "complete", None, parent
+            )
+            reply = self._insert(
+                conn, conversation_id, "assistant", "", "streaming", meta, prompt_id
+            )
+            return conversation_id, prompt_id, reply
 
     def _insert(
         self,
@@ -194,32 +99,16 @@ class Store:
         content: str,
         status: ReplyStatus,
         meta: ReplyMeta | None,
-        created_at: float | None,
+        parent: int | None,
+        created_at: float | None = None,
     ) -> int:
+        if parent == LEAF:
+            row = conn.execute(
+                "SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            parent = row[0] if row else None
         now = created_at if created_at is not None else time.time()
-        m = meta or ReplyMeta()
-        cur = conn.execute(
-            "INSERT INTO messages (conversation_id, role, content, created_at, updated_at,"
-            " status, model, engine, sampling, prompt_tokens, generated_tokens,"
-            " tokens_per_s, ttft_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                role,
-                content,
-                now,
-                now,
-                status,
-                m.model,
-                m.engine,
-                json.dumps(m.sampling) if m.sampling is not None else None,
-                m.prompt_tokens,
-                m.generated_tokens,
-                m.tokens_per_s,
-                m.ttft_s,
-            ),
-        )
-        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-        return int(cur.lastrowid or 0)
+        return insert_message(conn, conversation_id, role, content, status, meta, now, parent)
 
     def checkpoint_reply(self, message_id: int, content: str) -> None:
         """Save the text of a reply that is still streaming."""
@@ -264,58 +153,113 @@ class Store:
             conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
             conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    def set_leaf(self, conversation_id: int, message_id: int | None) -> None:
+        """Show the path that ends at `message_id` (another version or branch)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (message_id, conversation_id)
+            )
+
+    def edit_version(self, message_id: int, content: str) -> int:
+        """Save an edited copy of a message as its new version (the original stays);
+        it becomes the end of the path. Its id."""
+        with self._write() as conn:
+            row = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError("could not save to the history: that message is gone")
+            m = message_of(row)
+            return self._insert(
+                conn, m.conversation_id, m.role, content, "complete", m.meta, m.parent_id
+            )
+
+    def delete_messages(self, conversation_id: int, gone: Deletion) -> None:
+        """Delete messages as `tree.deletion` planned, in one transaction."""
+        with self._write() as conn:
+            for child, parent in gone.adopt:
+                conn.execute("UPDATE messages SET parent_id = ? WHERE id = ?", (parent, child))
+            conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in gone.ids])
+            conn.execute(
+                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (gone.leaf, conversation_id)
+            )
+
+    def set_settings(self, conversation_id: int, settings: dict[str, Any], system: str) -> None:
+        """Keep a conversation's own settings and system prompt (its first message)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE conversations SET settings = ? WHERE id = ?",
+                (json.dumps(settings), conversation_id),
+            )
+            row = conn.execute(
+                "SELECT id FROM messages WHERE conversation_id = ? AND role = 'system'"
+                " AND parent_id IS NULL ORDER BY id LIMIT 1",
+                (conversation_id,),
+            ).fetchone()
+            if row is not None:
+                conn.execute("UPDATE messages SET content = ? WHERE id = ?", (system, row[0]))
+            elif system:  # the new first message: the others' roots hang under it
+                now, leaf = time.time(), self._leaf(conn, conversation_id)
+                first = insert_message(
+                    conn, conversation_id, "system", system, "complete", None, now, None
+                )
+                conn.execute(
+                    "UPDATE messages SET parent_id = ? WHERE conversation_id = ?"
+                    " AND parent_id IS NULL AND id != ?",
+                    (first, conversation_id, first),
+                )
+                conn.execute(
+                    "UPDATE conversations SET leaf_id = ? WHERE id = ?",
+                    (leaf if leaf is not None else first, conversation_id),
+                )
+
+    @staticmethod
+    def _leaf(conn: sqlite3.Connection, conversation_id: int) -> int | None:
+        row = conn.execute(
+            "SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        return row[0] if row else None
+
     def import_conversation(
-        self, title: str, messages: Sequence[Message], *, renamed: bool = False
+        self,
+        title: str,
+        messages: Sequence[Message],
+        *,
+        renamed: bool = False,
+        settings: dict[str, Any] | None = None,
     ) -> int:
-        """Store a whole conversation (from an export) in one transaction; its id."""
+        """Store a whole conversation (from an export, one path) in one transaction;
+        its id."""
         now = time.time()
         with self._write() as conn:
             created = min((m.created_at for m in messages), default=now)
             updated = max((m.created_at for m in messages), default=now)
-            cid = _conversation(conn, title, created, updated, renamed)
+            cid = insert_conversation(conn, title, created, updated, renamed, settings)
+            parent = None
             for m in messages:
-                x = m.meta
-                conn.execute(
-                    "INSERT INTO messages (conversation_id, role, content, created_at,"
-                    " updated_at, status, model, engine, sampling, prompt_tokens,"
-                    " generated_tokens, tokens_per_s, ttft_s)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        cid, m.role, m.content, m.created_at, m.created_at, m.status,
-                        x.model, x.engine,
-                        json.dumps(x.sampling) if x.sampling is not None else None,
-                        x.prompt_tokens, x.generated_tokens, x.tokens_per_s, x.ttft_s,
-                    ),
-                )  # fmt: skip
+                parent = insert_message(
+                    conn, cid, m.role, m.content, m.status, m.meta, m.created_at, parent
+                )
+            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (updated, cid))
             return cid
 
     # Reading ---------------------------------------------------------------------
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        try:
-            return self._conn().execute(sql, params).fetchall()
-        except sqlite3.Error as e:
-            raise StoreError(f"could not read the history: {_explain(e)}") from e
-
     def conversations(self, limit: int = 500) -> list[Conversation]:
         """Conversations, newest first."""
         rows = self._read(
-            "SELECT id, title, created_at, updated_at, renamed FROM conversations"
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations"
             " ORDER BY updated_at DESC, id DESC LIMIT ?",
             (limit,),
         )
-        return [Conversation(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [conversation_of(r) for r in rows]
 
     def conversation(self, conversation_id: int) -> Conversation | None:
         """One conversation, or None."""
         rows = self._read(
-            "SELECT id, title, created_at, updated_at, renamed FROM conversations WHERE id = ?",
-            (conversation_id,),
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
         )
-        if not rows:
-            return None
-        r = rows[0]
-        return Conversation(r[0], r[1], r[2], r[3], bool(r[4]))
+        return conversation_of(rows[0]) if rows else None
 
     def recent_prompts(self, limit: int = 200) -> list[str]:
         """What the user sent most recently, in every conversation, oldest first."""
@@ -323,38 +267,19 @@ class Store:
         return [r[0] for r in reversed(self._read(sql, [limit]))]
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[Message]:
-        """A conversation's messages, oldest first; only the `last` N when given."""
-        sql = (
-            "SELECT id, conversation_id, role, content, created_at, status, model, engine,"
-            " sampling, prompt_tokens, generated_tokens, tokens_per_s, ttft_s"
-            " FROM messages WHERE conversation_id = ? ORDER BY id DESC"
+        """A conversation as shown: the path to its leaf, oldest first, each message
+        with its version; only the `last` N when given."""
+        conv = self.conversation(conversation_id)
+        path = path_to(self.tree(conversation_id), conv.leaf_id if conv else None)
+        return path[-last:] if last is not None and last > 0 else path if last is None else []
+
+    def tree(self, conversation_id: int) -> list[Message]:
+        """Every message of a conversation, each version and branch, in id order."""
+        rows = self._read(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
         )
-        params: list[Any] = [conversation_id]
-        if last is not None:
-            sql += " LIMIT ?"
-            params.append(last)
-        rows = self._read(sql, params)
-        rows.reverse()
-        return [
-            Message(
-                id=r[0],
-                conversation_id=r[1],
-                role=r[2],
-                content=r[3],
-                created_at=r[4],
-                status=r[5],
-                meta=ReplyMeta(
-                    model=r[6],
-                    engine=r[7],
-                    sampling=json.loads(r[8]) if r[8] else None,
-                    prompt_tokens=r[9],
-                    generated_tokens=r[10],
-                    tokens_per_s=r[11],
-                    ttft_s=r[12],
-                ),
-            )
-            for r in rows
-        ]
+        return [message_of(r) for r in rows]
 
     def message_count(self, conversation_id: int) -> int:
         """How many messages a conversation has."""
@@ -380,18 +305,3 @@ class Store:
             (query, limit),
         )
         return [SearchHit(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-    def quick_check(self) -> bool:
-        """Whether SQLite finds the database sound."""
-        return bool(self._read("PRAGMA quick_check")[0][0] == "ok")
-
-
-def _conversation(
-    conn: sqlite3.Connection, title: str, created: float, updated: float = 0, renamed: bool = False
-) -> int:
-    """Insert a conversation (in the caller's transaction); its id."""
-    cur = conn.execute(
-        "INSERT INTO conversations (title, created_at, updated_at, renamed) VALUES (?, ?, ?, ?)",
-        (title, created, updated or created, int(renamed)),
-    )
-    return int(cur.lastrowid or 0)

@@ -94,6 +94,7 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
         self.gpu_offload = gpu_offload
         """Whether the engine's llama.cpp build can offload layers to a GPU."""
         self.folders = settings.library_folders()
+        self.presets = settings.presets
         self.cache = cache
         self.n_ctx = settings.load.n_ctx
         self.current = current
@@ -226,5 +227,11 @@ class ModelsScreen(ModalScreen[ModelRef | None]):
             )
 
         spec = entry.engine
-        dialog = ProfileDialog(entry.name, profile, spec, gpu_offload=self.gpu_offload)
+        dialog = ProfileDialog(
+            entry.name,
+            profile,
+            spec,
+            gpu_offload=self.gpu_offload,
+            presets=self.presets,
+        )
         self.app.push_screen(dialog, saved)

@@ -3,6 +3,7 @@ options its engine declares); saved to the config file."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from textual import on
@@ -14,9 +15,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from llamatui.engines.options import OptionError, OptionSpec
-from llamatui.engines.protocol import CTX_MIN
+from llamatui.engines.protocol import CTX_MIN, SamplingParams
 from llamatui.engines.registry import EngineSpec
 from llamatui.engines.templates import NAMED_FORMATS
+from llamatui.tui.chat.sampling import describe
 from llamatui.tui.config import PRESETS, Profile
 
 CTX = OptionSpec("ctx", "Context", int, "context size in tokens", minimum=CTX_MIN)
@@ -44,7 +46,13 @@ class ProfileDialog(ModalScreen[Profile | None]):
     ]
 
     def __init__(
-        self, name: str, profile: Profile, engine: EngineSpec | None, *, gpu_offload: bool
+        self,
+        name: str,
+        profile: Profile,
+        engine: EngineSpec | None,
+        *,
+        gpu_offload: bool,
+        presets: Mapping[str, SamplingParams] = PRESETS,
     ) -> None:
         """
         Args:
@@ -52,8 +60,10 @@ class ProfileDialog(ModalScreen[Profile | None]):
             profile: its profile now.
             engine: the engine that runs it, whose own options get a field each.
             gpu_offload: whether the engine here can use a GPU.
+            presets: the sampling presets to offer (built-in and the user's).
         """
         super().__init__()
+        self.presets = presets
         self.model_name = name
         self.profile = profile
         self.engine = engine
@@ -102,7 +112,7 @@ class ProfileDialog(ModalScreen[Profile | None]):
                 )
                 yield Label("Sampling")
                 yield Select(
-                    [(preset_label(name), name) for name in PRESETS],
+                    [(preset_label(name, self.presets), name) for name in self.presets],
                     value=p.preset or Select.NULL,
                     prompt="default",
                     id="preset",
@@ -156,8 +166,6 @@ class ProfileDialog(ModalScreen[Profile | None]):
         self.dismiss(profile)
 
 
-def preset_label(name: str) -> str:
+def preset_label(name: str, presets: Mapping[str, SamplingParams] = PRESETS) -> str:
     """A sampling preset with what it sets: "precise: temperature 0.2, top_k 20, ..."."""
-    p = PRESETS[name]
-    values = f"temperature {p.temperature:g}, top_k {p.top_k}, top_p {p.top_p:g}"
-    return f"{name}: {values}, min_p {p.min_p:g}"
+    return f"{name}: {describe(presets[name])}"
