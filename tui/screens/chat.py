@@ -27,22 +27,23 @@ from llamatui.engines.protocol import estimate_tokens
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage
 from llamatui.tui.chat import events as ev
-from llamatui.tui.chat.context import trim_notice
-from llamatui.tui.chat.engines import RESTART_HINT, Busy, HandleMaker
-from llamatui.tui.chat.recorder import meta_of
+from llamatui.tui.chat.engines import Busy, HandleMaker
 from llamatui.tui.chat.reply import ReplyJob
+from llamatui.tui.chat.sampling import ChatSettings
 from llamatui.tui.chat.session import ChatSession
-from llamatui.tui.history.records import ReplyMeta
-from llamatui.tui.history.status import FINISH_NOTES, STATUS_NOTES
-from llamatui.tui.history.store import Store, StoreError
+from llamatui.tui.history.status import STATUS_NOTES
+from llamatui.tui.history.store import LEAF, Store, StoreError
 from llamatui.tui.paths import engine_log_path, library_cache_path, recent_path
 from llamatui.tui.screens.chat_bindings import CHAT_BINDINGS
+from llamatui.tui.screens.chat_events import draw_event
+from llamatui.tui.screens.chat_settings import ChatSettingsDialog
 from llamatui.tui.screens.commands import ModelCommands
+from llamatui.tui.screens.message_actions import MessageActions
 from llamatui.tui.screens.models import ModelsScreen
 from llamatui.tui.screens.session_event import SessionEvent
 from llamatui.tui.settings import Settings
-from llamatui.tui.widgets.chat_message import CONTINUE_OFFER, AssistantMessage
-from llamatui.tui.widgets.conversation_view import ConversationView, reply_footer
+from llamatui.tui.widgets.chat_message import AssistantMessage
+from llamatui.tui.widgets.conversation_view import ConversationView
 from llamatui.tui.widgets.conversations_pane import ConversationsPane
 from llamatui.tui.widgets.meters import Meters
 from llamatui.tui.widgets.prompt_input import PromptInput
@@ -91,8 +92,9 @@ class ChatScreen(Screen[None]):
             log_path=engine_log_path(),
             recent_path=recent_path(),
         )
-        self._reply: AssistantMessage | None = None  # the reply being streamed into
-        self._last_reply: AssistantMessage | None = None
+        self.streaming: AssistantMessage | None = None  # the reply being streamed into
+        self.last_streamed: AssistantMessage | None = None
+        self.actions = MessageActions(self)
         self._count_timer: Timer | None = None
 
     def _emit(self, event: ev.Event) -> None:
@@ -118,10 +120,10 @@ class ChatScreen(Screen[None]):
         with contextlib.suppress(StoreError):  # Up in the prompt recalls these
             self.prompt.earlier = self.store.recent_prompts() if self.store else []
         self.session.restarting()
-        self._sync()
+        self.sync()
         if self.startup_notice:
             self.conversation.notice(self.startup_notice, error=True)
-        self.call_after_refresh(self._refresh_pane)
+        self.call_after_refresh(self.refresh_pane)
         # Start the engine after the first frame: its start-up (a Python process
         # importing llama.cpp) would otherwise compete with the first paint.
         self.call_after_refresh(self.load_model)
@@ -130,7 +132,7 @@ class ChatScreen(Screen[None]):
     def on_resize(self) -> None:
         self.set_class(self.app.size.width < PANE_MIN_WIDTH, "-narrow")
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         """Show the session's state in the status line."""
         s = self.session
         self.status.state = s.state
@@ -158,68 +160,22 @@ class ChatScreen(Screen[None]):
     # What the workers report -------------------------------------------------------
 
     async def on_session_event(self, message: SessionEvent) -> None:
-        event = message.event
-        if not self.session.apply(event):
-            return  # a load the user has since replaced
-        match event:
-            case ev.LoadStarted(name=name):
-                self.status.load_note = name
-            case ev.LoadProgress(name=name, fraction=fraction, note=note):
-                self.status.load_note = f"{name} {fraction:.0%}" + (f" · {note}" if note else "")
-            case ev.ModelLoaded(info=info, memory=memory):
-                self.meters.show_model(info, memory)
-                if info.notice:
-                    self.conversation.notice(f"{info.name}: {info.notice}")
-                self._count_draft()
-            case ev.LoadFailed(reason=reason, cancelled=True):
-                back = self.session.previous  # a switch cancelled: the model before it
-                if back is not None and back != self.session.wanted:
-                    self.conversation.notice(f"Loading was cancelled: back to {back.name}.")
-                    self.switch_model(back)
-                else:
-                    self.conversation.notice("Loading was cancelled. Ctrl+L picks a model.")
-            case ev.LoadFailed(reason=reason):
-                self.conversation.notice(f"Could not load the model: {reason}", error=True)
-            case ev.PromptSaved():
-                await self._refresh_pane()
-            case ev.TextStreamed(text=text, n_tokens=n):
-                if self._reply is not None:
-                    self._reply.append(text)
-                self.meters.flush()  # a held sample is drawn in the same frame
-                self.status.streamed += n
-                return  # nothing the status line shows from the session has changed
-            case ev.ContextTrimmed(dropped=dropped, n_ctx=n_ctx):
-                self.conversation.notice(trim_notice(dropped, n_ctx))
-            case ev.ReplyEnded(stats=None):
-                await self._end_reply(FINISH_NOTES["cancelled"], cut=True)
-            case ev.ReplyEnded(stats=stats) if stats is not None:
-                note = FINISH_NOTES[stats.finish]
-                if self.session.cut:
-                    note += CONTINUE_OFFER
-                job = self.session.last_reply  # its meta names the model
-                meta = meta_of(stats, job.meta if job is not None else ReplyMeta())
-                await self._end_reply(reply_footer(meta, note), cut=bool(note))
-            case ev.ReplyFailed(reason=reason, engine_died=died, kept=kept):
-                self.conversation.notice(reason + (RESTART_HINT if died else ""), error=True)
-                await self._end_reply(None if kept else STATUS_NOTES["interrupted"], cut=True)
-            case ev.EngineStopped(reason=reason):
-                self.conversation.notice(f"The engine stopped: {reason}.{RESTART_HINT}", error=True)
-            case ev.ContextCounted(tokens=tokens, exact=exact):
-                self.status.next_prompt = tokens
-                self.status.estimated = not exact
-            case ev.SaveFailed(reason=reason):
-                self.conversation.notice(reason, error=True)
-        self._sync()
+        await draw_event(self, message.event)
 
-    async def _end_reply(self, footer: str | None, *, cut: bool) -> None:
-        reply, self._reply = self._reply, None
-        self._last_reply = reply
-        # The screen is ready again as soon as the reply has ended.
-        self._sync()
-        self._count_draft()
+    async def end_reply(self, footer: str | None, *, cut: bool) -> None:
+        """The reply has ended: the screen is ready again, the reply gets its footer;
+        a new version or branch is shown again as stored, with its versions."""
+        reply, self.streaming = self.streaming, None
+        self.last_streamed = reply
+        self.sync()
+        self.count_draft()
         if reply is not None:
             reply.finish(footer, cut=cut)
-        await self._refresh_pane()
+        job = self.session.last_reply
+        if job is not None and job.parent != LEAF:
+            await self.actions.reopen()
+        else:
+            await self.refresh_pane()
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that failed in a way nobody planned for: say so, keep going."""
@@ -230,13 +186,13 @@ class ChatScreen(Screen[None]):
             self.session.apply(ev.LoadFailed(reason, generation=self.session.generation))
             self.conversation.notice(f"Could not load the model: {reason}", error=True)
         elif event.worker.group == "generate" and self.session.generating:
-            text = self._reply.text if self._reply is not None else ""
+            text = self.streaming.text if self.streaming is not None else ""
             self.session.apply(ev.ReplyFailed(reason, False, text))
             self.conversation.notice(reason, error=True)
-            await self._end_reply(STATUS_NOTES["interrupted"], cut=True)
+            await self.end_reply(STATUS_NOTES["interrupted"], cut=True)
         else:
             self.conversation.notice(reason, error=True)
-        self._sync()
+        self.sync()
 
     # Sending -----------------------------------------------------------------------
 
@@ -249,10 +205,15 @@ class ChatScreen(Screen[None]):
             self.notify(str(e), severity="warning", markup=False)
             self.prompt.restore(event.text)
             return
-        self._reply = await self.conversation.start_reply(event.text)
+        await self.start_streaming(job, event.text)
+
+    async def start_streaming(self, job: ReplyJob, prompt: str | None) -> None:
+        """Show the prompt (None: a new version of the last reply) with an empty reply,
+        and make the reply in a worker."""
+        self.streaming = await self.conversation.start_reply(prompt)
         # The last count may predate the end of the draft: never less than an estimate.
         self.status.reply_started(max(self.status.next_prompt or 0, estimate_tokens(job.messages)))
-        self._sync()
+        self.sync()
         self.generate(job)
 
     def action_continue_reply(self) -> None:
@@ -262,10 +223,10 @@ class ChatScreen(Screen[None]):
         except Busy as e:
             self.notify(str(e), severity="warning", markup=False)
             return
-        self._reply = self._last_reply
-        self.conversation.resume(self._reply)
+        self.streaming = self.last_streamed or self.conversation.last_reply()
+        self.conversation.resume(self.streaming)
         self.status.reply_started(estimate_tokens(job.messages))
-        self._sync()
+        self.sync()
         self.generate(job)
 
     @on(PromptInput.Changed)
@@ -273,9 +234,9 @@ class ChatScreen(Screen[None]):
         # Count when typing pauses, not per key: each count is a trip to the engine.
         if self._count_timer is not None:
             self._count_timer.stop()
-        self._count_timer = self.set_timer(COUNT_DELAY_S, self._count_draft)
+        self._count_timer = self.set_timer(COUNT_DELAY_S, self.count_draft)
 
-    def _count_draft(self) -> None:
+    def count_draft(self) -> None:
         if self.session.generating or self.session.info is None:
             return
         draft = self.prompt.text.strip()
@@ -283,6 +244,52 @@ class ChatScreen(Screen[None]):
         if draft:
             messages = [*messages, {"role": "user", "content": draft}]
         self.count_context(messages)
+
+    # Messages and settings ---------------------------------------------------------
+
+    def action_select_messages(self) -> None:
+        """Select a message, to act on it (F1 lists the keys)."""
+        self.conversation.focus()
+
+    @on(ConversationView.Leave)
+    def _leave_messages(self) -> None:
+        self.prompt.focus()
+
+    @on(ConversationView.Act)
+    async def _act(self, event: ConversationView.Act) -> None:
+        await self.actions.run(event.action, event.message)
+
+    def action_chat_settings(self) -> None:
+        """This conversation's system prompt and sampling."""
+        s = self.session
+        base = s.settings.presets.get(s.profile.preset or "", s.settings.sampling)
+
+        async def saved(result: tuple[ChatSettings, str] | None) -> None:
+            if result is None:
+                return
+            s.chat, system = result
+            changed = system != s.system_prompt()
+            if changed or s.conversation_id is not None:  # else the model's stays
+                s.system = system
+            if s.conversation_id is not None and self.store is not None:
+                try:
+                    self.store.set_settings(s.conversation_id, s.chat.to_data(), system)
+                except StoreError as e:
+                    self.notify(str(e), severity="warning", markup=False)
+                if changed:
+                    await self.actions.reopen()
+            self.notify("Saved: the next reply uses these settings.", markup=False)
+            self.count_draft()
+
+        dialog = ChatSettingsDialog(s.chat, s.system_prompt(), s.settings.presets, base)
+        self.app.push_screen(dialog, saved)
+
+    async def shown_again(self) -> None:
+        """The conversation was shown again from the history: the rest follows."""
+        self.last_streamed = None
+        self.sync()
+        self.count_draft()
+        await self.refresh_pane()
 
     # Actions -----------------------------------------------------------------------
 
@@ -309,14 +316,14 @@ class ChatScreen(Screen[None]):
         """End the running engine and load `ref`; the conversation carries on."""
         self.session.switch(ref)
         self.status.load_note = ref.name
-        self._sync()
+        self.sync()
         self.load_model(restart=True)
 
     def action_restart_engine(self) -> None:
         """Start the engine again and load the model."""
         self.session.restarting()
         self.status.load_note = ""
-        self._sync()
+        self.sync()
         self.load_model(restart=True)
 
     async def action_new_chat(self) -> None:
@@ -330,16 +337,16 @@ class ChatScreen(Screen[None]):
 
     async def _show_empty(self) -> None:
         await self.conversation.clear()
-        self._last_reply = None
+        self.last_streamed = None
         self.status.streamed = 0
-        self._sync()
-        await self._refresh_pane()
-        self._count_draft()
+        self.sync()
+        await self.refresh_pane()
+        self.count_draft()
         self.prompt.focus()
 
     # Conversations -----------------------------------------------------------------
 
-    async def _refresh_pane(self) -> None:
+    async def refresh_pane(self) -> None:
         self.pane.current = self.session.conversation_id
         await self.pane.refresh_list()
 
@@ -353,17 +360,19 @@ class ChatScreen(Screen[None]):
             return
         try:
             history = self.store.messages(conversation_id)
-            self.session.open(conversation_id, history)
+            conv = self.store.conversation(conversation_id)
+            chat = ChatSettings.from_data(conv.settings if conv else {})
+            self.session.open(conversation_id, history, chat)
         except (StoreError, Busy) as e:
             self.notify(str(e), severity="warning", markup=False)
             return
-        self._last_reply = None
+        self.last_streamed = None
         await self.conversation.show_history(history, message_id)
-        self._sync()
-        self._count_draft()
+        self.sync()
+        self.count_draft()
         if message_id is None:
             self.prompt.focus()
-        await self._refresh_pane()
+        await self.refresh_pane()
 
     @on(ConversationsPane.Deleted)
     async def _deleted(self, event: ConversationsPane.Deleted) -> None:
@@ -375,7 +384,7 @@ class ChatScreen(Screen[None]):
         """Show or hide the conversations pane."""
         self.pane.display = self.show_pane = not self.pane.display  # the user's choice
         if self.pane.display:
-            await self._refresh_pane()
+            await self.refresh_pane()
             self.pane.list_view.focus()
         else:
             self.prompt.focus()
@@ -384,5 +393,5 @@ class ChatScreen(Screen[None]):
         """Open the pane with the cursor in the search box."""
         if not self.pane.display:
             self.pane.display = True
-            await self._refresh_pane()
+            await self.refresh_pane()
         self.pane.search_input.focus()

@@ -50,6 +50,20 @@ CHAT_BINDINGS: list[BindingType] = [
         tooltip="Continue a reply that was cut off",
     ),
     Binding(
+        "f3,alt+up",
+        "select_messages",
+        "Messages",
+        id="chat.select_messages",
+        tooltip="Select a message: regenerate, edit, copy, delete, versions",
+    ),
+    Binding(
+        "f4",
+        "chat_settings",
+        "Settings",
+        id="chat.chat_settings",
+        tooltip="This conversation's system prompt and sampling (presets, seed, stop)",
+    ),
+    Binding(
         "ctrl+g",
         "toggle_meters",
         "Meters",
@@ -96,8 +110,25 @@ APP_BINDINGS: list[BindingType] = [
 # prompt's own keys come first; each id is looked up, so a [keymap] shows as remapped.
 PROMPT_KEYS = [("Enter", "Send the message"), ("Shift+Enter, Ctrl+J", "A new line")]
 HELP_GROUPS: list[tuple[str, list[str]]] = [
-    ("Reply", ["chat.stop", "app.stop_or_copy", "chat.continue_reply"]),
+    ("Reply", ["chat.stop", "app.stop_or_copy", "chat.continue_reply", "chat.chat_settings"]),
     ("Conversations", ["chat.new_chat", "chat.toggle_conversations", "chat.search"]),
+    (
+        "A selected message (F3)",
+        [
+            "chat.select_messages",
+            "messages.up",
+            "messages.down",
+            "messages.regenerate",
+            "messages.previous",
+            "messages.next",
+            "messages.edit",
+            "messages.continue",
+            "messages.copy",
+            "messages.copy_code",
+            "messages.delete",
+            "messages.leave",
+        ],
+    ),
     ("Models", ["chat.models", "chat.quick_switch", "chat.restart_engine"]),
     ("Screen", ["chat.toggle_meters", "app.help", "app.command_palette", "app.quit"]),
 ]

@@ -1,4 +1,4 @@
-"""Small modal dialogs: ask for a title, confirm a deletion."""
+"""Small modal dialogs: ask for a title, confirm a deletion, edit a message."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from llamatui.tui.widgets.prompt_input import PromptInput
+
 DIALOG_CSS = """
-RenameDialog, ConfirmDialog {
+RenameDialog, ConfirmDialog, EditDialog {
     align: center middle;
     & > Vertical {
         width: 64; max-width: 90%; height: auto; padding: 1 2;
@@ -76,3 +78,38 @@ class ConfirmDialog(ModalScreen[bool]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+class EditDialog(ModalScreen[str | None]):
+    """Edit the text of a message; None when cancelled."""
+
+    DEFAULT_CSS = (
+        DIALOG_CSS
+        + """
+    EditDialog > Vertical { width: 100; }
+    EditDialog PromptInput { max-height: 20; }
+    """
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")
+    ]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.heading = title
+        self.current = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Content(self.heading))
+            yield PromptInput(id="edit")
+            yield Label(Content("Enter saves · Shift+Enter or Ctrl+J a new line · Esc cancels"))
+
+    def on_mount(self) -> None:
+        self.query_one(PromptInput).restore(self.current)
+        self.query_one(PromptInput).focus()
+
+    @on(PromptInput.Submitted)
+    def _submit(self, event: PromptInput.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.text if event.text.strip() else None)

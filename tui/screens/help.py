@@ -28,8 +28,12 @@ def key_rows(screen: Screen[object]) -> Rows:
     Read from the bindings in force, so keys remapped by a [keymap] show as they are.
     """
     by_id: dict[str, tuple[list[str], str]] = {}
-    for key, active in screen.active_bindings.items():
-        binding = active.binding
+    # In force now (the app's, the screen's, the focused widget's), then those of the
+    # screen's other widgets (a selected message's keys, while the prompt has focus).
+    bound = [(key, active.binding) for key, active in screen.active_bindings.items()]
+    for node in screen.walk_children(with_self=False):
+        bound += [(k, b) for k, found in node._bindings.key_to_bindings.items() for b in found]
+    for key, binding in bound:
         if binding.id is None:
             continue
         keys, _ = by_id.setdefault(binding.id, ([], binding.tooltip or binding.description))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Static
 
 from llamatui.tui.chat.sanitize import strip_controls
@@ -12,6 +13,11 @@ from llamatui.tui.widgets.single_layout import SingleLayout
 
 # Added to a reply's footer when it can be carried on.
 CONTINUE_OFFER = " · Ctrl+T continues"
+
+
+def versions_label(version: tuple[int, int]) -> str:
+    """Which version a message is, when it has several: "← 2/3 →" (←/→ step)."""
+    return f"← {version[0]}/{version[1]} →" if version[1] > 1 else ""
 
 
 class UserMessage(Static, SingleLayout):
@@ -26,9 +32,16 @@ class UserMessage(Static, SingleLayout):
     }
     """
 
-    def __init__(self, text: str) -> None:
-        super().__init__(strip_controls(text), markup=False)
+    def __init__(
+        self, text: str, *, message_id: int | None = None, version: tuple[int, int] = (1, 1)
+    ) -> None:
+        shown = Content(strip_controls(text))
+        if label := versions_label(version):
+            shown += Content.styled(f"\n{label} edited", "dim")
+        super().__init__(shown)
         self.text = text
+        self.message_id = message_id
+        """The stored message (None until it is saved)."""
 
 
 class Notice(Static, SingleLayout):
@@ -66,11 +79,20 @@ class AssistantMessage(Vertical, SingleLayout):
     }
     """
 
-    def __init__(self, text: str = "", *, footer: str = "", cut: bool = False) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        footer: str = "",
+        cut: bool = False,
+        message_id: int | None = None,
+    ) -> None:
         super().__init__(classes="-cut" if cut else "")
         self.text = strip_controls(text)
         self.footer = footer
         self._before = footer
+        self.message_id = message_id
+        """The stored reply (None until it is saved)."""
 
     def compose(self) -> ComposeResult:
         # Links in model output are shown as text, never opened.

@@ -3,9 +3,14 @@ and the reply that streams."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
@@ -13,7 +18,12 @@ from llamatui.engines.refs import ModelRef
 from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import STATUS_NOTES
-from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
+from llamatui.tui.widgets.chat_message import (
+    AssistantMessage,
+    Notice,
+    UserMessage,
+    versions_label,
+)
 from llamatui.tui.widgets.single_layout import SingleLayout
 
 # Messages mounted when a conversation opens; earlier ones on request. Mounting
@@ -58,11 +68,56 @@ class EarlierMessages(Button):
     """Shows how many messages are not mounted; pressing it mounts more."""
 
 
+ChatMessage = UserMessage | AssistantMessage
+
+
+def _act(key: str, action: str, description: str, tooltip: str, *, show: bool = True) -> Binding:
+    return Binding(
+        key, f"act('{action}')", description, id=f"messages.{action}", tooltip=tooltip, show=show
+    )
+
+
+MESSAGE_BINDINGS: list[BindingType] = [
+    Binding("up,k", "move(-1)", "Earlier", id="messages.up", show=False,
+            tooltip="Select the message before"),
+    Binding("down,j", "move(1)", "Later", id="messages.down", show=False,
+            tooltip="Select the message after"),
+    Binding("escape", "leave", "Back", id="messages.leave", tooltip="Back to the prompt"),
+    _act("r", "regenerate", "Regenerate", "Another version of the reply (the others stay)"),
+    _act("e", "edit", "Edit", "Edit and resend a message (a new branch), or edit a reply"),
+    _act("t", "continue", "Continue", "Continue the last reply"),
+    _act("left,h", "previous", "← Version", "The version before", show=False),
+    _act("right,l", "next", "Version →", "The version after", show=False),
+    _act("c", "copy", "Copy", "Copy the message (OSC 52: works over SSH)"),
+    _act("b", "copy_code", "Copy code", "Copy its code blocks, one per press", show=False),
+    _act("d,delete", "delete", "Delete", "Delete the message (asks first)"),
+]  # fmt: skip
+
+
 class ConversationView(VerticalScroll, SingleLayout):
-    """The messages of one conversation, anchored to the bottom while it grows."""
+    """The messages of one conversation, anchored to the bottom while it grows.
+
+    Focused (F3, or Tab), it selects a message: the keys of MESSAGE_BINDINGS move
+    the selection and act on it (the screen does what each action means)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = MESSAGE_BINDINGS
+
+    @dataclass
+    class Act(Message):
+        """The user asked for an action on the selected message."""
+
+        action: str
+        message: ChatMessage
+
+    class Leave(Message):
+        """The user is done with the messages: back to the prompt."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.selected: ChatMessage | None = None
+        """The message the keys act on, while the view has the focus."""
+        self.pending_user: UserMessage | None = None
+        """The user's message last sent, until its id is known."""
         self._history: list[StoredMessage] = []
         """The stored messages of the open conversation (for the earlier ones)."""
         self._shown_from = 0
@@ -75,14 +130,75 @@ class ConversationView(VerticalScroll, SingleLayout):
         """Tell the user something, inside the conversation."""
         self.mount(Notice(text, error=error))
 
-    async def start_reply(self, prompt: str) -> AssistantMessage:
-        """Show the user's message and an empty reply to stream into."""
+    async def start_reply(self, prompt: str | None) -> AssistantMessage:
+        """Show the user's message (None: another version of the reply to the last
+        one shown) and an empty reply to stream into."""
         reply = AssistantMessage()
         self.anchor()
         await self.query(Welcome).remove()
-        await self.mount_all([UserMessage(prompt), reply])
+        self.pending_user = UserMessage(prompt) if prompt is not None else None
+        await self.mount_all([self.pending_user, reply] if self.pending_user else [reply])
         reply.begin()
         return reply
+
+    def last_reply(self) -> AssistantMessage | None:
+        """The reply shown last, if the conversation ends with one."""
+        shown = self.chat_messages()
+        return shown[-1] if shown and isinstance(shown[-1], AssistantMessage) else None
+
+    # Selecting a message ------------------------------------------------------------
+
+    def chat_messages(self) -> list[ChatMessage]:
+        """The user's messages and the replies shown, in order."""
+        return [w for w in self.children if isinstance(w, UserMessage | AssistantMessage)]
+
+    def select(self, message: ChatMessage | None) -> None:
+        """Mark `message` as the one the keys act on, and show it."""
+        if self.selected is not None:
+            self.selected.remove_class("-selected")
+        self.selected = message
+        if message is not None:
+            message.add_class("-selected")
+            self.anchor(False)
+            self.scroll_to_widget(
+                message, animate=False, top=message.size.height > self.size.height
+            )
+
+    def select_at(self, index: int) -> None:
+        """Select the message at `index` (clamped; -1 is the last)."""
+        shown = self.chat_messages()
+        if shown:
+            self.select(shown[max(0, min(index, len(shown) - 1))] if index >= 0 else shown[-1])
+
+    def select_id(self, message_id: int) -> None:
+        """Select the stored message `message_id` (the last one if it is not shown)."""
+        shown = self.chat_messages()
+        found = next((w for w in shown if w.message_id == message_id), None)
+        self.select(found) if found is not None else self.select_at(-1)
+
+    def on_focus(self) -> None:
+        if self.selected is None or self.selected not in self.chat_messages():
+            self.select_at(-1)
+
+    def on_blur(self) -> None:
+        self.select(None)
+
+    def action_move(self, step: int) -> None:
+        """Select the message `step` away."""
+        shown = self.chat_messages()
+        if self.selected in shown:
+            self.select_at(shown.index(self.selected) + step)
+        else:
+            self.select_at(-1)
+
+    def action_leave(self) -> None:
+        """Back to the prompt."""
+        self.post_message(self.Leave())
+
+    def action_act(self, action: str) -> None:
+        """Ask the screen to act on the selected message."""
+        if self.selected is not None:
+            self.post_message(self.Act(action, self.selected))
 
     def resume(self, reply: AssistantMessage | None) -> None:
         """More of `reply` will stream (it continues): follow it."""
@@ -94,6 +210,7 @@ class ConversationView(VerticalScroll, SingleLayout):
         """Remove every message."""
         self._history = []
         self._shown_from = 0
+        self.selected = self.pending_user = None
         await self.remove_children()
         await self.mount(Welcome(WELCOME, markup=False))
         self.anchor()
@@ -101,6 +218,7 @@ class ConversationView(VerticalScroll, SingleLayout):
     async def show_history(self, history: list[StoredMessage], at: int | None = None) -> None:
         """Show a stored conversation: its last messages, or those around message `at`."""
         self._history = history
+        self.selected = self.pending_user = None
         start = max(0, len(history) - WINDOW)
         if at is not None:
             found = next((i for i, m in enumerate(history) if m.id == at), start)
@@ -159,10 +277,11 @@ class ConversationView(VerticalScroll, SingleLayout):
 def _widget_for(m: StoredMessage) -> UserMessage | AssistantMessage | Notice:
     widget: UserMessage | AssistantMessage | Notice
     if m.role == "user":
-        widget = UserMessage(m.content)
+        widget = UserMessage(m.content, message_id=m.id, version=m.version)
     elif m.role == "assistant":
         note = STATUS_NOTES[m.status]
-        widget = AssistantMessage(m.content, footer=reply_footer(m.meta, note), cut=bool(note))
+        footer = " · ".join(p for p in (versions_label(m.version), reply_footer(m.meta, note)) if p)
+        widget = AssistantMessage(m.content, footer=footer, cut=bool(note), message_id=m.id)
     else:
         widget = Notice(f"System prompt: {m.content}" if m.role == "system" else m.content)
     widget.id = f"message-{m.id}"

@@ -1,0 +1,189 @@
+"""What the keys do to a selected message: regenerate a reply (the old version
+stays), edit and resend a message (a new branch), edit a reply, continue it, step
+between versions, delete, copy it or its code blocks.
+
+Every change is made in the history first (the tree of versions and branches in
+`tui/history/tree.py`), then the conversation is shown again from it: what is on
+screen is always what is stored, and survives a restart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from markdown_it import MarkdownIt
+
+from llamatui.tui.chat.engines import Busy
+from llamatui.tui.chat.sampling import ChatSettings
+from llamatui.tui.history.records import Message as StoredMessage
+from llamatui.tui.history.store import Store, StoreError
+from llamatui.tui.history.tree import deletion, step_version
+from llamatui.tui.screens.dialogs import ConfirmDialog, EditDialog
+from llamatui.tui.widgets.conversation_view import ChatMessage
+
+if TYPE_CHECKING:
+    from llamatui.tui.screens.chat import ChatScreen
+
+COPIED = "over SSH and in tmux the terminal must allow OSC 52 (tmux: set-clipboard on)"
+
+
+def code_blocks(text: str) -> list[str]:
+    """The fenced and indented code blocks of Markdown text, in order."""
+    tokens = MarkdownIt("commonmark").parse(text)
+    return [t.content for t in tokens if t.type in ("fence", "code_block")]
+
+
+class MessageActions:
+    """The message actions of one chat screen."""
+
+    def __init__(self, screen: ChatScreen) -> None:
+        self.screen = screen
+        self._code_at: dict[int, int] = {}  # per message: the code block copied last
+
+    @property
+    def store(self) -> Store | None:
+        return self.screen.store
+
+    def notify(self, text: str, *, warning: bool = False) -> None:
+        self.screen.notify(text, severity="warning" if warning else "information", markup=False)
+
+    async def run(self, action: str, widget: ChatMessage) -> None:
+        """Do `action` to the message `widget` shows."""
+        if action == "copy":
+            return self._copy(widget.text, "the message")
+        if action == "copy_code":
+            return self._copy_code(widget)
+        if action == "continue":
+            if widget is not self.screen.conversation.last_reply():
+                return self.notify("Only the last reply can be continued.", warning=True)
+            return self.screen.action_continue_reply()
+        if self.screen.session.generating:
+            return self.notify("A reply is streaming: Esc stops it first.", warning=True)
+        cid = self.screen.session.conversation_id
+        if self.store is None or cid is None or widget.message_id is None:
+            return self.notify(
+                "This message is not in the history: it cannot change.", warning=True
+            )
+        try:
+            tree = self.store.tree(cid)
+            path = self.store.messages(cid)
+        except StoreError as e:
+            return self.notify(str(e), warning=True)
+        at = next((i for i, m in enumerate(path) if m.id == widget.message_id), None)
+        if at is None:
+            return self.notify("That message is no longer in the conversation.", warning=True)
+        try:
+            await self._change(action, cid, tree, path, at)
+        except (StoreError, Busy) as e:
+            self.notify(str(e), warning=True)
+
+    async def _change(
+        self, action: str, cid: int, tree: list[StoredMessage], path: list[StoredMessage], at: int
+    ) -> None:
+        assert self.store is not None
+        message = path[at]
+        if action in ("previous", "next"):
+            leaf = step_version(tree, message.id, -1 if action == "previous" else 1)
+            if leaf is None:
+                n, total = message.version
+                return self.notify(f"This is version {n} of {total}.")
+            self.store.set_leaf(cid, leaf)
+            await self.reopen(select=at)
+        elif action == "regenerate":
+            if message.role == "user":  # its reply, another version
+                at += 1
+            if at == 0 or at > len(path) or path[at - 1].role != "user":
+                return self.notify("There is no reply to regenerate here.", warning=True)
+            await self._regenerate(cid, path[:at])
+        elif action == "edit":
+            await self._edit(cid, message, path[:at])
+        elif action == "delete":
+            conv = self.store.conversation(cid)
+            gone = deletion(tree, message.id, conv.leaf_id if conv else None)
+            if gone is None:
+                return self.notify("The system prompt is changed in the settings (F4).")
+
+            async def confirmed(yes: bool | None) -> None:
+                if yes and self.store is not None:
+                    try:
+                        self.store.delete_messages(cid, gone)
+                    except StoreError as e:
+                        return self.notify(str(e), warning=True)
+                    await self.reopen(select=max(0, at - 1))
+
+            self.screen.app.push_screen(ConfirmDialog(f"Delete {gone.what}?"), confirmed)
+
+    async def _regenerate(self, cid: int, upto: list[StoredMessage]) -> None:
+        """Another reply to the last message of `upto` (a user's)."""
+        screen = self.screen
+        session = screen.session
+        session.open(cid, upto, session.chat)
+        job = session.regenerate(upto[-1].id)
+        await screen.conversation.show_history(upto)
+        await screen.start_streaming(job, None)
+
+    async def _edit(self, cid: int, message: StoredMessage, before: list[StoredMessage]) -> None:
+        """Edit a user's message and send it as a new branch, or edit a reply (a new
+        version of it, to continue from)."""
+        screen = self.screen
+        user = message.role == "user"
+        title = "Edit and resend (a new branch; the old one stays)" if user else "Edit the reply"
+
+        async def edited(text: str | None) -> None:
+            if text is None or text == message.content or self.store is None:
+                return
+            if message.role == "user":
+                session = screen.session
+                try:
+                    session.open(cid, before, session.chat)
+                    job = session.send(text, parent=message.parent_id)
+                except Busy as e:
+                    return self.notify(str(e), warning=True)
+                await screen.conversation.show_history(before)
+                await screen.start_streaming(job, text)
+                return
+            try:
+                self.store.edit_version(message.id, text)
+            except StoreError as e:
+                return self.notify(str(e), warning=True)
+            await self.reopen(select=len(before))
+            self.notify("Saved as a new version: t or Ctrl+T continues it.")
+
+        screen.app.push_screen(EditDialog(title, message.content), edited)
+
+    async def reopen(self, *, select: int | None = None) -> None:
+        """Show the open conversation again as stored (keeping the figures of the
+        last reply), selecting the message at `select`."""
+        screen = self.screen
+        session = screen.session
+        cid = session.conversation_id
+        if self.store is None or cid is None:
+            return
+        stats, cut = session.last_stats, session.cut
+        try:
+            conv = self.store.conversation(cid)
+            history = self.store.messages(cid)
+        except StoreError as e:
+            return self.notify(str(e), warning=True)
+        session.open(cid, history, ChatSettings.from_data(conv.settings if conv else {}))
+        session.last_stats, session.cut = stats, cut
+        await screen.conversation.show_history(history)
+        await screen.shown_again()
+        if select is not None and history:
+            view = screen.conversation
+            view.focus()
+            wanted = history[min(select, len(history) - 1)].id
+            view.call_after_refresh(view.select_id, wanted)
+
+    def _copy(self, text: str, what: str) -> None:
+        self.screen.app.copy_to_clipboard(text)
+        self.notify(f"Copied {what} ({len(text):,} characters): {COPIED}.")
+
+    def _copy_code(self, widget: ChatMessage) -> None:
+        blocks = code_blocks(widget.text)
+        if not blocks:
+            return self.notify("This message has no code block.", warning=True)
+        key = widget.message_id if widget.message_id is not None else id(widget)
+        n = (self._code_at.get(key, -1) + 1) % len(blocks)
+        self._code_at[key] = n
+        self._copy(blocks[n], f"code block {n + 1} of {len(blocks)}")
