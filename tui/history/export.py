@@ -30,13 +30,19 @@ class AlreadyImported(Exception):
 
 
 def to_markdown(conv: Conversation, messages: list[Message]) -> str:
-    """A conversation as a Markdown document."""
+    """A conversation as a Markdown document: the path shown (each message that has
+    other versions says which it is), and the conversation's own settings."""
     out = [f"# {conv.title}", ""]
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.created_at))
     out += [f"*{created}, {len(messages)} messages*", ""]
+    if conv.settings:
+        shown = ", ".join(f"{k}: {v}" for k, v in conv.settings.items())
+        out += [f"*Settings: {shown}*", ""]
     for m in messages:
         out.append(f"## {m.role.capitalize()}")
         out.append("")
+        if m.version[1] > 1:
+            out += [f"*version {m.version[0]} of {m.version[1]}*", ""]
         out.append(m.content)
         out.append("")
         if m.role == "assistant":
@@ -52,13 +58,15 @@ def to_markdown(conv: Conversation, messages: list[Message]) -> str:
 
 
 def to_json(conv: Conversation, messages: list[Message]) -> str:
-    """A conversation as JSON, with every field, to import again."""
+    """A conversation as JSON, with every field, to import again (the path shown;
+    each message says which of its versions it is)."""
     data = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "title": conv.title,
         "renamed": conv.renamed,
         "created_at": conv.created_at,
+        "settings": conv.settings,
         "messages": [
             {
                 "role": m.role,
@@ -66,6 +74,7 @@ def to_json(conv: Conversation, messages: list[Message]) -> str:
                 "created_at": m.created_at,
                 "status": m.status,
                 "meta": reply_meta_dict(m.meta),
+                "version": list(m.version),
             }
             for m in messages
         ],
@@ -114,7 +123,13 @@ def import_json(store: Store, text: str, *, again: bool = False) -> int:
     title = title if isinstance(title, str) and title else "Imported conversation"
     if not again and (same := _same_conversation(store, title, messages)) is not None:
         raise AlreadyImported(same)
-    return store.import_conversation(title, messages, renamed=bool(data.get("renamed")))
+    settings = data.get("settings")
+    return store.import_conversation(
+        title,
+        messages,
+        renamed=bool(data.get("renamed")),
+        settings=settings if isinstance(settings, dict) else None,
+    )
 
 
 def _same_conversation(store: Store, title: str, messages: list[Message]) -> int | None:

@@ -37,7 +37,7 @@ class UserMessage(Static, SingleLayout):
     ) -> None:
         shown = Content(strip_controls(text))
         if label := versions_label(version):
-            shown += Content.styled(f"\n{label} edited", "dim")
+            shown += Content.styled(f"\n{label}", "dim")
         super().__init__(shown)
         self.text = text
         self.message_id = message_id

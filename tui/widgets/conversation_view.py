@@ -196,7 +196,9 @@ class ConversationView(VerticalScroll, SingleLayout):
         self.post_message(self.Leave())
 
     def action_act(self, action: str) -> None:
-        """Ask the screen to act on the selected message."""
+        """Ask the screen to act on the selected message (the last, if none is)."""
+        if self.selected is None or self.selected not in self.chat_messages():
+            self.select_at(-1)
         if self.selected is not None:
             self.post_message(self.Act(action, self.selected))
 
@@ -236,6 +238,8 @@ class ConversationView(VerticalScroll, SingleLayout):
             self._show_found(at)
         else:
             self.anchor()
+        if self.has_focus:  # shown again while the keys act on a message
+            self.call_after_refresh(self.select_at, -1)
 
     async def _mount_history(self, start: int) -> None:
         """Mount messages from index `start` up to those already shown."""
