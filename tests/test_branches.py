@@ -25,8 +25,8 @@ def texts(store: Store, cid: int) -> list[str]:
 
 def test_versions_and_branches_keep_every_path(tmp_path: Path) -> None:
     store = Store(tmp_path / "h.db")
-    cid, p1, r1 = exchange(store, None, "one?", "first")
-    _, p2, r2 = exchange(store, cid, "two?", "second")
+    cid, p1, _ = exchange(store, None, "one?", "first")
+    _, p2, _ = exchange(store, cid, "two?", "second")
     # Another version of the last reply: a sibling of r2, now on the path.
     r2b = store.add_message(cid, "assistant", "second, again", parent=p2)
     assert texts(store, cid) == ["one?", "first", "two?", "second, again"]
@@ -55,7 +55,7 @@ def test_versions_and_branches_keep_every_path(tmp_path: Path) -> None:
 
 def test_deleting_a_version_or_an_exchange(tmp_path: Path) -> None:
     store = Store(tmp_path / "h.db")
-    cid, p1, r1 = exchange(store, None, "one?", "first")
+    cid, _, r1 = exchange(store, None, "one?", "first")
     _, p2, r2 = exchange(store, cid, "two?", "second")
     _, p3, r3 = exchange(store, cid, "three?", "third")
     r2b = store.add_message(cid, "assistant", "second, again", parent=p2)

@@ -25,7 +25,7 @@ async def test_f1_lists_the_keys_by_group_and_esc_closes_it() -> None:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#keys").render())
-        groups = ["Prompt", "Reply", "Conversations", "Models", "Screen"]
+        groups = ["Prompt", "Reply", "Conversations", "A selected message", "Models", "Screen"]
         assert [g for g in groups if g in text] == groups
         assert text.index("Prompt") < text.index("Reply")  # the app's keys first
         for key, what in [
@@ -34,6 +34,10 @@ async def test_f1_lists_the_keys_by_group_and_esc_closes_it() -> None:
             ("f2", "conversations pane"),
             ("ctrl+l", "model library"),
             ("ctrl+q", "Quit llamatui"),
+            ("f3", "Select a message"),
+            ("f4", "system prompt and sampling"),
+            ("r", "Another version of the reply"),  # a selected message's, listed too
+            ("c", "Copy the message"),
         ]:
             line = next((ln for ln in text.splitlines() if what in ln), "")
             assert key in line.lower(), (key, what, text)

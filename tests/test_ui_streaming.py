@@ -23,15 +23,17 @@ async def test_meters_change_while_a_reply_streams() -> None:
         await send(pilot, STORY)
         reply = screen.query_one(AssistantMessage)
         await wait_until(pilot, lambda: len(reply.text) > 20)
-        seen = {screen.meters._shown}
+        first = screen.meters._shown  # may be a sample from before the engine ran
+        seen: set[str] = set()
         updates = {len(reply.text)}
         while screen.session.generating:
             await pilot.pause(0.05)
-            seen.add(screen.meters._shown)
+            if screen.meters._shown != first:
+                seen.add(screen.meters._shown)
             updates.add(len(reply.text))
         # The meters were drawn anew while the model ran (its engine's CPU, RAM).
-        assert len(seen) >= 3, seen
-        assert all("CPU" in s and "engine" in s for s in seen)
+        assert len(seen) >= 2, (first, seen)
+        assert all("CPU" in s and "engine" in s for s in seen), seen
         # Many updates of the reply, few layouts: the reply grows by held rows.
         assert len(updates) > 5
         assert layouts() < len(updates), (layouts(), len(updates))

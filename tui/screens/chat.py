@@ -10,6 +10,7 @@ first folded into the session (`session.apply`), then drawn.
 from __future__ import annotations
 
 import contextlib
+from asyncio import to_thread
 from typing import ClassVar
 
 from textual import getters, on, work
@@ -273,7 +274,8 @@ class ChatScreen(Screen[None]):
                 s.system = system
             if s.conversation_id is not None and self.store is not None:
                 try:
-                    self.store.set_settings(s.conversation_id, s.chat.to_data(), system)
+                    data = s.chat.to_data()
+                    await to_thread(self.store.set_settings, s.conversation_id, data, system)
                 except StoreError as e:
                     self.notify(str(e), severity="warning", markup=False)
                 if changed:

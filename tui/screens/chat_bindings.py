@@ -61,6 +61,7 @@ CHAT_BINDINGS: list[BindingType] = [
         "chat_settings",
         "Settings",
         id="chat.chat_settings",
+        show=False,
         tooltip="This conversation's system prompt and sampling (presets, seed, stop)",
     ),
     Binding(

@@ -3,12 +3,14 @@ stays), edit and resend a message (a new branch), edit a reply, continue it, ste
 between versions, delete, copy it or its code blocks.
 
 Every change is made in the history first (the tree of versions and branches in
-`tui/history/tree.py`), then the conversation is shown again from it: what is on
-screen is always what is stored, and survives a restart.
+`tui/history/tree.py`; written in a thread, as every write is, so a second copy of
+the app holding the lock never freezes the keys), then the conversation is shown
+again from it: what is on screen is always what is stored, and survives a restart.
 """
 
 from __future__ import annotations
 
+from asyncio import to_thread
 from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
@@ -87,7 +89,7 @@ class MessageActions:
             if leaf is None:
                 n, total = message.version
                 return self.notify(f"This is version {n} of {total}.")
-            self.store.set_leaf(cid, leaf)
+            await to_thread(self.store.set_leaf, cid, leaf)
             await self.reopen(select=at)
         elif action == "regenerate":
             if message.role == "user":  # its reply, another version
@@ -106,7 +108,7 @@ class MessageActions:
             async def confirmed(yes: bool | None) -> None:
                 if yes and self.store is not None:
                     try:
-                        self.store.delete_messages(cid, gone)
+                        await to_thread(self.store.delete_messages, cid, gone)
                     except StoreError as e:
                         return self.notify(str(e), warning=True)
                     await self.reopen(select=max(0, at - 1))
@@ -143,7 +145,7 @@ class MessageActions:
                 await screen.start_streaming(job, text)
                 return
             try:
-                self.store.edit_version(message.id, text)
+                await to_thread(self.store.edit_version, message.id, text)
             except StoreError as e:
                 return self.notify(str(e), warning=True)
             await self.reopen(select=len(before))
