@@ -39,6 +39,8 @@ def to_markdown(conv: Conversation, messages: list[Message]) -> str:
         shown = ", ".join(f"{k}: {v}" for k, v in conv.settings.items())
         out += [f"*Settings: {shown}*", ""]
     for m in messages:
+        if m.role == "system" and not m.content:  # a system prompt taken away (F4)
+            continue
         out.append(f"## {m.role.capitalize()}")
         out.append("")
         if m.version[1] > 1:

@@ -71,9 +71,11 @@ class ChatSettingsDialog(ModalScreen[tuple[ChatSettings, str] | None]):
             width: 84; max-width: 100%; height: auto; max-height: 100%; padding: 0 1;
             border: round $primary; background: $surface;
         }
-        & VerticalScroll { height: auto; max-height: 1fr; }
-        & Grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: auto; height: auto; }
-        & Grid > Label { padding: 1 0 0 0; }
+        & VerticalScroll { height: auto; max-height: 16; }
+        & Grid {
+            grid-size: 2; grid-columns: 16 1fr; grid-rows: 1;
+            height: auto; margin: 1 0;
+        }
         & Horizontal { height: auto; align-horizontal: right; }
         & Button { margin-left: 1; }
         & #settings-error { color: $text-error; height: auto; }
@@ -110,24 +112,26 @@ class ChatSettingsDialog(ModalScreen[tuple[ChatSettings, str] | None]):
             yield Label(Content("Settings of this conversation: the next reply uses them"))
             with VerticalScroll(), Grid():
                 yield Label("System prompt")
-                yield Input(self.system, placeholder="none", id="system")
+                yield Input(self.system, placeholder="none", id="system", compact=True)
                 yield Label("Preset")
                 yield Select(
                     [(f"{n}: {describe(p)}", n) for n, p in self.presets.items()],
                     value=s.preset if s.preset in self.presets else Select.NULL,
                     prompt="the model's",
                     id="preset",
+                    compact=True,
                 )
                 for name in FIELDS:
                     yield Label(LABELS[name])
                     placeholder = shown(name, getattr(start, name)) or "none"
                     if name == "stop":
                         placeholder = f"{placeholder} · {STOP_HELP}"
-                    yield Input(shown(name, s.values.get(name)), placeholder=placeholder, id=name)
+                    value = shown(name, s.values.get(name))
+                    yield Input(value, placeholder=placeholder, id=name, compact=True)
             yield Label("", id="settings-error")
             with Horizontal():
-                yield Button("Cancel", id="cancel")
-                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Save", id="save", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#system", Input).focus()

@@ -244,7 +244,8 @@ class ConversationView(VerticalScroll, SingleLayout):
     async def _mount_history(self, start: int) -> None:
         """Mount messages from index `start` up to those already shown."""
         end = self._shown_from if self.children else len(self._history)
-        widgets: list[Widget] = [_widget_for(m) for m in self._history[start:end]]
+        shown = [m for m in self._history[start:end] if m.content or m.role != "system"]
+        widgets: list[Widget] = [_widget_for(m) for m in shown]
         for old in self.query(EarlierMessages):
             await old.remove()
         if start > 0:
