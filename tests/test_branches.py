@@ -80,13 +80,42 @@ def test_deleting_a_version_or_an_exchange(tmp_path: Path) -> None:
     store.close()
 
 
+def test_deleting_an_edited_message_takes_its_branch_alone(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.db")
+    cid, _, r1 = exchange(store, None, "one?", "first")
+    _, p2, _ = exchange(store, cid, "two?", "second")
+    _, p2b, _ = store.save_prompt(cid, "two, edited?", ReplyMeta(), parent=r1)
+    _, _, r3 = exchange(store, cid, "three?", "third")
+    gone = deletion(store.tree(cid), p2b, r3)
+    assert gone is not None and gone.adopt == () and len(gone.ids) == 4
+    assert gone.what == "this version of the message and the 3 messages after it"
+    store.delete_messages(cid, gone)
+    path = store.messages(cid)
+    assert [m.content for m in path] == ["one?", "first", "two?", "second"]
+    assert path[2].id == p2 and path[2].version == (1, 1)  # no stranger as a version
+    store.close()
+
+
 def test_an_edited_reply_is_a_new_version(tmp_path: Path) -> None:
     store = Store(tmp_path / "h.db")
-    cid, _, rid = exchange(store, None, "Name a fruit.", "Apple")
+    cid, _, rid = store.save_prompt(None, "Name a fruit.", ReplyMeta(model="llamacpp:/m"))
+    store.finish_reply(rid, "Apple", "complete", ReplyMeta(generated_tokens=2, tokens_per_s=9.0))
     new = store.edit_version(rid, "Banana, and")
     path = store.messages(cid)
     assert [m.content for m in path] == ["Name a fruit.", "Banana, and"]
     assert path[-1].id == new and path[-1].version == (2, 2)
+    # Where it came from stays; the old text's figures do not.
+    assert path[-1].meta == ReplyMeta(model="llamacpp:/m")
+    store.close()
+
+
+def test_a_system_prompt_taken_away_stays_away(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.db")
+    cid, _, _ = exchange(store, None, "Hi.", "Hello.")
+    store.set_settings(cid, {}, "")  # none stored, the model's profile has one: cleared
+    first = store.messages(cid)[0]
+    assert (first.role, first.content) == ("system", "")
+    assert [m.content for m in store.messages(cid)[1:]] == ["Hi.", "Hello."]
     store.close()
 
 

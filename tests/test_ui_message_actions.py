@@ -6,8 +6,11 @@ blocks (the OSC 52 sequence written); all of it as stored, through a restart."""
 from __future__ import annotations
 
 import base64
+import threading
 
+from fakes import fake_settings, scripted
 from textual.pilot import Pilot
+from textual.widgets import Input
 from uitools import chat_ready, send, wait_until
 
 from llamatui.engines.protocol import LoadOptions, SamplingParams
@@ -16,6 +19,7 @@ from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.store import Store
 from llamatui.tui.paths import history_path
 from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.chat_settings import ChatSettingsDialog
 from llamatui.tui.screens.dialogs import ConfirmDialog, EditDialog
 from llamatui.tui.screens.message_actions import code_blocks
 from llamatui.tui.settings import Settings
@@ -175,4 +179,34 @@ async def test_code_blocks_are_copied_one_per_press() -> None:
         assert any("no code block" in str(n.message) for n in app._notifications)
         await pilot.press("escape")
         assert screen.prompt.has_focus
+        await pilot.press("ctrl+q")
+
+
+async def test_a_regenerate_stopped_before_its_first_word_leaves_the_reply_as_it_was() -> None:
+    step = threading.Event()
+    step.set()
+    app = LlamaTUI(fake_settings(), make_handle=scripted(step=step))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await chat_ready(pilot)
+        await send(pilot, "Tell me a story.")
+        await idle(pilot, screen)
+        before = shown(screen)
+        step.clear()  # the next reply waits before its first token
+        await pilot.press("f3", "r")
+        await wait_until(pilot, lambda: screen.session.generating)
+        # F4 while it streams: the settings are saved, the app goes on.
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatSettingsDialog))
+        app.screen.query_one("#system", Input).value = "Be brief."
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await pilot.press("ctrl+c")
+        step.set()
+        await idle(pilot, screen)
+        assert app.is_running
+        assert shown(screen) == before  # no empty version in front of the reply
+        cid = screen.session.conversation_id
+        assert screen.store is not None and cid is not None
+        assert [m.role for m in screen.store.tree(cid)] == ["user", "assistant", "system"]
+        assert screen.session.system == "Be brief."
         await pilot.press("ctrl+q")

@@ -52,6 +52,9 @@ class ReplyJob:
     parent: int | None = LEAF
     """Where the new prompt, or a regenerated reply (no prompt, not continuing),
     hangs in the stored conversation: another version or branch; LEAF, at the end."""
+    leaf_before: int | None = None
+    """The end of the stored path before a regenerated reply was added (shown again
+    if the new version ends with no text)."""
     interrupted: bool = False
     """The app is ending unasked (a hang-up): if the reply is cut, it was interrupted."""
     stop: threading.Event = field(default_factory=threading.Event)
@@ -87,6 +90,8 @@ def save_start(
             )  # fmt: skip
         elif job.regenerating and job.conversation_id is not None:
             cid, pid = job.conversation_id, None
+            conv = store.conversation(cid)
+            job.leaf_before = conv.leaf_id if conv is not None else None
             rid = store.add_message(
                 cid, "assistant", "", status="streaming", meta=job.meta, parent=job.parent
             )

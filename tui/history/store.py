@@ -170,8 +170,10 @@ class Store(Database):
             if row is None:
                 raise StoreError("could not save to the history: that message is gone")
             m = message_of(row)
+            # Where it came from stays; the figures were the old text's.
+            meta = ReplyMeta(model=m.meta.model, engine=m.meta.engine, sampling=m.meta.sampling)
             return self._insert(
-                conn, m.conversation_id, m.role, content, "complete", m.meta, m.parent_id
+                conn, m.conversation_id, m.role, content, "complete", meta, m.parent_id
             )
 
     def delete_messages(self, conversation_id: int, gone: Deletion) -> None:
@@ -198,7 +200,7 @@ class Store(Database):
             ).fetchone()
             if row is not None:
                 conn.execute("UPDATE messages SET content = ? WHERE id = ?", (system, row[0]))
-            elif system:  # the new first message: the others' roots hang under it
+            else:  # the new first message (empty too: no prompt, not the model's)
                 now, leaf = time.time(), self._leaf(conn, conversation_id)
                 first = insert_message(
                     conn, conversation_id, "system", system, "complete", None, now, None

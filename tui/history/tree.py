@@ -89,10 +89,10 @@ class Deletion:
 def deletion(tree: list[Message], message_id: int, leaf: int | None) -> Deletion | None:
     """What deleting message `message_id` means.
 
-    A reply with other versions goes alone, with what followed it on its branch
-    (that branch answered this version). Otherwise the exchange goes: the user's
-    message with its replies (every version); what followed them joins the message
-    before, so the turns still alternate, as chat templates require.
+    A reply or a message with other versions goes alone, with what followed it on
+    its branch (that branch answered this version). Otherwise the exchange goes: the
+    user's message with its replies (every version); what followed them joins the
+    message before, so the turns still alternate, as chat templates require.
     """
     by_id = {m.id: m for m in tree}
     message = by_id.get(message_id)
@@ -109,17 +109,24 @@ def deletion(tree: list[Message], message_id: int, leaf: int | None) -> Deletion
         return out
 
     on_path = {m.id for m in path_to(tree, leaf)}
-    if message.role == "assistant" and len(versions_of(tree, message)) > 1:
+
+    def version_alone(message: Message, what: str) -> Deletion:
+        # What followed it answered this version: it goes too.
         ids = below(message.id)
         others = [m for m in versions_of(tree, message) if m.id != message.id]
         new_leaf = newest_leaf(tree, others[-1].id) if message.id in on_path else leaf
         n = len(ids) - 1
-        what = "this version of the reply" + (f" and the {n} messages after it" if n else "")
+        what += f" and the {n} messages after it" if n else ""
         return Deletion(tuple(ids), (), new_leaf, what)
+
+    if message.role == "assistant" and len(versions_of(tree, message)) > 1:
+        return version_alone(message, "this version of the reply")
     if message.role == "assistant" and message.parent_id in by_id:
         message = by_id[message.parent_id]  # the exchange it answers
     if message.role == "system":
         return None
+    if len(versions_of(tree, message)) > 1:  # an edited message: its own branch goes
+        return version_alone(message, "this version of the message")
     replies = kids.get(message.id, [])
     ids = [message.id, *(r.id for r in replies)]
     adopt = tuple((k.id, message.parent_id) for r in replies for k in kids.get(r.id, []))

@@ -173,7 +173,9 @@ class ChatScreen(Screen[None]):
         if reply is not None:
             reply.finish(footer, cut=cut)
         job = self.session.last_reply
-        if job is not None and job.parent != LEAF:
+        if job is not None and job.parent != LEAF and job.reply_id is not None:
+            if job.regenerating and reply is not None and not reply.text:
+                await self.actions.discard(job)  # nothing came: the versions as they were
             await self.actions.reopen()
         else:
             await self.refresh_pane()

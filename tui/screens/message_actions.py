@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 from markdown_it import MarkdownIt
 
 from llamatui.tui.chat.engines import Busy
+from llamatui.tui.chat.reply import ReplyJob
 from llamatui.tui.chat.sampling import ChatSettings
 from llamatui.tui.history.records import Message as StoredMessage
 from llamatui.tui.history.store import Store, StoreError
-from llamatui.tui.history.tree import deletion, step_version
+from llamatui.tui.history.tree import Deletion, deletion, step_version
 from llamatui.tui.screens.dialogs import ConfirmDialog, EditDialog
 from llamatui.tui.widgets.conversation_view import ChatMessage
 
@@ -159,23 +160,39 @@ class MessageActions:
         screen = self.screen
         session = screen.session
         cid = session.conversation_id
-        if self.store is None or cid is None:
-            return
+        if self.store is None or cid is None or session.generating:
+            return  # while a reply streams, its end shows the conversation again
         stats, cut = session.last_stats, session.cut
         try:
             conv = self.store.conversation(cid)
             history = self.store.messages(cid)
         except StoreError as e:
             return self.notify(str(e), warning=True)
-        session.open(cid, history, ChatSettings.from_data(conv.settings if conv else {}))
+        if conv is None:  # deleted from the pane meanwhile
+            return await screen.action_new_chat()
+        session.open(cid, history, ChatSettings.from_data(conv.settings))
         session.last_stats, session.cut = stats, cut
-        await screen.conversation.show_history(history)
+        chat = [m for m in history[: (select or 0) + 1] if m.role in ("user", "assistant")]
+        chat = chat or [m for m in history if m.role in ("user", "assistant")][:1]
+        wanted = chat[-1].id if select is not None and chat else None
+        await screen.conversation.show_history(history, wanted, mark=False)
         await screen.shown_again()
-        if select is not None and history:
+        if wanted is not None:
             view = screen.conversation
             view.focus()
-            wanted = history[min(select, len(history) - 1)].id
             view.call_after_refresh(view.select_id, wanted)
+
+    async def discard(self, job: ReplyJob) -> None:
+        """Take away a new version of a reply that ended with no text, and show the
+        path as it was before it."""
+        cid = job.conversation_id
+        if self.store is None or cid is None or job.reply_id is None:
+            return
+        empty = Deletion((job.reply_id,), (), job.leaf_before, "")
+        try:
+            await to_thread(self.store.delete_messages, cid, empty)
+        except StoreError as e:
+            self.notify(str(e), warning=True)
 
     def _copy(self, text: str, what: str) -> None:
         self.screen.app.copy_to_clipboard(text)

@@ -101,6 +101,9 @@ class ConversationView(VerticalScroll, SingleLayout):
     the selection and act on it (the screen does what each action means)."""
 
     BINDINGS: ClassVar[list[BindingType]] = MESSAGE_BINDINGS
+    # A click (to scroll, to select text) must not arm the one-letter action keys:
+    # F3 or Tab does.
+    FOCUS_ON_CLICK = False
 
     @dataclass
     class Act(Message):
@@ -217,8 +220,11 @@ class ConversationView(VerticalScroll, SingleLayout):
         await self.mount(Welcome(WELCOME, markup=False))
         self.anchor()
 
-    async def show_history(self, history: list[StoredMessage], at: int | None = None) -> None:
-        """Show a stored conversation: its last messages, or those around message `at`."""
+    async def show_history(
+        self, history: list[StoredMessage], at: int | None = None, *, mark: bool = True
+    ) -> None:
+        """Show a stored conversation: its last messages, or those around message `at`
+        (marked as found, when `mark`)."""
         self._history = history
         self.selected = self.pending_user = None
         start = max(0, len(history) - WINDOW)
@@ -235,10 +241,10 @@ class ConversationView(VerticalScroll, SingleLayout):
         if first > start:
             self.call_after_refresh(self._mount_history, start)
         if at is not None:
-            self._show_found(at)
+            self._show_found(at, mark=mark)
         else:
             self.anchor()
-        if self.has_focus:  # shown again while the keys act on a message
+        if self.has_focus and at is None:  # shown again while the keys act on a message
             self.call_after_refresh(self.select_at, -1)
 
     async def _mount_history(self, start: int) -> None:
@@ -261,9 +267,9 @@ class ConversationView(VerticalScroll, SingleLayout):
     async def _show_earlier(self) -> None:
         await self._mount_history(max(0, self._shown_from - WINDOW))
 
-    def _show_found(self, message_id: int) -> None:
+    def _show_found(self, message_id: int, *, mark: bool = True) -> None:
         widget = self.query_one(f"#message-{message_id}")
-        widget.add_class("-found")
+        widget.set_class(mark, "-found")
         # Anchored, a short conversation sits at the bottom with a negative scroll
         # offset, which scroll_to_widget does not undo: drop the anchor and start
         # from the top.
