@@ -10,7 +10,6 @@ first folded into the session (`session.apply`), then drawn.
 from __future__ import annotations
 
 import contextlib
-from asyncio import to_thread
 from typing import ClassVar
 
 from textual import getters, on, work
@@ -37,7 +36,7 @@ from llamatui.tui.history.store import LEAF, Store, StoreError
 from llamatui.tui.paths import engine_log_path, library_cache_path, recent_path
 from llamatui.tui.screens.chat_bindings import CHAT_BINDINGS
 from llamatui.tui.screens.chat_events import draw_event
-from llamatui.tui.screens.chat_settings import ChatSettingsDialog
+from llamatui.tui.screens.chat_settings import edit_settings
 from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.screens.message_actions import MessageActions
 from llamatui.tui.screens.models import ModelsScreen
@@ -264,29 +263,7 @@ class ChatScreen(Screen[None]):
 
     def action_chat_settings(self) -> None:
         """This conversation's system prompt and sampling."""
-        s = self.session
-        base = s.settings.presets.get(s.profile.preset or "", s.settings.sampling)
-
-        async def saved(result: tuple[ChatSettings, str] | None) -> None:
-            if result is None:
-                return
-            s.chat, system = result
-            changed = system != s.system_prompt()
-            if changed or s.conversation_id is not None:  # else the model's stays
-                s.system = system
-            if s.conversation_id is not None and self.store is not None:
-                try:
-                    data = s.chat.to_data()
-                    await to_thread(self.store.set_settings, s.conversation_id, data, system)
-                except StoreError as e:
-                    self.notify(str(e), severity="warning", markup=False)
-                if changed:
-                    await self.actions.reopen()
-            self.notify("Saved: the next reply uses these settings.", markup=False)
-            self.count_draft()
-
-        dialog = ChatSettingsDialog(s.chat, s.system_prompt(), s.settings.presets, base)
-        self.app.push_screen(dialog, saved)
+        edit_settings(self)
 
     async def shown_again(self) -> None:
         """The conversation was shown again from the history: the rest follows."""

@@ -4,8 +4,9 @@ each sampling field over it. Stored with the conversation; the next reply uses t
 from __future__ import annotations
 
 import json
+from asyncio import to_thread
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,6 +18,10 @@ from textual.widgets import Button, Input, Label, Select
 
 from llamatui.engines.protocol import SamplingParams
 from llamatui.tui.chat.sampling import FIELDS, WHOLE, ChatSettings, SamplingError, check, describe
+from llamatui.tui.history.store import StoreError
+
+if TYPE_CHECKING:
+    from llamatui.tui.screens.chat import ChatScreen
 
 LABELS = {
     "temperature": "Temperature",
@@ -164,3 +169,32 @@ class ChatSettingsDialog(ModalScreen[tuple[ChatSettings, str] | None]):
         preset = self.query_one("#preset", Select).value
         settings = ChatSettings(preset if isinstance(preset, str) else None, values)
         self.dismiss((settings, self.query_one("#system", Input).value.strip()))
+
+
+def edit_settings(screen: ChatScreen) -> None:
+    """Open the settings of the chat screen's conversation; keep what is saved (in
+    the session, and with the stored conversation)."""
+    s = screen.session
+    store = screen.store
+    base = s.settings.presets.get(s.profile.preset or "", s.settings.sampling)
+
+    async def saved(result: tuple[ChatSettings, str] | None) -> None:
+        if result is None:
+            return
+        s.chat, system = result
+        changed = system != s.system_prompt()
+        if changed or s.conversation_id is not None:  # else the model's stays
+            s.system = system
+        if s.conversation_id is not None and store is not None:
+            try:
+                data = s.chat.to_data()
+                await to_thread(store.set_settings, s.conversation_id, data, system)
+            except StoreError as e:
+                screen.notify(str(e), severity="warning", markup=False)
+            if changed:  # its first message shows it
+                await screen.actions.reopen()
+        screen.notify("Saved: the next reply uses these settings.", markup=False)
+        screen.count_draft()
+
+    dialog = ChatSettingsDialog(s.chat, s.system_prompt(), s.settings.presets, base)
+    screen.app.push_screen(dialog, saved)
