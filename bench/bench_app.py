@@ -8,7 +8,8 @@ Usage: python bench/bench_app.py [--stream FILE --rate TOK_S] --tokens N [--thre
 
 For finding where the time goes: BENCH_PROFILE=FILE profiles the UI thread between
 SIGUSR1 and SIGUSR2 (cProfile, written to FILE); BENCH_GC=FILE writes the garbage
-collections and their time at exit.
+collections and their time at exit; BENCH_STACKS=FILE writes every thread's stack
+to FILE on SIGQUIT (a test that finds the app stuck asks for them).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def main() -> None:
         model=ModelRef("scripted", "replay"), load=LoadOptions(n_ctx=8192), sampling=sampling
     )
     app = LlamaTUI(settings, make_handle=replay)
+    if stacks := os.environ.get("BENCH_STACKS"):
+        import faulthandler
+        import signal
+
+        faulthandler.register(signal.SIGQUIT, open(stacks, "w"), all_threads=True)  # noqa: SIM115
     if os.environ.get("BENCH_PROFILE"):
         # SIGUSR1 starts profiling the UI thread, SIGUSR2 writes what it saw.
         import cProfile

@@ -6,7 +6,9 @@ interrupted, and no engine process is left behind (issue 12, bug 8: the reply st
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import io
 import os
 import pty
 import select
@@ -22,6 +24,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from textual.drivers._writer_thread import WriterThread
+
+from llamatui.tui.output import GoneSafeWriter
 
 ROOT = Path(__file__).parent.parent
 APP = ROOT / "bench" / "bench_app.py"
@@ -40,6 +45,7 @@ class Terminal:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         env = {**os.environ, "TERM": "xterm-256color", "LLAMATUI_DATA_DIR": str(data_dir)}
+        env["BENCH_STACKS"] = str(data_dir / "stacks.txt")
         env["LLAMATUI_CONFIG_DIR"] = str(data_dir)
         env["LLAMATUI_LOG_DIR"] = str(data_dir / "logs")
         replay = [sys.executable, str(APP), "--stream", str(STREAM), "--rate", "50"]
@@ -92,11 +98,16 @@ def test_a_reply_cut_by_a_hang_up_is_kept_as_interrupted(tmp_path: Path, how: st
         term.wait_for(b"Once upon")
         time.sleep(1.0)
         engines = psutil.Process(term.proc.pid).children(recursive=True)
-        if how == "hang-up":
+        if how != "SIGTERM":
             term.hang_up()
         else:
             term.proc.send_signal(signal.SIGTERM)
-        code = term.proc.wait(15)
+        try:
+            code = term.proc.wait(30)
+        except subprocess.TimeoutExpired:  # stuck: where each thread stands
+            term.proc.send_signal(signal.SIGQUIT)
+            time.sleep(1.0)
+            raise AssertionError((tmp_path / "stacks.txt").read_text()) from None
         log = tmp_path / "logs"
         assert code == 0, (code, term.seen[-1500:], [p.read_text()[-1500:] for p in log.glob("*")])
     finally:
@@ -129,3 +140,36 @@ def test_ended_by_timeout_after_a_failed_load_leaves_nothing_behind(
         if term.master is not None:
             term.hang_up()
     assert b"leaked" not in term.seen, term.seen[-600:]
+
+
+class GoneTerminal(io.StringIO):
+    """A terminal that hung up: every write fails, as writes to a closed pty do."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("writer", [GoneSafeWriter, WriterThread], ids=["ours", "textual's"])
+def test_writes_to_a_terminal_that_hung_up_never_block_the_app(writer: type[WriterThread]) -> None:
+    # More writes than Textual's queue holds, then the stop the driver does at exit.
+    thread = writer(GoneTerminal())
+    thread.start()
+    done = threading.Event()
+
+    def frames() -> None:
+        for _ in range(100):
+            thread.write("\x1b[H frame")
+        thread.stop()
+        done.set()
+
+    threading.Thread(target=frames, daemon=True).start()
+    if writer is WriterThread:  # why ours exists: Textual's dies at the first failure
+        assert not done.wait(1.0), "Textual's writer no longer blocks: drop GoneSafeWriter"
+        thread._queue.queue.clear()  # let the blocked thread go
+        thread._queue.not_full.acquire()
+        thread._queue.not_full.notify_all()
+        thread._queue.not_full.release()
+    else:
+        assert done.wait(5.0)
+        assert isinstance(thread, GoneSafeWriter) and thread.gone

@@ -66,6 +66,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "tui/app.py": (*ENGINE_INSIDES, "llama_cpp"),
     # Textual's input, read safely: nothing of the app.
     "tui/paste.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
+    # Textual's output, written safely: nothing of the app.
+    "tui/output.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
     # What is remembered between runs: a file, no UI.
     "tui/remembered.py": ("textual", "rich", "llamatui.tui.screens", "llamatui.tui.widgets"),
     "themes": ("llamatui.tui", "llamatui.engines"),
