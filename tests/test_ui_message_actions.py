@@ -210,3 +210,26 @@ async def test_a_regenerate_stopped_before_its_first_word_leaves_the_reply_as_it
         assert [m.role for m in screen.store.tree(cid)] == ["user", "assistant", "system"]
         assert screen.session.system == "Be brief."
         await pilot.press("ctrl+q")
+
+
+async def test_a_reply_further_up_is_continued_as_a_new_version() -> None:
+    settings = fake_settings(sampling=SamplingParams(max_tokens=6))  # replies cut short
+    app = LlamaTUI(settings, make_handle=scripted())
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await chat_ready(pilot)
+        for prompt in ("First?", "Second?"):
+            await send(pilot, prompt)
+            await idle(pilot, screen)
+        first = shown(screen)[1]
+        await pilot.press("f3", "up", "up", "t")
+        await pilot.pause(0.5)
+        await idle(pilot, screen)
+        assert shown(screen)[0] == "First?" and len(shown(screen)) == 2
+        assert shown(screen)[1].startswith(first) and len(shown(screen)[1]) > len(first)
+        reply = screen.conversation.chat_messages()[-1]
+        assert isinstance(reply, AssistantMessage) and reply.footer.startswith("← 2/2 →")
+        cid = screen.session.conversation_id
+        assert screen.store is not None and cid is not None
+        tree = [m.content for m in screen.store.tree(cid)]
+        assert first in tree and "Second?" in tree  # the old version and what followed
+        await pilot.press("ctrl+q")

@@ -56,9 +56,7 @@ class MessageActions:
             return self._copy(widget.text, "the message")
         if action == "copy_code":
             return self._copy_code(widget)
-        if action == "continue":
-            if widget is not self.screen.conversation.last_reply():
-                return self.notify("Only the last reply can be continued.", warning=True)
+        if action == "continue" and widget is self.screen.conversation.last_reply():
             return self.screen.action_continue_reply()
         if self.screen.session.generating:
             return self.notify("A reply is streaming: Esc stops it first.", warning=True)
@@ -100,6 +98,13 @@ class MessageActions:
             await self._regenerate(cid, path[:at])
         elif action == "edit":
             await self._edit(cid, message, path[:at])
+        elif action == "continue":  # a reply further up: a new version of it goes on
+            if message.role != "assistant":
+                return self.notify("Select a reply to continue.", warning=True)
+            await to_thread(self.store.edit_version, message.id, message.content)
+            await self.reopen(select=at)
+            self.screen.action_continue_reply()
+            self.notify("Continuing it as a new version: what followed the old one stays.")
         elif action == "delete":
             conv = self.store.conversation(cid)
             gone = deletion(tree, message.id, conv.leaf_id if conv else None)

@@ -93,6 +93,8 @@ class AssistantMessage(Vertical, SingleLayout):
         self._before = footer
         self.message_id = message_id
         """The stored reply (None until it is saved)."""
+        self.versions = ""
+        """Which of its versions it is ("← 2/3 →"), kept in front of a new footer."""
 
     def compose(self) -> ComposeResult:
         # Links in model output are shown as text, never opened.
@@ -129,6 +131,8 @@ class AssistantMessage(Vertical, SingleLayout):
         self.markdown.finish()
         if footer is None:
             footer = self._before.replace(CONTINUE_OFFER, "")
+        elif self.versions and not footer.startswith(self.versions):
+            footer = f"{self.versions} · {footer}" if footer else self.versions
         self.set_footer(footer, cut=cut)
 
     def set_footer(self, footer: str, *, cut: bool = False) -> None:

@@ -85,7 +85,7 @@ MESSAGE_BINDINGS: list[BindingType] = [
     Binding("escape", "leave", "Back", id="messages.leave", tooltip="Back to the prompt"),
     _act("r", "regenerate", "Regenerate", "Another version of the reply (the others stay)"),
     _act("e", "edit", "Edit", "Edit and resend a message (a new branch), or edit a reply"),
-    _act("t", "continue", "Continue", "Continue the last reply"),
+    _act("t", "continue", "Continue", "Continue the reply (one further up: as a new version)"),
     _act("left,h", "previous", "← Version", "The version before", show=False),
     _act("right,l", "next", "Version →", "The version after", show=False),
     _act("c", "copy", "Copy", "Copy the message (OSC 52: works over SSH)"),
@@ -293,6 +293,7 @@ def _widget_for(m: StoredMessage) -> UserMessage | AssistantMessage | Notice:
         note = STATUS_NOTES[m.status]
         footer = " · ".join(p for p in (versions_label(m.version), reply_footer(m.meta, note)) if p)
         widget = AssistantMessage(m.content, footer=footer, cut=bool(note), message_id=m.id)
+        widget.versions = versions_label(m.version)
     else:
         widget = Notice(f"System prompt: {m.content}" if m.role == "system" else m.content)
     widget.id = f"message-{m.id}"
