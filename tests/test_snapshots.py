@@ -36,7 +36,7 @@ def test_chat_screen(snap_compare, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=one_exchange)
 
 
-@pytest.mark.parametrize("theme", ["llamatui-light", "llamatui-16"])
+@pytest.mark.parametrize("theme", ["llamatui-dark", "llamatui-light", "llamatui-16"])
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 def test_each_theme(snap_compare, theme: str, size: tuple[int, int]) -> None:
     async def themed(pilot: Pilot[None]) -> None:
