@@ -136,3 +136,17 @@ def test_the_status_line_fits_80_columns() -> None:
     line = fit(parts, 50)
     assert len(line) <= 50 and line.endswith("· ready · 93.6 tok/s · ctx 47/4,096")
     assert line.startswith("SmolLM2-135M") and "…" in line
+
+
+def test_keys_are_named_as_people_write_them() -> None:
+    from llamatui.tui.screens.help import key_label
+
+    named = {k: key_label(k) for k in ("ctrl+l", "escape", "f2", "alt+up", "k", "delete")}
+    assert named == {
+        "ctrl+l": "Ctrl+L",
+        "escape": "Esc",
+        "f2": "F2",
+        "alt+up": "Alt+Up",
+        "k": "k",  # not K, which reads as Shift+K
+        "delete": "Delete",
+    }

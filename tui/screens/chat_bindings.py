@@ -47,7 +47,7 @@ CHAT_BINDINGS: list[BindingType] = [
         "Continue",
         id="chat.continue_reply",
         show=False,
-        tooltip="Continue a reply that was cut off",
+        tooltip="Continue the last reply (offered when it was cut off)",
     ),
     Binding(
         "f3,alt+up",

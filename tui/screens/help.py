@@ -18,8 +18,20 @@ _NAMES = {"escape": "Esc", "ctrl": "Ctrl", "shift": "Shift", "alt": "Alt", "supe
 
 
 def key_label(key: str) -> str:
-    """A key as people write it: ctrl+l is Ctrl+L, escape is Esc, f2 is F2."""
-    return "+".join(_NAMES.get(p, p.upper() if len(p) <= 3 else p.title()) for p in key.split("+"))
+    """A key as people write it: ctrl+l is Ctrl+L, escape is Esc, f2 is F2, up is Up,
+    a letter alone stays as typed (r, not R, which reads as Shift+R)."""
+    parts = key.split("+")
+
+    def one(p: str) -> str:
+        if p in _NAMES:
+            return _NAMES[p]
+        if len(p) == 1:
+            return p.upper() if len(parts) > 1 else p
+        if p[0] == "f" and p[1:].isdigit():
+            return p.upper()
+        return p.title()
+
+    return "+".join(one(p) for p in parts)
 
 
 def key_rows(screen: Screen[object]) -> Rows:
