@@ -150,3 +150,17 @@ def test_keys_are_named_as_people_write_them() -> None:
         "k": "k",  # not K, which reads as Shift+K
         "delete": "Delete",
     }
+
+
+def test_every_key_id_in_the_docs_can_be_remapped() -> None:
+    # A [keymap] id the app does not know is told as unknown: the ids docs/keys.md
+    # lists (the selected message's and the dialogs' too) must all be known.
+    import re
+    from pathlib import Path
+
+    from llamatui.tui.app import binding_ids
+
+    docs = (Path(__file__).parent.parent / "docs" / "keys.md").read_text()
+    listed = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", docs.split("The ids:")[1].split("\n\n")[0]))
+    assert {"messages.regenerate", "settings.cancel"} <= listed
+    assert listed == binding_ids()

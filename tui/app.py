@@ -51,13 +51,16 @@ SELF_IDS = ("app.command_palette", "app.stop_or_copy")
 
 def binding_ids() -> set[str]:
     """Every key's id, for [keymap] to name."""
-    from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
+    from llamatui.tui.screens.chat_settings import ChatSettingsDialog
+    from llamatui.tui.screens.dialogs import ConfirmDialog, EditDialog, RenameDialog
     from llamatui.tui.screens.models import ModelsScreen
     from llamatui.tui.screens.profile import ProfileDialog
+    from llamatui.tui.widgets.conversation_view import ConversationView
     from llamatui.tui.widgets.conversations_pane import ConversationList
 
     owners = (LlamaTUI, ChatScreen, HelpScreen, ModelsScreen, ProfileDialog, ConversationList)
-    bindings = [b for o in (*owners, ConfirmDialog, RenameDialog) for b in o.BINDINGS]
+    dialogs = (ConfirmDialog, RenameDialog, EditDialog, ChatSettingsDialog, ConversationView)
+    bindings = [b for o in (*owners, *dialogs) for b in o.BINDINGS]
     return {b.id for b in bindings if isinstance(b, Binding) and b.id}
 
 
