@@ -170,9 +170,14 @@ class ChatSession(SessionWorkers):
         `prompt_id`, which the turns end with (`open` the path up to it first)."""
         if self.reply is not None:
             raise Busy("A reply is streaming: Esc stops it.")
-        meta = self._reply_meta()
-        job = ReplyJob(self.messages(), self.sampling, meta, conversation_id=self.conversation_id)
-        job.dropped_before, job.parent = self.dropped, prompt_id
+        job = ReplyJob(
+            self.messages(),
+            self.sampling,
+            self._reply_meta(),
+            conversation_id=self.conversation_id,
+            dropped_before=self.dropped,
+            parent=prompt_id,
+        )
         self._begin(job)
         return job
 

@@ -103,10 +103,7 @@ class Store(Database):
         created_at: float | None = None,
     ) -> int:
         if parent == LEAF:
-            row = conn.execute(
-                "SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-            parent = row[0] if row else None
+            parent = self._leaf(conn, conversation_id)
         now = created_at if created_at is not None else time.time()
         return insert_message(conn, conversation_id, role, content, status, meta, now, parent)
 
@@ -156,9 +153,7 @@ class Store(Database):
     def set_leaf(self, conversation_id: int, message_id: int | None) -> None:
         """Show the path that ends at `message_id` (another version or branch)."""
         with self._write() as conn:
-            conn.execute(
-                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (message_id, conversation_id)
-            )
+            _set_leaf(conn, conversation_id, message_id)
 
     def edit_version(self, message_id: int, content: str) -> int:
         """Save an edited copy of a message as its new version (the original stays);
@@ -182,9 +177,7 @@ class Store(Database):
             for child, parent in gone.adopt:
                 conn.execute("UPDATE messages SET parent_id = ? WHERE id = ?", (parent, child))
             conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in gone.ids])
-            conn.execute(
-                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (gone.leaf, conversation_id)
-            )
+            _set_leaf(conn, conversation_id, gone.leaf)
 
     def set_settings(self, conversation_id: int, settings: dict[str, Any], system: str) -> None:
         """Keep a conversation's own settings and system prompt (its first message)."""
@@ -210,10 +203,7 @@ class Store(Database):
                     " AND parent_id IS NULL AND id != ?",
                     (first, conversation_id, first),
                 )
-                conn.execute(
-                    "UPDATE conversations SET leaf_id = ? WHERE id = ?",
-                    (leaf if leaf is not None else first, conversation_id),
-                )
+                _set_leaf(conn, conversation_id, leaf if leaf is not None else first)
 
     @staticmethod
     def _leaf(conn: sqlite3.Connection, conversation_id: int) -> int | None:
@@ -273,7 +263,9 @@ class Store(Database):
         with its version; only the `last` N when given."""
         conv = self.conversation(conversation_id)
         path = path_to(self.tree(conversation_id), conv.leaf_id if conv else None)
-        return path[-last:] if last is not None and last > 0 else path if last is None else []
+        if last is None:
+            return path
+        return path[-last:] if last > 0 else []
 
     def tree(self, conversation_id: int) -> list[Message]:
         """Every message of a conversation, each version and branch, in id order."""
@@ -307,3 +299,8 @@ class Store(Database):
             (query, limit),
         )
         return [SearchHit(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def _set_leaf(conn: sqlite3.Connection, conversation_id: int, leaf: int | None) -> None:
+    """Make `leaf` the end of the path shown (in the caller's transaction)."""
+    conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id))

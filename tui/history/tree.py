@@ -42,10 +42,10 @@ def path_to(tree: list[Message], leaf: int | None) -> list[Message]:
     by_id = {m.id: m for m in tree}
     if not by_id:
         return []
-    if leaf not in by_id:
-        roots = children_of(tree)[None]
-        leaf = newest_leaf(tree, roots[-1].id) if roots else max(by_id)
     kids = children_of(tree)
+    if leaf not in by_id:
+        roots = kids[None]
+        leaf = newest_leaf(tree, roots[-1].id) if roots else max(by_id)
     path: list[Message] = []
     seen: set[int] = set()
     at: int | None = leaf

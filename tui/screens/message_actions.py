@@ -106,8 +106,7 @@ class MessageActions:
             self.screen.action_continue_reply()
             self.notify("Continuing it as a new version: what followed the old one stays.")
         elif action == "delete":
-            conv = self.store.conversation(cid)
-            gone = deletion(tree, message.id, conv.leaf_id if conv else None)
+            gone = deletion(tree, message.id, path[-1].id)  # the path ends at the leaf
             if gone is None:
                 return self.notify("The system prompt is changed in the settings (F4).")
 
@@ -140,7 +139,7 @@ class MessageActions:
         async def edited(text: str | None) -> None:
             if text is None or text == message.content or self.store is None:
                 return
-            if message.role == "user":
+            if user:
                 session = screen.session
                 try:
                     session.open(cid, before, session.chat)
