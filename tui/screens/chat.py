@@ -93,7 +93,6 @@ class ChatScreen(Screen[None]):
             recent_path=recent_path(),
         )
         self.streaming: AssistantMessage | None = None  # the reply being streamed into
-        self.last_streamed: AssistantMessage | None = None
         self.actions = MessageActions(self)
         self._count_timer: Timer | None = None
 
@@ -166,7 +165,6 @@ class ChatScreen(Screen[None]):
         """The reply has ended: the screen is ready again, the reply gets its footer;
         a new version or branch is shown again as stored, with its versions."""
         reply, self.streaming = self.streaming, None
-        self.last_streamed = reply
         self.sync()
         self.count_draft()
         if reply is not None:
@@ -225,7 +223,7 @@ class ChatScreen(Screen[None]):
         except Busy as e:
             self.notify(str(e), severity="warning", markup=False)
             return
-        self.streaming = self.last_streamed or self.conversation.last_reply()
+        self.streaming = self.conversation.last_reply()
         self.conversation.resume(self.streaming)
         self.status.reply_started(estimate_tokens(job.messages))
         self.sync()
@@ -267,7 +265,6 @@ class ChatScreen(Screen[None]):
 
     async def shown_again(self) -> None:
         """The conversation was shown again from the history: the rest follows."""
-        self.last_streamed = None
         self.sync()
         self.count_draft()
         await self.refresh_pane()
@@ -318,7 +315,6 @@ class ChatScreen(Screen[None]):
 
     async def _show_empty(self) -> None:
         await self.conversation.clear()
-        self.last_streamed = None
         self.status.streamed = 0
         self.sync()
         await self.refresh_pane()
@@ -347,7 +343,6 @@ class ChatScreen(Screen[None]):
         except (StoreError, Busy) as e:
             self.notify(str(e), severity="warning", markup=False)
             return
-        self.last_streamed = None
         await self.conversation.show_history(history, message_id)
         self.sync()
         self.count_draft()
