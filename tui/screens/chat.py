@@ -264,7 +264,8 @@ class ChatScreen(Screen[None]):
         edit_settings(self)
 
     async def shown_again(self) -> None:
-        """The conversation was shown again from the history: the rest follows."""
+        """A conversation was shown from the history: the status, the count and the
+        pane follow."""
         self.sync()
         self.count_draft()
         await self.refresh_pane()
@@ -344,11 +345,9 @@ class ChatScreen(Screen[None]):
             self.notify(str(e), severity="warning", markup=False)
             return
         await self.conversation.show_history(history, message_id)
-        self.sync()
-        self.count_draft()
         if message_id is None:
             self.prompt.focus()
-        await self.refresh_pane()
+        await self.shown_again()
 
     @on(ConversationsPane.Deleted)
     async def _deleted(self, event: ConversationsPane.Deleted) -> None:
