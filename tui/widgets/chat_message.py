@@ -86,15 +86,22 @@ class AssistantMessage(Vertical, SingleLayout):
         footer: str = "",
         cut: bool = False,
         message_id: int | None = None,
+        version: tuple[int, int] = (1, 1),
     ) -> None:
         super().__init__(classes="-cut" if cut else "")
         self.text = strip_controls(text)
-        self.footer = footer
-        self._before = footer
         self.message_id = message_id
         """The stored reply (None until it is saved)."""
-        self.versions = ""
-        """Which of its versions it is ("← 2/3 →"), kept in front of a new footer."""
+        self._versions = versions_label(version)
+        """Which of its versions it is ("← 2/3 →"): the footer starts with it."""
+        self._figures = footer
+        """The footer without the versions: why it ended, the model, the figures."""
+        self._before = footer
+        self.footer = self._shown(footer)
+        """The line under the reply, as shown."""
+
+    def _shown(self, figures: str) -> str:
+        return " · ".join(part for part in (self._versions, figures) if part)
 
     def compose(self) -> ComposeResult:
         # Links in model output are shown as text, never opened.
@@ -108,7 +115,7 @@ class AssistantMessage(Vertical, SingleLayout):
 
     def begin(self) -> None:
         """Streamed text will follow (a new reply, or more of this one)."""
-        self._before = self.footer
+        self._before = self._figures
         self.markdown.start()
         self.set_footer("")
 
@@ -131,12 +138,10 @@ class AssistantMessage(Vertical, SingleLayout):
         self.markdown.finish()
         if footer is None:
             footer = self._before.replace(CONTINUE_OFFER, "")
-        elif self.versions and not footer.startswith(self.versions):
-            footer = f"{self.versions} · {footer}" if footer else self.versions
         self.set_footer(footer, cut=cut)
 
     def set_footer(self, footer: str, *, cut: bool = False) -> None:
-        """Show the reply's figures (or why it ended) under it."""
-        self.footer = footer
-        self.query_one(ReplyFooter).update(footer)
+        """Show the reply's figures (or why it ended) under it, after its versions."""
+        self._figures, self.footer = footer, self._shown(footer)
+        self.query_one(ReplyFooter).update(self.footer)
         self.set_class(cut, "-cut")

@@ -22,7 +22,6 @@ from llamatui.tui.widgets.chat_message import (
     AssistantMessage,
     Notice,
     UserMessage,
-    versions_label,
 )
 from llamatui.tui.widgets.single_layout import SingleLayout
 
@@ -177,7 +176,10 @@ class ConversationView(VerticalScroll, SingleLayout):
         """Select the stored message `message_id` (the last one if it is not shown)."""
         shown = self.chat_messages()
         found = next((w for w in shown if w.message_id == message_id), None)
-        self.select(found) if found is not None else self.select_at(-1)
+        if found is None:
+            self.select_at(-1)
+        else:
+            self.select(found)
 
     def on_focus(self) -> None:
         if self.selected is None or self.selected not in self.chat_messages():
@@ -291,9 +293,10 @@ def _widget_for(m: StoredMessage) -> UserMessage | AssistantMessage | Notice:
         widget = UserMessage(m.content, message_id=m.id, version=m.version)
     elif m.role == "assistant":
         note = STATUS_NOTES[m.status]
-        footer = " · ".join(p for p in (versions_label(m.version), reply_footer(m.meta, note)) if p)
-        widget = AssistantMessage(m.content, footer=footer, cut=bool(note), message_id=m.id)
-        widget.versions = versions_label(m.version)
+        footer = reply_footer(m.meta, note)
+        widget = AssistantMessage(
+            m.content, footer=footer, cut=bool(note), message_id=m.id, version=m.version
+        )
     else:
         widget = Notice(f"System prompt: {m.content}" if m.role == "system" else m.content)
     widget.id = f"message-{m.id}"
