@@ -61,8 +61,6 @@ from llamatui.tui.chat.context import POLICIES, Policy
 from llamatui.tui.chat.sampling import BUILTIN_PRESETS, check_table
 from llamatui.tui.paths import default_model_dirs
 
-PRESETS = BUILTIN_PRESETS  # the user's own are in Config.presets
-
 
 class ConfigError(Exception):
     """The config file is wrong; the message says where and how."""

@@ -95,6 +95,11 @@ def describe(params: SamplingParams) -> str:
     return ", ".join(parts)
 
 
+def preset_label(name: str, params: SamplingParams) -> str:
+    """A preset with what it sets: "precise: temperature 0.2, top_k 20, ..."."""
+    return f"{name}: {describe(params)}"
+
+
 @dataclass(frozen=True)
 class ChatSettings:
     """A conversation's own sampling: a preset, and fields set over it."""

@@ -17,7 +17,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from llamatui.engines.protocol import SamplingParams
-from llamatui.tui.chat.sampling import FIELDS, WHOLE, ChatSettings, SamplingError, check, describe
+from llamatui.tui.chat.sampling import (
+    FIELDS,
+    WHOLE,
+    ChatSettings,
+    SamplingError,
+    check,
+    preset_label,
+)
 from llamatui.tui.history.store import StoreError
 
 if TYPE_CHECKING:
@@ -120,7 +127,7 @@ class ChatSettingsDialog(ModalScreen[tuple[ChatSettings, str] | None]):
                 yield Input(self.system, placeholder="none", id="system", compact=True)
                 yield Label("Preset")
                 yield Select(
-                    [(f"{n}: {describe(p)}", n) for n, p in self.presets.items()],
+                    [(preset_label(n, p), n) for n, p in self.presets.items()],
                     value=s.preset if s.preset in self.presets else Select.NULL,
                     prompt="the model's",
                     id="preset",

@@ -18,8 +18,8 @@ from llamatui.engines.options import OptionError, OptionSpec
 from llamatui.engines.protocol import CTX_MIN, SamplingParams
 from llamatui.engines.registry import EngineSpec
 from llamatui.engines.templates import NAMED_FORMATS
-from llamatui.tui.chat.sampling import describe
-from llamatui.tui.config import PRESETS, Profile
+from llamatui.tui.chat.sampling import BUILTIN_PRESETS, preset_label
+from llamatui.tui.config import Profile
 
 CTX = OptionSpec("ctx", "Context", int, "context size in tokens", minimum=CTX_MIN)
 
@@ -52,7 +52,7 @@ class ProfileDialog(ModalScreen[Profile | None]):
         engine: EngineSpec | None,
         *,
         gpu_offload: bool,
-        presets: Mapping[str, SamplingParams] = PRESETS,
+        presets: Mapping[str, SamplingParams] = BUILTIN_PRESETS,
     ) -> None:
         """
         Args:
@@ -112,7 +112,7 @@ class ProfileDialog(ModalScreen[Profile | None]):
                 )
                 yield Label("Sampling")
                 yield Select(
-                    [(preset_label(name, self.presets), name) for name in self.presets],
+                    [(preset_label(n, p), n) for n, p in self.presets.items()],
                     value=p.preset or Select.NULL,
                     prompt="default",
                     id="preset",
@@ -164,8 +164,3 @@ class ProfileDialog(ModalScreen[Profile | None]):
             self.query_one("#profile-error", Label).update(Content(str(e)))
             return
         self.dismiss(profile)
-
-
-def preset_label(name: str, presets: Mapping[str, SamplingParams] = PRESETS) -> str:
-    """A sampling preset with what it sets: "precise: temperature 0.2, top_k 20, ..."."""
-    return f"{name}: {describe(presets[name])}"
