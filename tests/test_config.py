@@ -88,3 +88,16 @@ async def test_the_app_starts_on_the_good_settings_and_lists_the_rest(
         await pilot.press("f9")  # the remapped key
         assert screen.pane.display is not shown
     assert path.read_text() == BROKEN  # never written over
+
+
+def test_a_file_that_is_not_toml_starts_the_app_on_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLAMATUI_CONFIG_DIR", str(tmp_path))
+    path = tmp_path / "config.toml"
+    path.write_text('model_dirs = ["~/models"\n')
+    app, mouse = chat_app(build_parser().parse_args([]))
+    assert mouse is True and app.config_notice is not None
+    assert app.config_notice.startswith("Your config file cannot be used; the defaults apply")
+    assert "not valid TOML" in app.config_notice
+    assert path.read_text() == 'model_dirs = ["~/models"\n'  # left as it was

@@ -135,12 +135,13 @@ def load_config(path: Path) -> Config:
 
 def read_config(path: Path) -> tuple[Config, list[str]]:
     """The config in `path` with every good setting applied, and every problem, a
-    line each with where it is (the app starts on what is good and lists the rest)."""
-    try:
-        text = _text(path)
-        data = _parse(path, text)
-    except ConfigError as e:
-        return Config(), [str(e)]
+    line each with where it is (the app starts on what is good and lists the rest).
+
+    Raises:
+        ConfigError: the file cannot be read or is not TOML: nothing in it applies.
+    """
+    text = _text(path)
+    data = _parse(path, text)
     problems = Problems(path, text)
     return _validate(problems, data), problems.found
 

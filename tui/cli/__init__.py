@@ -160,16 +160,17 @@ def chat_app(args: argparse.Namespace) -> tuple[LlamaTUI, bool]:
     from llamatui.engines.protocol import LoadOptions
     from llamatui.tui.app import LlamaTUI
     from llamatui.tui.chat.sampling import BUILTIN_PRESETS
-    from llamatui.tui.config import read_config
+    from llamatui.tui.config import Config, ConfigError, read_config
     from llamatui.tui.paths import config_path
     from llamatui.tui.settings import Settings
 
-    config, problems = read_config(config_path())
     notice = None
-    unusable = problems and any(w in problems[0] for w in ("not valid TOML", "cannot be read"))
-    if unusable:
-        notice = f"Your config file cannot be used; the defaults apply: {problems[0]}"
-    elif problems:
+    try:
+        config, problems = read_config(config_path())
+    except ConfigError as e:
+        config, problems = Config(), []
+        notice = f"Your config file cannot be used; the defaults apply: {e}"
+    if problems:
         notice = (
             "Your config file has settings that are wrong; they are left out, the rest "
             "applies, and the file is left as it is:\n" + "\n".join(problems)

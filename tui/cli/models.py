@@ -16,7 +16,7 @@ from llamatui.engines.library import Library, ModelEntry
 from llamatui.engines.meters import Nvml
 from llamatui.engines.models import packaged_models
 from llamatui.engines.remote import remote_entries
-from llamatui.tui.config import Config, Profile, read_config
+from llamatui.tui.config import Config, ConfigError, Profile, read_config
 from llamatui.tui.paths import config_path, library_cache_path
 
 
@@ -53,7 +53,10 @@ def human(n: float, unit: str = "B") -> str:
 def config() -> Config:
     """The config file read once, every good setting applied; what is wrong with it
     is told on stderr (as the app lists it), never the reason to ignore the rest."""
-    found, problems = read_config(config_path())
+    try:
+        found, problems = read_config(config_path())
+    except ConfigError as e:  # nothing in it applies
+        found, problems = Config(), [f"{e}; the defaults apply"]
     for problem in problems:
         print(f"llamatui: config: {problem}", file=sys.stderr)
     return found
