@@ -103,6 +103,9 @@ async def test_every_message_action_is_stored_and_survives_a_restart() -> None:
         await pilot.press("left")
         await pilot.pause(0.3)
         assert shown(screen) == ["Name a colour.", first]
+        # Still at the bottom of the view, not scrolled to its top.
+        view, last = screen.conversation, screen.conversation.chat_messages()[-1]
+        assert last.region.bottom == view.region.bottom, (last.region, view.region)
         assert store.messages(cid)[-1].content == first
         await pilot.press("right")
         await pilot.pause(0.3)

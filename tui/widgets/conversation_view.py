@@ -226,7 +226,8 @@ class ConversationView(VerticalScroll, SingleLayout):
         self, history: list[StoredMessage], at: int | None = None, *, mark: bool = True
     ) -> None:
         """Show a stored conversation: its last messages, or those around message `at`
-        (marked as found, when `mark`)."""
+        (when `mark`, marked as found and scrolled to; else the view stays at the
+        bottom, for the selection to show it)."""
         self._history = history
         self.selected = self.pending_user = None
         start = max(0, len(history) - WINDOW)
@@ -242,8 +243,8 @@ class ConversationView(VerticalScroll, SingleLayout):
         await self._mount_history(first)
         if first > start:
             self.call_after_refresh(self._mount_history, start)
-        if at is not None:
-            self._show_found(at, mark=mark)
+        if at is not None and mark:
+            self._show_found(at)
         else:
             self.anchor()
         if self.has_focus and at is None:  # shown again while the keys act on a message
@@ -269,9 +270,9 @@ class ConversationView(VerticalScroll, SingleLayout):
     async def _show_earlier(self) -> None:
         await self._mount_history(max(0, self._shown_from - WINDOW))
 
-    def _show_found(self, message_id: int, *, mark: bool = True) -> None:
+    def _show_found(self, message_id: int) -> None:
         widget = self.query_one(f"#message-{message_id}")
-        widget.set_class(mark, "-found")
+        widget.add_class("-found")
         # Anchored, a short conversation sits at the bottom with a negative scroll
         # offset, which scroll_to_widget does not undo: drop the anchor and start
         # from the top.
