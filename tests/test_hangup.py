@@ -26,7 +26,7 @@ import psutil
 import pytest
 from textual.drivers._writer_thread import WriterThread
 
-from llamatui.tui.output import GoneSafeWriter
+from llamatui.tui.hangup import GoneSafeWriter, hung_up
 
 ROOT = Path(__file__).parent.parent
 APP = ROOT / "bench" / "bench_app.py"
@@ -173,3 +173,41 @@ def test_writes_to_a_terminal_that_hung_up_never_block_the_app(writer: type[Writ
     else:
         assert done.wait(5.0)
         assert isinstance(thread, GoneSafeWriter) and thread.gone
+
+
+def test_a_hang_up_the_session_leader_keeps_still_ends_the_app(tmp_path: Path) -> None:
+    # Seen with `make run` in tmux, the server killed: the hang-up signal goes to the
+    # terminal's session leader (make), which waits for the app and does not pass it
+    # on; the app read the end of its input ten times a second, forever, the model
+    # loaded. The end of a hung-up terminal's input is the hang-up.
+    waits = (
+        "import signal, subprocess, sys; signal.signal(signal.SIGHUP, lambda *a: None);"
+        " sys.exit(subprocess.call(sys.argv[1:]))"
+    )
+    app = [sys.executable, str(APP), "--stream", str(STREAM), "--rate", "50", "--tokens", "50"]
+    term = Terminal(tmp_path, [sys.executable, "-c", waits, *app])
+    try:
+        term.wait_for(b"ready")
+        time.sleep(0.5)
+        engines = psutil.Process(term.proc.pid).children(recursive=True)
+        term.hang_up()
+        assert term.proc.wait(30) == 0  # the leader ends once the app has
+    finally:
+        if term.proc.poll() is None:
+            for p in psutil.Process(term.proc.pid).children(recursive=True):
+                p.kill()
+            term.proc.kill()
+    _, alive = psutil.wait_procs(engines, timeout=10)
+    assert not alive
+
+
+def test_only_a_terminal_that_hung_up_counts_as_one() -> None:
+    master, slave = pty.openpty()
+    assert not hung_up(slave)  # a terminal still there
+    os.close(master)
+    assert hung_up(slave)
+    os.close(slave)
+    read, write = os.pipe()
+    os.close(write)
+    assert os.read(read, 10) == b"" and not hung_up(read)  # piped input that ended
+    os.close(read)

@@ -67,7 +67,7 @@ RULES: dict[str, tuple[str, ...]] = {
     # Textual's input, read safely: nothing of the app.
     "tui/paste.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
     # Textual's output, written safely: nothing of the app.
-    "tui/output.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
+    "tui/hangup.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
     # What is remembered between runs: a file, no UI.
     "tui/remembered.py": ("textual", "rich", "llamatui.tui.screens", "llamatui.tui.widgets"),
     "themes": ("llamatui.tui", "llamatui.engines"),

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
 from llamatui.themes import LLAMATUI_16, LLAMATUI_DARK, THEMES
-from llamatui.tui import output, paste
+from llamatui.tui import hangup, paste
 from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path, remembered_path
@@ -96,7 +96,7 @@ class LlamaTUI(App[None]):
         super().__init__()
         registry.prepare()  # before Textual takes stderr over
         paste.install()  # pasted control characters stay text
-        output.install()  # a terminal that hangs up cannot block the app
+        hangup.install()  # a terminal that goes away: the app hears of it and quits
         self.settings = settings or Settings()
         self.history = history
         self.keep_history = keep_history
