@@ -11,8 +11,10 @@ Measured in one run, on the default model, the same thread count and greedy samp
 
 Per case: tokens on screen as a ratio of raw generate (first to last token drawn),
 the app's CPU while streaming as % of one core, bytes written to the terminal per
-token, keypress-to-screen latency while streaming (median and worst), and the
-idle app's CPU over --idle seconds. Then time to first token and the cold start.
+token; then, on a second reply typed over while it streams (a key every 0.5 s, as
+a person writes the next prompt), keypress-to-screen latency (median and worst)
+and the app's CPU meanwhile ('typing'); and the idle app's CPU over --idle
+seconds. Then time to first token and the cold start.
 
 Usage: python bench/stream.py [--runs N] [--lengths 400,1024,4096]
                               [--sizes 100x30,200x60] [--contents prose,markdown]
@@ -159,8 +161,10 @@ def cold_start(runs: int) -> list[float]:
 
 STREAMS = Path(__file__).with_name("streams")
 # The first words each reply shows: when they are on screen, the reply has started.
-FIRST_WORDS = {"prose": b"Once upon", "markdown": b"Here is a walk", "real": b"Once upon"}
+FIRST_WORDS = {"prose": b"Once", "markdown": b"Here", "real": b"Once"}
 PROBE_EVERY_S = 0.5
+READY = "\u00b7 ready \u00b7".encode()
+"""The status line once a reply has ended."""
 
 
 @dataclass
@@ -177,7 +181,9 @@ class Case:
     """The app's CPU while streaming, as a share of one core."""
     bytes_per_token: float
     keys_ms: list[float]
-    """Keypress-to-screen latencies while streaming."""
+    """Keypress-to-screen latencies while a second reply streams."""
+    typing: float
+    """The app's CPU while that reply streams and is typed over."""
     idle: float
     """The idle app's CPU, as a share of one core."""
 
@@ -185,43 +191,30 @@ class Case:
 def pty_case(
     name: str, args: list[str], size: tuple[int, int], content: str, idle_s: float
 ) -> Case:
-    """Start the app at `size`, let it idle, send a prompt and time its reply."""
+    """Start the app at `size`, let it idle, send a prompt and time its reply; then
+    send another and type over it while it streams."""
     cols, rows = size
     env = {"LLAMATUI_DATA_DIR": tempfile.mkdtemp(prefix="llamatui-bench-")}
     env["LLAMATUI_CONFIG_DIR"] = env["LLAMATUI_DATA_DIR"]
     app = PtyApp(bench_app(args), cols, rows, env)
+    prompt = PROMPT if content == "real" else "Go on."
     try:
         app.wait_for(b"ready", timeout=60)
         time.sleep(1.0)  # the first count of the empty prompt, the meters' first samples
         cpu0, t0 = app.cpu(), time.perf_counter()
         time.sleep(idle_s)
         idle = (app.cpu() - cpu0) / (time.perf_counter() - t0)
-        app.send(PROMPT if content == "real" else "Go on.")
+        # The reply alone: what drawing it costs, and what reaches the terminal.
+        app.send(prompt)
         time.sleep(0.3)
         start = app.mark()
         cpu0 = app.cpu()
         t_enter = app.send("\r")
-        probes: list[tuple[int, float]] = []
-        done = None
-        while done is None:
-            time.sleep(0.05)
-            done = app.find(b"TTFT", start)
-            if done is None and len(probes) < len(PROBE_KEYS):
-                due = t_enter + PROBE_EVERY_S * (len(probes) + 1)
-                if time.perf_counter() >= due:
-                    probes.append((app.mark(), app.send(PROBE_KEYS[len(probes)])))
-            if time.perf_counter() - t_enter > 600:
-                raise TimeoutError("the reply never ended")
+        t_last = app.wait_for(b"TTFT", start, timeout=600)
         cpu = (app.cpu() - cpu0) / (time.perf_counter() - t_enter)
-        t_last = done[1]
         first = app.find(FIRST_WORDS[content], start)
         assert first is not None, "the reply's first words were never drawn"
         t_first = first[1]
-        keys = []
-        for (mark, sent), key in zip(probes, PROBE_KEYS, strict=False):
-            seen = app.find(key.encode(), mark)
-            if seen is not None and seen[1] <= t_last:
-                keys.append((seen[1] - sent) * 1000)
         written = app.bytes_between(t_enter, t_last)
         time.sleep(0.3)
         # What the stored reply says: the tokens it has (a model may end early) and
@@ -234,22 +227,51 @@ def pty_case(
         db.close()
         assert row is not None and row[0], "the reply was never stored with its figures"
         n, engine = int(row[0]), float(row[1])
+        # Another reply, typed over while it streams (a person writing the next
+        # prompt): keypress to screen, and what the app then costs. Stopped after.
+        keys, typing = typed_over(app, prompt)
     finally:
         app.close()
-    return Case(name, n, (n - 1) / (t_last - t_first), engine, cpu, written / n, keys, idle)
+    on_screen = (n - 1) / (t_last - t_first)
+    return Case(name, n, on_screen, engine, cpu, written / n, keys, typing, idle)
+
+
+def typed_over(app: PtyApp, prompt: str) -> tuple[list[float], float]:
+    """Send `prompt`, type a character every PROBE_EVERY_S while the reply streams;
+    the latencies of those drawn before it ended, and the app's CPU meanwhile."""
+    app.send(prompt)
+    time.sleep(0.8)  # the draft's count is drawn ("ready") before the mark
+    start = app.mark()
+    cpu0 = app.cpu()
+    t_enter = app.send("\r")
+    probes: list[tuple[int, float]] = []
+    while len(probes) < len(PROBE_KEYS) and app.find(READY, start) is None:
+        time.sleep(max(0.0, t_enter + PROBE_EVERY_S * (len(probes) + 1) - time.perf_counter()))
+        probes.append((app.mark(), app.send(PROBE_KEYS[len(probes)])))
+    time.sleep(0.3)
+    typing = (app.cpu() - cpu0) / (time.perf_counter() - t_enter)
+    ended = app.find(READY, start)
+    t_end = ended[1] if ended is not None else time.perf_counter()
+    keys = []
+    for (mark, sent), key in zip(probes, PROBE_KEYS, strict=False):
+        seen = app.find(key.encode(), mark)
+        if seen is not None and seen[1] <= t_end:
+            keys.append((seen[1] - sent) * 1000)
+    app.send("\x1b")  # stop the reply
+    return keys, typing
 
 
 def print_cases(cases: list[Case], generate: float) -> None:
     print(
         f"{'case':30} {'tokens':>6} {'tok/s':>7} {'of raw':>6} {'engine':>7} {'app CPU':>8} "
-        f"{'B/tok':>6} {'key ms med/max':>15} {'idle CPU':>8}"
+        f"{'B/tok':>6} {'key ms med/max':>15} {'typing':>7} {'idle CPU':>8}"
     )
     for c in cases:
         keys = f"{statistics.median(c.keys_ms):.0f}/{max(c.keys_ms):.0f}" if c.keys_ms else "-"
         print(
             f"{c.name:30} {c.tokens:6} {c.on_screen:7.1f} {c.on_screen / generate:6.3f} "
             f"{c.engine:7.1f} {c.cpu * 100:7.1f}% {c.bytes_per_token:6.0f} {keys:>15} "
-            f"{c.idle * 100:7.2f}%"
+            f"{c.typing * 100:6.1f}% {c.idle * 100:7.2f}%"
         )
 
 

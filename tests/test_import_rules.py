@@ -66,7 +66,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "tui/app.py": (*ENGINE_INSIDES, "llama_cpp"),
     # Textual's input, read safely: nothing of the app.
     "tui/paste.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
-    # Textual's output, written safely: nothing of the app.
+    # Textual's output, written safely and compactly: nothing of the app.
+    "tui/ansi_compact.py": ("textual", "rich", "llamatui.tui.screens", "llamatui.tui.widgets",
+                            "llamatui.engines"),
     "tui/hangup.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
     # What is remembered between runs: a file, no UI.
     "tui/remembered.py": ("textual", "rich", "llamatui.tui.screens", "llamatui.tui.widgets"),

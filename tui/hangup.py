@@ -13,7 +13,8 @@ things in Textual (8.2) keep the app from hearing of it:
   here take that end of input as the hang-up it is, and raise SIGHUP in the app:
   the app quits in order, as on a signal.
 
-`install()` makes the Linux driver use both.
+`install()` makes the Linux driver use both. The writer also writes what the app
+draws compacted (`ansi_compact`): the same screen in fewer bytes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from types import ModuleType
 from typing import Any
 
 from textual.drivers._writer_thread import WriterThread
+
+from llamatui.tui.ansi_compact import compact
 
 
 class GoneSafeWriter(WriterThread):
@@ -41,7 +44,7 @@ class GoneSafeWriter(WriterThread):
             if self.gone:
                 continue
             try:
-                self._file.write(text)
+                self._file.write(compact(text))
                 if self._queue.qsize() == 0:
                     self._file.flush()
             except (OSError, ValueError):  # EIO from a hung-up terminal; a closed file

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 from llamatui.engines.handle import EngineState
 from llamatui.engines.meters import Sample, Sampler
 from llamatui.engines.protocol import MemoryUse, ModelInfo
+from llamatui.tui.widgets.direct_paint import repaint
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 HISTORY = 40
@@ -170,7 +171,10 @@ class Meters(Widget):
         if text != self._shown:
             lines = text.count("\n") != self._shown.count("\n")
             self._shown = text
-            self.refresh(layout=lines)
+            if lines:
+                self.refresh(layout=True)
+            else:
+                repaint(self)
 
     def watch_expanded(self) -> None:
         self._shown = self._text()

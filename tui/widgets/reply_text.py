@@ -18,9 +18,11 @@ from __future__ import annotations
 import re
 
 from markdown_it.token import Token
+from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
 
+from llamatui.tui.widgets.direct_paint import changed_cells, repaint
 from llamatui.tui.widgets.markdown_lines import (
     MarkdownLook,
     finished_items,
@@ -59,6 +61,9 @@ class ReplyText(SingleLayout):
         self._rows = 0
         """Rows the widget holds while streaming (at least its lines)."""
         self._look: MarkdownLook | None = None
+        self._style: Style | None = None
+        """The widget's own style, kept: Textual works it out from every ancestor's
+        styles each time it is asked."""
         self._paragraph: tuple[str, list[Strip]] = ("", [])
         """The tail last drawn, when it was one paragraph: its source and lines."""
         self._joined = False
@@ -75,11 +80,22 @@ class ReplyText(SingleLayout):
             return []
         if self._look is None:
             self._look = MarkdownLook.of(self.app.current_theme)
-        return self._look.render(self.app.console, text, self._width, self.rich_style, parsed)
+        return self._look.render(self.app.console, text, self._width, self._base, parsed)
+
+    @property
+    def _base(self) -> Style:
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
 
     def _draw(self, width: int) -> None:
         """Draw everything again at `width`."""
         self._width = width
+        self._style = None
         self._done_lines, self._tail_lines = [], []
         self._paragraph = ("", [])
         self._joined = False
@@ -97,7 +113,7 @@ class ReplyText(SingleLayout):
             lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.
         if lines and self._done_lines and not self._joined:
-            lines.insert(0, Strip.blank(self._width, self.rich_style))
+            lines.insert(0, Strip.blank(self._width, self._base))
         return lines
 
     def _paragraph_lines(self, text: str, parsed: list[Token]) -> list[Strip] | None:
@@ -132,6 +148,7 @@ class ReplyText(SingleLayout):
 
     def _theme_changed(self, _theme: object) -> None:
         self._look = None
+        self._style = None
         self._width = 0
         self.refresh(layout=True)
 
@@ -143,10 +160,11 @@ class ReplyText(SingleLayout):
             self._draw(width)
         if not self.streaming:
             return self._lines
-        if self._lines > self._rows:
+        if self._lines >= self._rows:
             # Hold rows for what comes next: half the screen, so the view grows
             # (a layout, and a repaint of the scrolled view) every few seconds
-            # rather than on every update.
+            # rather than on every update; from the start, so that the first
+            # words are drawn in the rows the reply was given when it appeared.
             self._rows = self._lines + max(4, viewport.height // 2)
         return self._rows
 
@@ -156,7 +174,7 @@ class ReplyText(SingleLayout):
             return self._done_lines[y]
         if y - done < len(self._tail_lines):
             return self._tail_lines[y - done]
-        return Strip.blank(self._width, self.rich_style)
+        return Strip.blank(self._width, self._base)
 
     # Streaming ---------------------------------------------------------------------
 
@@ -190,13 +208,16 @@ class ReplyText(SingleLayout):
         if kept + len(after) > self._rows:
             self.refresh(layout=True)
             return
-        first = next(
-            (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
-            min(len(before), len(after)),
-        )
-        last = max(len(before), len(after))
-        if last > first:
-            self.refresh(Region(0, kept + first, self._width, last - first))
+        # Only the cells that changed: most updates add a few words to a line.
+        blank = Strip.blank(self._width, self._base)
+        changed = []
+        for i in range(max(len(before), len(after))):
+            old = before[i] if i < len(before) else blank
+            new = after[i] if i < len(after) else blank
+            if old is not new and (span := changed_cells(old, new)):
+                changed.append(Region(span[0], kept + i, span[1] - span[0], 1))
+        if changed:
+            repaint(self, *changed)
 
     def finish(self) -> None:
         """End streaming and give back the held rows.

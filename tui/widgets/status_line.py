@@ -10,6 +10,7 @@ from textual.widget import Widget
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import ModelInfo, ReplyStats
+from llamatui.tui.widgets.direct_paint import repaint
 
 COUNT_EVERY_S = 1.0
 
@@ -57,7 +58,7 @@ class StatusLine(Widget):
         now = time.monotonic()
         if now - self._count_shown_at >= COUNT_EVERY_S or self.state is not EngineState.GENERATING:
             self._count_shown_at = now
-            self.refresh()
+            repaint(self)
 
     def _state_text(self) -> str:
         state = self.state

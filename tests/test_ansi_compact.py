@@ -1,0 +1,69 @@
+"""What the app writes, compacted (`tui/ansi_compact.py`): the same screen in fewer
+bytes. Each rule on a line written as Rich writes them, read back by a terminal
+emulator; a whole streamed reply is compared in tests/test_direct_paint.py."""
+
+from __future__ import annotations
+
+import pyte
+
+from llamatui.tui.ansi_compact import compact
+
+BG = "\x1b[48;2;26;27;38m"
+TEXT = "\x1b[38;2;192;202;245;48;2;26;27;38m"
+BAR = "\x1b[38;2;158;206;106;48;2;26;27;38m"
+RESET = "\x1b[0m"
+
+
+def look(data: str, cols: int = 20, rows: int = 3) -> list[list[tuple[object, ...]]]:
+    """Each cell as it looks: a space by what shows on it, other characters whole."""
+    screen = pyte.Screen(cols, rows)
+    pyte.Stream(screen).feed(data)
+    cells = []
+    for y in range(rows):
+        row = []
+        for x in range(cols):
+            c = screen.buffer[y][x]
+            if c.data == " ":
+                row.append((" ", c.bg, c.reverse, c.underscore, c.strikethrough))
+            else:
+                row.append((c.data, c.fg, c.bg, c.bold, c.italics, c.reverse, c.underscore))
+        cells.append(row)
+    return cells
+
+
+def test_a_style_reset_and_set_again_stays_set() -> None:
+    raw = f"\x1b[1;1H{BG} {RESET}\x1b[1;2H{BG}ab{RESET}{BG}cd{RESET}"
+    assert compact(raw) == f"\x1b[1;1H{BG} abcd{RESET}"
+    assert look(compact(raw)) == look(raw)
+
+
+def test_an_empty_run_and_a_move_to_where_the_cursor_is_are_left_out() -> None:
+    raw = f"\x1b[2;1H{BAR}ab{RESET}{TEXT}{RESET}\x1b[2;3H{BAR}c{RESET}"
+    assert compact(raw) == f"\x1b[2;1H{BAR}abc{RESET}"
+    assert look(compact(raw)) == look(raw)
+
+
+def test_spaces_keep_the_style_in_effect_when_they_look_the_same() -> None:
+    # Spaces in another text colour on the same background look the same.
+    raw = f"\x1b[1;1H{BAR}x{RESET}{TEXT}   {RESET}{BG} {RESET}{TEXT}y{RESET}"
+    assert compact(raw) == f"\x1b[1;1H{BAR}x    {RESET}{TEXT}y{RESET}"
+    assert look(compact(raw)) == look(raw)
+    # Not when they are underlined, or on another background.
+    under = "\x1b[4;38;2;192;202;245;48;2;26;27;38m"
+    other = "\x1b[48;2;7;8;23m"
+    for style in (under, other):
+        raw = f"\x1b[1;1H{BAR}x{RESET}{style}  {RESET}"
+        assert style in compact(raw)
+        assert look(compact(raw)) == look(raw)
+
+
+def test_a_move_after_wide_or_unusual_text_is_kept() -> None:
+    # The terminal's idea of the width of "█" or "日" may not be Rich's.
+    for text in ("█", "日本"):
+        raw = f"\x1b[1;1H{BAR}{text}{RESET}\x1b[1;{1 + len(text)}H{BG}z{RESET}"
+        assert compact(raw).count("H") == 2
+
+
+def test_text_with_no_styles_or_moves_is_left_as_it_is() -> None:
+    for raw in ("", "plain", "\x1b[?25l", "\x1b[?2026h", "a\r\nb"):
+        assert compact(raw) == raw

@@ -1,0 +1,207 @@
+"""Lines drawn straight to the terminal between Textual's frames
+(`tui/widgets/direct_paint.py`): what the terminal shows is what Textual would draw,
+and looks the same compacted (`tui/ansi_compact.py`).
+
+The app runs on the real llama.cpp engine with a driver that is not headless: every
+byte it writes, frames and direct paints alike, goes to a terminal emulator (pyte),
+whose cells are read back against Textual's own render of the screen whenever
+nothing is waiting to be drawn. While a reply streams under a notification, with a
+dialog open over it, and scrolled away from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pyte
+from rich.color import ColorSystem
+from rich.segment import Segment
+from rich.style import Style
+from test_ui_flow import STORY, make_app
+from textual.app import App
+from textual.drivers.headless_driver import HeadlessDriver
+from textual.pilot import Pilot
+from textual.strip import Strip
+from textual.widget import Widget
+from uitools import chat_ready, send
+
+from llamatui.tui.ansi_compact import compact
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.screens.help import HelpScreen
+from llamatui.tui.widgets import direct_paint
+from llamatui.tui.widgets.chat_message import AssistantMessage
+from llamatui.tui.widgets.direct_paint import changed_cells
+
+
+class Terminal:
+    """What a terminal shows of what the app writes; and, beside it, of the same
+    compacted as the app's writer thread sends it (`tui/ansi_compact.py`)."""
+
+    def __init__(self, cols: int, rows: int) -> None:
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.Stream(self.screen)
+        self.compacted = pyte.Screen(cols, rows)
+        self.compacted_stream = pyte.Stream(self.compacted)
+        self.written = self.compacted_written = 0
+
+    def feed(self, data: str) -> None:
+        self.stream.feed(data)
+        self.written += len(data.encode())
+        small = compact(data)
+        self.compacted_stream.feed(small)
+        self.compacted_written += len(small.encode())
+
+    def looks_the_same_compacted(self) -> bool:
+        """Whether both terminals look the same (a space by what shows on it)."""
+
+        def look(c: pyte.screens.Char) -> tuple[object, ...]:
+            if c.data == " ":
+                return (c.bg, c.reverse, c.underscore, c.strikethrough)
+            return tuple(c)
+
+        return all(
+            look(self.screen.buffer[y][x]) == look(self.compacted.buffer[y][x])
+            for y in range(self.screen.lines)
+            for x in range(self.screen.columns)
+        )
+
+    def cells(self) -> list[list[tuple[str, str]]]:
+        """Each cell's character and background colour (hex)."""
+        rows = []
+        for y in range(self.screen.lines):
+            line = self.screen.buffer[y]
+            rows.append([(line[x].data, line[x].bg) for x in range(self.screen.columns)])
+        return rows
+
+
+def textual_cells(app: App[None]) -> list[list[tuple[str, str]]]:
+    """The same, as Textual would draw the screen now."""
+    rows = []
+    for strip in app.screen._compositor.render_strips():
+        row: list[tuple[str, str]] = []
+        for text, style, _ in strip:
+            bg = style.bgcolor if style is not None else None
+            hex_bg = bg.get_truecolor().hex[1:] if bg is not None else "default"
+            for ch in text:
+                row.append((ch, hex_bg))
+        rows.append(row)
+    return rows
+
+
+@contextmanager
+def terminal(app: App[None]) -> Iterator[Terminal]:
+    """Make the app write to a terminal (the emulator) from now on."""
+    driver = app._driver
+    assert isinstance(driver, HeadlessDriver)
+    term = Terminal(*app.size)
+    headless = driver.__class__
+    colors = app.console._color_system
+    app.console._color_system = ColorSystem.TRUECOLOR  # as a terminal says it has
+    driver.__class__ = type(
+        "TerminalDriver",
+        (headless,),
+        {
+            "is_headless": property(lambda self: False),
+            "write": lambda self, data: term.feed(data),
+            "flush": lambda self: None,
+        },
+    )
+    app.screen.refresh()  # a whole frame first, as a terminal gets when the app starts
+    try:
+        yield term
+    finally:
+        driver.__class__ = headless
+        app.console._color_system = colors
+
+
+def settled(app: App[None]) -> bool:
+    """Whether nothing waits to be drawn: the terminal should show Textual's render."""
+    screen = app.screen
+    if screen._layout_required or screen._scroll_required or screen._repaint_required:
+        return False
+    if screen._dirty_widgets:
+        return False
+    nodes: list[Widget] = [screen, *screen._compositor.visible_widgets]
+    return not any(w._repaint_required or w._layout_required for w in nodes)
+
+
+async def stream_and_compare(
+    pilot: Pilot[None], screen: ChatScreen, term: Terminal, until: int
+) -> int:
+    """Let the reply stream until it holds `until` characters (or ends), comparing
+    the terminal with Textual's render whenever nothing waits to be drawn."""
+    app = pilot.app
+    reply = screen.query(AssistantMessage).last()
+    compared = 0
+    while screen.session.generating and len(reply.text) < until:
+        await pilot.pause(0.03)
+        if settled(app):
+            assert term.cells() == textual_cells(app)
+            assert term.looks_the_same_compacted()
+            compared += 1
+    return compared
+
+
+async def test_the_terminal_shows_what_textual_would_draw_while_a_reply_streams() -> None:
+    app = make_app(max_tokens=700)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen = await chat_ready(pilot)
+        with terminal(app) as term:
+            await pilot.pause(0.1)
+            frames = 0
+
+            def count_frame() -> None:
+                nonlocal frames
+                frames += 1
+
+            app.post_display_hook = count_frame  # type: ignore[method-assign]
+            painted = direct_paint.painted
+            await send(pilot, STORY)
+            compared = await stream_and_compare(pilot, screen, term, 600)
+            # Most updates were drawn without a frame.
+            assert direct_paint.painted - painted > frames, (direct_paint.painted, frames)
+
+            # A notification over the conversation: nothing is drawn over it.
+            app.notify("A notice over the reply.", timeout=30)
+            compared += await stream_and_compare(pilot, screen, term, 1000)
+            assert "A notice over the reply." in "\n".join(term.screen.display)
+
+            # A dialog over the chat: the reply goes on behind it, drawn by frames.
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+            painted = direct_paint.painted
+            compared += await stream_and_compare(pilot, screen, term, 1500)
+            assert direct_paint.painted == painted
+            await pilot.press("escape")
+            assert app.screen is screen
+
+            # Scrolled up to read: the reply streams below, out of sight.
+            screen.conversation.scroll_home(animate=False)
+            compared += await stream_and_compare(pilot, screen, term, 2500)
+            if screen.session.generating:
+                screen.session.stop()
+            while screen.session.generating:
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            assert settled(app)
+            assert term.cells() == textual_cells(app)
+            assert term.looks_the_same_compacted()
+        assert compared >= 10, compared
+        # The same screen in fewer bytes.
+        assert term.compacted_written < 0.8 * term.written, (term.compacted_written, term.written)
+
+
+def test_changed_cells_are_those_that_differ() -> None:
+    red, bold = Style(color="red"), Style(bold=True)
+
+    def line(*parts: tuple[str, Style], width: int = 20) -> Strip:
+        return Strip([Segment(text, style) for text, style in parts]).adjust_cell_length(width, red)
+
+    short, longer = line(("Once upon", red)), line(("Once upon a time", red))
+    assert changed_cells(short, longer) == (9, 16)  # the words added
+    assert changed_cells(longer, short) == (9, 16)  # the words taken away
+    assert changed_cells(short, short) is None
+    assert changed_cells(short, line(("Once ", red), ("upon", bold))) == (5, 9)  # restyled
+    assert changed_cells(line(("日本語", red)), line(("日本人", red))) == (4, 6)  # wide
+    assert changed_cells(short, line(("Once upon", red), width=30)) == (0, 30)

@@ -1,0 +1,113 @@
+"""Fewer bytes for the same screen: what Textual writes, with what repeats left out.
+
+Rich writes every run of styled text whole: its colours (`ESC[38;2;r;g;b;48;2;r;g;bm`),
+the text, and a reset (`ESC[0m`); Textual puts a cursor move before each widget's part
+of a line. So a row of the conversation is a dozen runs, most of them the same
+background, some of them empty, and each cursor move lands where the cursor already
+is. Over SSH every byte is paid for, and a terminal parses each one. Rewritten here,
+with what the terminal shows unchanged:
+
+- a style that is reset and set again with nothing printed between stays set
+  (cursor moves in between do not change the style);
+- a style set and reset with nothing printed is left out;
+- spaces are printed in the style in effect if it looks the same on a space (the
+  same background; text colour, bold and italic do not show);
+- a cursor move to where the cursor already is, after plain ASCII text (whose width
+  no terminal disagrees on), is left out.
+
+Each write starts and ends with the style reset, as Rich's output does.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+RESET = "\x1b[0m"
+# An SGR (style) sequence, or a cursor move to a row and column.
+TOKEN = re.compile(r"(\x1b\[[0-9;]*m|\x1b\[\d+;\d+H)")
+PLAIN = re.compile(r"[ -~]*")
+"""Printable ASCII: one cell per character on every terminal."""
+
+
+def compact(text: str) -> str:
+    """`text` as the terminal should receive it: the same screen in fewer bytes."""
+    if "\x1b[" not in text:
+        return text
+    out: list[str] = []
+    shown: str | None = None
+    """The style in effect on the terminal (None: reset)."""
+    wanted: str | None = None
+    """The style the next printed text is in."""
+    cursor: tuple[int, int] | None = None
+    """Where the cursor is, when known (row, column; 1-based, as CUP has them)."""
+    parts = TOKEN.split(text)
+    for i, part in enumerate(parts):
+        if i % 2 == 0:  # text, and any other control sequence
+            if not part:
+                continue
+            if wanted != shown and not (part.strip(" ") == "" and _blank(wanted) == _blank(shown)):
+                if shown is not None:
+                    out.append(RESET)
+                if wanted is not None:
+                    out.append(wanted)
+                shown = wanted
+            out.append(part)
+            if cursor is not None and PLAIN.fullmatch(part):
+                cursor = (cursor[0], cursor[1] + len(part))
+            else:
+                cursor = None
+        elif part.endswith("H"):  # a cursor move: the style stays as it is
+            row, col = part[2:-1].split(";")
+            target = (int(row), int(col))
+            if target != cursor:
+                out.append(part)
+                cursor = target
+        elif part in (RESET, "\x1b[m"):
+            wanted = None
+        else:
+            # Rich sets a style whole, after a reset: the one it replaces goes.
+            wanted = part
+    if shown is not None:
+        out.append(RESET)
+    if wanted is not None and wanted != shown:
+        out.append(wanted)  # a style left set at the end (not Rich's): kept as it was
+    return "".join(out)
+
+
+# SGR attributes a space shows: underline, reverse (the text colour becomes the
+# background), strike-through, double underline, overline.
+SHOWN_ON_SPACE = frozenset({"4", "7", "9", "21", "53"})
+
+
+@lru_cache(maxsize=256)
+def _blank(sgr: str | None) -> tuple[str, ...]:
+    """What a space printed in style `sgr` looks like: its background, and the
+    attributes that show on it (with the text colour, if reversed)."""
+    if sgr is None:
+        return ()
+    params = sgr[2:-1].split(";")
+    fg, bg, attrs = "", "", set()
+    i = 0
+    while i < len(params):
+        p = params[i]
+        if p in ("38", "48"):
+            # 38;5;n or 38;2;r;g;b: a colour, whose parts are not attributes.
+            n = 3 if params[i + 1 : i + 2] == ["5"] else 5
+            colour = ";".join(params[i : i + n])
+            if p == "38":
+                fg = colour
+            else:
+                bg = colour
+            i += n
+            continue
+        if p.isdigit() and (30 <= int(p) <= 37 or 90 <= int(p) <= 97 or p == "39"):
+            fg = p
+        elif p.isdigit() and (40 <= int(p) <= 47 or 100 <= int(p) <= 107 or p == "49"):
+            bg = p
+        elif p in SHOWN_ON_SPACE:
+            attrs.add(p)
+        i += 1
+    if "7" in attrs:
+        return (bg, fg, *sorted(attrs))
+    return (bg, *sorted(attrs))
