@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from fakes import fake_settings, scripted
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
@@ -76,15 +77,26 @@ async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None
         assert streamed == [s.text.rstrip() for s in reply._done_lines]
 
 
-LONG_PARAGRAPH = (
-    " ".join(
+def long_paragraph(between: str) -> str:
+    sentences = [
         f"Sentence {i} of one long paragraph goes on, as a small model's do." for i in range(40)
-    )
-    + " It ends **in bold** at last.\n\nThen a new one."
+    ]
+    return between.join(sentences) + " It ends **in bold** at last.\n\nThen a new one."
+
+
+@pytest.mark.parametrize(
+    ("between", "kept_at_least"),
+    [
+        (" ", 100),
+        ("\n", 100),  # soft breaks, as small models write: drawn as spaces
+        ("  \n", 0),  # hard breaks: drawn whole each time, and right
+    ],
+    ids=["spaces", "soft-breaks", "hard-breaks"],
 )
-
-
-async def test_a_long_paragraph_redraws_only_its_last_lines() -> None:
+async def test_a_long_paragraph_redraws_only_its_last_lines(
+    between: str, kept_at_least: int
+) -> None:
+    text = long_paragraph(between)
     app = OneReply()
     # Tall enough for no scrollbar to come and narrow the lines at the end.
     async with app.run_test(size=(80, 120)) as pilot:
@@ -92,14 +104,14 @@ async def test_a_long_paragraph_redraws_only_its_last_lines() -> None:
         reply.start()
         await pilot.pause()
         kept = 0
-        for i in range(0, len(LONG_PARAGRAPH), 11):
+        for i in range(0, len(text), 11):
             before = list(reply._tail_lines)
-            reply.append(LONG_PARAGRAPH[i : i + 11])
+            reply.append(text[i : i + 11])
             after = reply._tail_lines
             # Lines drawn before are the same objects: not drawn again.
             kept += sum(1 for a, b in zip(before, after, strict=False) if a is b)
         await pilot.pause()
-        assert kept > 100
+        assert kept >= kept_at_least
         streamed = [s.text.rstrip() for s in reply._done_lines + reply._tail_lines]
         reply.update(reply.source)
         await pilot.pause()

@@ -49,6 +49,8 @@ def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     driver = app._driver
     if driver is None or app.is_headless or app.is_inline or app._batch_count:
         return False
+    if not app._running or app._closed:
+        return False
     if not widget.is_mounted or widget._closing:
         return False
     screen = widget.screen

@@ -221,7 +221,8 @@ def split_finished(text: str) -> tuple[int, list[Token]]:
 
 # What can make text mean more than itself inside a paragraph (emphasis, code,
 # links, HTML, escapes, entities, strikethrough, tables, breaks), or start a block.
-_INLINE_SYNTAX = re.compile(r"[*_`\[\]<>!\\&~|\n]")
+_INLINE_SYNTAX = re.compile(r"[*_`\[\]<>!\\&~|]")
+_ODD_BREAK = re.compile(r"[ \t\\]\n|\n[ \t]")
 _BLOCK_START = re.compile(r"[#\-+*>=|`~\s]|\d+[.)]")
 
 
@@ -266,16 +267,21 @@ def settled_lines(source: str, lines: list[str]) -> tuple[int, int]:
     n = len(lines) - 1
     if n < 1:
         return 0, 0
+    # A line break inside a paragraph (a soft break) is drawn as a space; one next
+    # to spaces, or a hard break ("  " or "\\" before it), is not said here.
+    flat = source.replace("\n", " ")
     pos = 0
     for text in lines[:n]:
         text = text.rstrip()
-        if not text or source[pos : pos + len(text)] != text:
+        if not text or flat[pos : pos + len(text)] != text:
             return 0, 0
         pos += len(text)
-        if source[pos : pos + 1] != " ":
+        if flat[pos : pos + 1] != " ":
             return 0, 0
         pos += 1
     if _INLINE_SYNTAX.search(source, 0, pos) or _BLOCK_START.match(source, pos):
+        return 0, 0
+    if "\n" in source[:pos] and _ODD_BREAK.search(source, 0, pos):
         return 0, 0
     return n, pos
 
