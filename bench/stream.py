@@ -240,10 +240,13 @@ def typed_over(app: PtyApp, prompt: str) -> tuple[list[float], float]:
     """Send `prompt`, type a character every PROBE_EVERY_S while the reply streams;
     the latencies of those drawn before it ended, and the app's CPU meanwhile."""
     app.send(prompt)
-    time.sleep(0.8)  # the draft's count is drawn ("ready") before the mark
-    start = app.mark()
+    time.sleep(0.3)
     cpu0 = app.cpu()
     t_enter = app.send("\r")
+    # The status line says "ready" as the prompt goes, then "generating", and "ready"
+    # again only when the reply has ended.
+    app.wait_for(b"generating", app.mark(), timeout=60)
+    start = app.mark()
     probes: list[tuple[int, float]] = []
     while len(probes) < len(PROBE_KEYS) and app.find(READY, start) is None:
         time.sleep(max(0.0, t_enter + PROBE_EVERY_S * (len(probes) + 1) - time.perf_counter()))

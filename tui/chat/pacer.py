@@ -5,7 +5,7 @@ from the model (its threads meet at a barrier after every step, so one preempted
 thread stalls them all): measured here, every 1% of a core the app uses costs
 about 1% of the model's speed. So the pacer measures what the app's process spends
 per post, drawing included, and spaces posts so that it stays within a budget
-(1.5% of one core): 20 Hz when drawing is cheap, never slower than 4 Hz. The same
+(1.5% of one core): 10 Hz when drawing is cheap, never slower than 4 Hz. The same
 budget holds for an engine on a GPU or another machine: the app stays light on a
 busy box and over SSH. Text is never dropped, only gathered into fewer, larger posts.
 """
@@ -23,7 +23,7 @@ class Pacer:
         self,
         *,
         budget: float = 0.015,
-        min_interval: float = 0.05,
+        min_interval: float = 0.1,
         max_interval: float = 0.25,
         window: float = 0.15,
         cpu_clock: Callable[[], float] = time.process_time,
