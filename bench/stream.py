@@ -242,14 +242,15 @@ def typed_over(app: PtyApp, prompt: str) -> tuple[list[float], float]:
     app.send(prompt)
     time.sleep(0.3)
     cpu0 = app.cpu()
+    mark = app.mark()
     t_enter = app.send("\r")
     # The status line says "ready" as the prompt goes, then "generating", and "ready"
     # again only when the reply has ended.
-    app.wait_for(b"generating", app.mark(), timeout=60)
+    t_start = app.wait_for(b"generating", mark, timeout=60)
     start = app.mark()
     probes: list[tuple[int, float]] = []
     while len(probes) < len(PROBE_KEYS) and app.find(READY, start) is None:
-        time.sleep(max(0.0, t_enter + PROBE_EVERY_S * (len(probes) + 1) - time.perf_counter()))
+        time.sleep(max(0.0, t_start + PROBE_EVERY_S * (len(probes) + 1) - time.perf_counter()))
         probes.append((app.mark(), app.send(PROBE_KEYS[len(probes)])))
     time.sleep(0.3)
     typing = (app.cpu() - cpu0) / (time.perf_counter() - t_enter)

@@ -64,6 +64,21 @@ def test_a_move_after_wide_or_unusual_text_is_kept() -> None:
         assert compact(raw).count("H") == 2
 
 
-def test_text_with_no_styles_or_moves_is_left_as_it_is() -> None:
-    for raw in ("", "plain", "\x1b[?25l", "\x1b[?2026h", "a\r\nb"):
+def test_a_reversed_space_is_the_same_only_as_itself() -> None:
+    # Reversed, a space shows the text colour, brightened by bold.
+    reverse, bold_reverse = "\x1b[7;31m", "\x1b[1;7;31m"
+    raw = f"\x1b[1;1H{reverse} {RESET}{bold_reverse} {RESET}"
+    assert bold_reverse in compact(raw)
+    assert look(compact(raw)) == look(raw)
+    # A colour with a 7 in it is not reverse.
+    dark = "\x1b[48;2;7;8;23m"
+    raw = f"\x1b[1;1H{dark}x{RESET}\x1b[38;2;1;2;3;48;2;7;8;23m {RESET}"
+    assert compact(raw) == f"\x1b[1;1H{dark}x {RESET}"
+
+
+def test_text_not_written_as_rich_writes_is_left_as_it_is() -> None:
+    for raw in ("", "plain", "\x1b[?25l", "\x1b[?2026h", "a\r\nb", "\x1b[1m\x1b[31mx\x1b[0m"):
         assert compact(raw) == raw
+    # A style left set at the end stays set.
+    assert compact("\x1b[1mabc") == "\x1b[1mabc"
+    assert compact("\x1b[38:2::255:0:0mRED\x1b[0m") == "\x1b[38:2::255:0:0mRED\x1b[0m"

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pyte
-from rich.color import ColorSystem
+from rich.cells import cell_len
+from rich.color import Color, ColorSystem
 from rich.segment import Segment
 from rich.style import Style
 from test_ui_flow import STORY, make_app
@@ -66,25 +67,36 @@ class Terminal:
             for x in range(self.screen.columns)
         )
 
-    def cells(self) -> list[list[tuple[str, str]]]:
-        """Each cell's character and background colour (hex)."""
+    def cells(self) -> list[list[tuple[str, str, str, bool]]]:
+        """Each cell's character, colours (hex) and boldness."""
         rows = []
         for y in range(self.screen.lines):
             line = self.screen.buffer[y]
-            rows.append([(line[x].data, line[x].bg) for x in range(self.screen.columns)])
+            rows.append(
+                [
+                    (c.data, c.fg, c.bg, c.bold)
+                    for c in (line[x] for x in range(self.screen.columns))
+                ]
+            )
         return rows
 
 
-def textual_cells(app: App[None]) -> list[list[tuple[str, str]]]:
+def textual_cells(app: App[None]) -> list[list[tuple[str, str, str, bool]]]:
     """The same, as Textual would draw the screen now."""
+
+    def hex_of(color: Color | None) -> str:
+        return color.get_truecolor().hex[1:] if color is not None else "default"
+
     rows = []
     for strip in app.screen._compositor.render_strips():
-        row: list[tuple[str, str]] = []
+        row: list[tuple[str, str, str, bool]] = []
         for text, style, _ in strip:
-            bg = style.bgcolor if style is not None else None
-            hex_bg = bg.get_truecolor().hex[1:] if bg is not None else "default"
+            style = style or Style()
+            cell = (hex_of(style.color), hex_of(style.bgcolor), bool(style.bold))
             for ch in text:
-                row.append((ch, hex_bg))
+                row.append((ch, *cell))
+                if cell_len(ch) == 2:  # a wide character: the terminal's next cell is empty
+                    row.append(("", *cell))
         rows.append(row)
     return rows
 
@@ -123,7 +135,7 @@ def settled(app: App[None]) -> bool:
     if screen._dirty_widgets:
         return False
     nodes: list[Widget] = [screen, *screen._compositor.visible_widgets]
-    return not any(w._repaint_required or w._layout_required for w in nodes)
+    return not any(w._repaint_required or w._layout_required or w._scroll_required for w in nodes)
 
 
 async def stream_and_compare(

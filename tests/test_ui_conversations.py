@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fakes import fake_settings, scripted
+from textual.widgets import Label
 from uitools import chat_ready, send, wait_until
 
 from llamatui.engines.handle import EngineState
@@ -54,6 +55,34 @@ async def test_new_rename_delete(tmp_path: Path) -> None:
         assert app.store is not None
         [conv] = app.store.conversations()
         assert conv.title == "Renamed" and conv.renamed
+
+
+async def test_a_reply_moves_its_conversation_up_the_pane_without_making_items_anew() -> None:
+    """The pane is shown again at each reply's start and end, while the model works:
+    its items are updated and moved, never all mounted again."""
+    app = LlamaTUI(fake_settings(), make_handle=scripted("Sure."))
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await chat_ready(pilot)
+        assert screen.pane.display  # wide: shown
+        for prompt in ("one", "two", "three"):
+            await send(pilot, prompt)
+            await wait_until(pilot, lambda: not screen.session.generating)
+            await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: titles(screen) == ["three", "two", "one"])
+        lv = screen.pane.list_view
+        items = {i.conversation.id: i for i in lv.query(ConversationItem)}
+        oldest = next(i for i in items if items[i].conversation.title == "one")
+        await screen.open_conversation(oldest)
+        await send(pilot, "again")
+        await wait_until(pilot, lambda: not screen.session.generating)
+        await wait_until(pilot, lambda: titles(screen) == ["one", "three", "two"])
+        # The same widgets, in the new order, the current one marked.
+        assert {i.conversation.id: i for i in lv.query(ConversationItem)} == items
+        assert [i.has_class("-current") for i in lv.query(ConversationItem)] == [
+            True, False, False
+        ]  # fmt: skip
+        shown = [str(i.query_one(".title", Label).content) for i in lv.query(ConversationItem)]
+        assert shown == ["one", "three", "two"]
 
 
 async def test_search_lands_on_a_short_conversation(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ with what the terminal shows unchanged:
 - a cursor move to where the cursor already is, after plain ASCII text (whose width
   no terminal disagrees on), is left out.
 
-Each write starts and ends with the style reset, as Rich's output does.
+Each write starts and ends with the style reset, as Rich's output does, and sets a
+style only after a reset; text written otherwise is left as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from functools import lru_cache
 
 RESET = "\x1b[0m"
 # An SGR (style) sequence, or a cursor move to a row and column.
-TOKEN = re.compile(r"(\x1b\[[0-9;]*m|\x1b\[\d+;\d+H)")
+TOKEN = re.compile(r"(\x1b\[[0-9;:]*m|\x1b\[\d+;\d+H)")
 PLAIN = re.compile(r"[ -~]*")
 """Printable ASCII: one cell per character on every terminal."""
 
@@ -65,49 +66,49 @@ def compact(text: str) -> str:
                 cursor = target
         elif part in (RESET, "\x1b[m"):
             wanted = None
+        elif wanted is None:
+            wanted = part  # Rich sets a style whole, after a reset
         else:
-            # Rich sets a style whole, after a reset: the one it replaces goes.
-            wanted = part
-    if shown is not None:
-        out.append(RESET)
-    if wanted is not None and wanted != shown:
-        out.append(wanted)  # a style left set at the end (not Rich's): kept as it was
+            return text  # styles set on top of one another: not Rich's, left alone
+    if wanted != shown:
+        if shown is not None:
+            out.append(RESET)
+        if wanted is not None:
+            out.append(wanted)  # a style left set at the end (not Rich's): kept
     return "".join(out)
 
 
-# SGR attributes a space shows: underline, reverse (the text colour becomes the
-# background), strike-through, double underline, overline.
-SHOWN_ON_SPACE = frozenset({"4", "7", "9", "21", "53"})
+# SGR attributes a space shows: underline, strike-through, double underline,
+# framed, encircled, overline. Reversed, a space shows its text colour and more (bold
+# brightens it, dim darkens it): a reversed style is only ever the same as itself.
+SHOWN_ON_SPACE = frozenset({"4", "9", "21", "51", "52", "53"})
 
 
 @lru_cache(maxsize=256)
 def _blank(sgr: str | None) -> tuple[str, ...]:
-    """What a space printed in style `sgr` looks like: its background, and the
-    attributes that show on it (with the text colour, if reversed)."""
+    """What a space printed in style `sgr` looks like: its background and the
+    attributes that show on it; for a reversed style, the style itself."""
     if sgr is None:
         return ()
+    if ":" in sgr:
+        return (sgr,)  # colours written another way: the same as itself only
     params = sgr[2:-1].split(";")
-    fg, bg, attrs = "", "", set()
+    bg, attrs = "", set()
     i = 0
     while i < len(params):
         p = params[i]
         if p in ("38", "48"):
             # 38;5;n or 38;2;r;g;b: a colour, whose parts are not attributes.
             n = 3 if params[i + 1 : i + 2] == ["5"] else 5
-            colour = ";".join(params[i : i + n])
-            if p == "38":
-                fg = colour
-            else:
-                bg = colour
+            if p == "48":
+                bg = ";".join(params[i : i + n])
             i += n
             continue
-        if p.isdigit() and (30 <= int(p) <= 37 or 90 <= int(p) <= 97 or p == "39"):
-            fg = p
-        elif p.isdigit() and (40 <= int(p) <= 47 or 100 <= int(p) <= 107 or p == "49"):
+        if p == "7":
+            return (sgr,)
+        if p.isdigit() and (40 <= int(p) <= 47 or 100 <= int(p) <= 107 or p == "49"):
             bg = p
         elif p in SHOWN_ON_SPACE:
             attrs.add(p)
         i += 1
-    if "7" in attrs:
-        return (bg, fg, *sorted(attrs))
     return (bg, *sorted(attrs))

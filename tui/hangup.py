@@ -19,6 +19,7 @@ draws compacted (`ansi_compact`): the same screen in fewer bytes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -43,8 +44,11 @@ class GoneSafeWriter(WriterThread):
                 break
             if self.gone:
                 continue
+            # A bug in compacting must not stop the screen: the text goes as it was.
+            with contextlib.suppress(Exception):
+                text = compact(text)
             try:
-                self._file.write(compact(text))
+                self._file.write(text)
                 if self._queue.qsize() == 0:
                     self._file.flush()
             except (OSError, ValueError):  # EIO from a hung-up terminal; a closed file

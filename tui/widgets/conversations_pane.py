@@ -69,6 +69,15 @@ class ConversationItem(ListItem):
         yield Label(Content(strip_controls(self.conversation.title)), classes="title")
         yield Label(Content(_when(self.conversation.updated_at)), classes="when")
 
+    def show(self, conv: Conversation, *, current: bool) -> None:
+        """Show `conv` (this conversation, as stored now): only what changed is redrawn."""
+        self.set_class(current, "-current")
+        before, self.conversation = self.conversation, conv
+        if conv.title != before.title:
+            self.query_one(".title", Label).update(Content(strip_controls(conv.title)))
+        if _when(conv.updated_at) != _when(before.updated_at):
+            self.query_one(".when", Label).update(Content(_when(conv.updated_at)))
+
 
 # Words kept before the first match in a search result: the pane is narrow, and a
 # match further along would be cut off.
@@ -188,12 +197,32 @@ class ConversationsPane(Vertical):
         return self.query_one(ConversationList)
 
     async def show_conversations(self, convs: list[Conversation], current: int | None) -> None:
-        """List conversations (newest first)."""
+        """List conversations (newest first).
+
+        The list is shown again at the start and the end of every reply, while the
+        model works: the items it has are updated and moved, not made anew (a
+        history of hundreds would be hundreds of widgets mounted and laid out).
+        """
         lv = self.list_view
-        await lv.clear()
-        await lv.extend(ConversationItem(c, current=c.id == current) for c in convs)
+        items = [c for c in lv.children if isinstance(c, ConversationItem)]
+        if len(items) != len(lv.children):  # search results: the list anew
+            await lv.clear()
+            items = []
+        ids = [c.id for c in convs]
+        kept = set(ids)
+        gone = [i for i, item in enumerate(items) if item.conversation.id not in kept]
+        if gone:
+            await lv.remove_items(gone)
+        by_id = {item.conversation.id: item for item in items}
+        for i, conv in enumerate(convs):
+            item = by_id.get(conv.id)
+            if item is None:
+                await lv.insert(i, [ConversationItem(conv, current=conv.id == current)])
+                continue
+            item.show(conv, current=conv.id == current)
+            if lv.children[i] is not item:
+                lv.move_child(item, before=i)
         if convs:
-            ids = [c.id for c in convs]
             lv.index = ids.index(current) if current in ids else 0
 
     async def show_hits(self, hits: list[SearchHit], query: str = "") -> None:

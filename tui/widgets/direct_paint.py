@@ -56,12 +56,14 @@ def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     screen = widget.screen
     if screen is not app.screen:
         return False
-    if screen._layout_required or screen._scroll_required or screen._repaint_required:
+    if screen._dirty_widgets or widget._repaint_regions:
         return False
-    if screen._dirty_widgets or widget._repaint_required or widget._repaint_regions:
-        return False
-    if widget._layout_required or widget._scroll_required:
-        return False
+    # Nothing waits to be laid out, scrolled or repainted, from the screen down.
+    for node in widget.ancestors_with_self:
+        if isinstance(node, Widget) and (
+            node._layout_required or node._scroll_required or node._repaint_required
+        ):
+            return False
     visible_widgets = screen._compositor.visible_widgets
     geometry = visible_widgets.get(widget)
     if geometry is None:

@@ -223,7 +223,9 @@ def split_finished(text: str) -> tuple[int, list[Token]]:
 # links, HTML, escapes, entities, strikethrough, tables, breaks), or start a block.
 _INLINE_SYNTAX = re.compile(r"[*_`\[\]<>!\\&~|]")
 _ODD_BREAK = re.compile(r"[ \t\\]\n|\n[ \t]")
-_BLOCK_START = re.compile(r"[#\-+*>=|`~\s]|\d+[.)]")
+# What can begin a block at a line's start (the rest of a paragraph is drawn alone
+# from one): a heading, list, quote, rule, fence, table, link definition, numbered item.
+_BLOCK_START = re.compile(r"[#\-+*_>=|`~\[\s]|\d+[.)]")
 
 
 def finished_items(text: str, tokens: list[Token]) -> int:
