@@ -45,6 +45,8 @@ class Terminal:
         self.compacted = pyte.Screen(cols, rows)
         self.compacted_stream = pyte.Stream(self.compacted)
         self.written = self.compacted_written = 0
+        self.meters: set[str] = set()
+        """The meters' line as the terminal showed it, each time it was looked at."""
 
     def feed(self, data: str) -> None:
         self.stream.feed(data)
@@ -132,8 +134,8 @@ def settled(app: App[None]) -> bool:
     screen = app.screen
     if screen._layout_required or screen._scroll_required or screen._repaint_required:
         return False
-    if screen._dirty_widgets:
-        return False
+    if screen._dirty_widgets or not screen._message_queue.empty():
+        return False  # a widget's repaint may be on its way to the screen
     nodes: list[Widget] = [screen, *screen._compositor.visible_widgets]
     return not any(w._repaint_required or w._layout_required or w._scroll_required for w in nodes)
 
@@ -148,6 +150,7 @@ async def stream_and_compare(
     compared = 0
     while screen.session.generating and len(reply.text) < until:
         await pilot.pause(0.03)
+        term.meters.add(term.screen.display[screen.meters.region.y])
         if settled(app):
             assert term.cells() == textual_cells(app)
             assert term.looks_the_same_compacted()
@@ -200,6 +203,9 @@ async def test_the_terminal_shows_what_textual_would_draw_while_a_reply_streams(
             assert term.cells() == textual_cells(app)
             assert term.looks_the_same_compacted()
         assert compared >= 10, compared
+        # The meters stayed live on the terminal while the model ran (as far as the
+        # notice and the dialog let them show).
+        assert len({m for m in term.meters if "CPU" in m}) >= 2, term.meters
         # The same screen in fewer bytes.
         assert term.compacted_written < 0.8 * term.written, (term.compacted_written, term.written)
 

@@ -9,10 +9,8 @@ from fakes import fake_settings, scripted
 from test_ui_flow import STORY, make_app
 from uitools import chat_ready, count_layouts, send, wait_until
 
-from llamatui.engines.meters import Sample
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.widgets.chat_message import AssistantMessage
-from llamatui.tui.widgets.meters import HOLD_S
 
 
 async def test_meters_change_while_a_reply_streams() -> None:
@@ -38,32 +36,6 @@ async def test_meters_change_while_a_reply_streams() -> None:
         assert len(updates) > 5
         assert layouts() < len(updates), (layouts(), len(updates))
         assert reply.markdown.source == reply.text == screen.session.turns[-1]["content"]
-
-
-async def test_a_sample_while_text_streams_is_drawn_with_the_text() -> None:
-    step = threading.Event()
-    app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(step=step))
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await chat_ready(pilot)
-        await send(pilot, "First.")
-        meters = screen.meters
-        assert meters.paced
-        clock = [100.0]
-        meters.clock = lambda: clock[0]
-        shown = meters._shown
-        meters.show(Sample(2 * 2**30, 16 * 2**30, 97.0, 3 * 2**30))
-        assert meters._shown == shown  # held for the next text
-        meters.flush()  # the screen calls this as it draws streamed text
-        assert "97%" in meters._shown
-        meters.show(Sample(2 * 2**30, 16 * 2**30, 12.0, 3 * 2**30))
-        clock[0] += HOLD_S
-        meters.show(Sample(2 * 2**30, 16 * 2**30, 13.0, 3 * 2**30))
-        assert " 13%" in meters._shown  # no text for a second: drawn anyway
-        meters.show(Sample(2 * 2**30, 16 * 2**30, 14.0, 3 * 2**30))
-        step.set()
-        await wait_until(pilot, lambda: not screen.session.generating)
-        # The reply's end draws what was held (a real sample may have come since).
-        assert not meters.paced and meters._held_since is None
 
 
 async def test_enter_while_a_reply_streams_keeps_the_draft_and_the_cursor_at_its_end() -> None:

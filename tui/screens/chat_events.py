@@ -50,7 +50,6 @@ async def draw_event(screen: ChatScreen, event: ev.Event) -> None:
         case ev.TextStreamed(text=text, n_tokens=n):
             if screen.streaming is not None:
                 screen.streaming.append(text)
-            screen.meters.flush()  # a held sample is drawn in the same frame
             screen.status.streamed += n
             return  # nothing the status line shows from the session has changed
         case ev.ContextTrimmed(dropped=dropped, n_ctx=n_ctx):

@@ -27,10 +27,6 @@ HISTORY = 40
 PERIOD_S = 0.5
 # When nothing is loading or generating: still live, at half the cost.
 IDLE_PERIOD_S = 1.0
-# While a reply streams, a new sample waits for the next streamed text, to be drawn in
-# the same frame (a frame costs the app about as much as the meters' line itself),
-# but no longer than this.
-HOLD_S = 1.0
 
 
 def sparkline(values: deque[float], width: int, top: float) -> str:
@@ -99,10 +95,6 @@ class Meters(Widget):
         """The server the model runs on, when it runs elsewhere."""
         self.busy = False
         """Whether a model is loading or generating: samples twice a second, else once."""
-        self.paced = False
-        """Whether a reply streams: samples are drawn with its text (`flush`)."""
-        self._held_since: float | None = None
-        self.clock: Callable[[], float] = time.monotonic
         self._shown = ""
         """The text drawn last: a sample that changes nothing draws nothing."""
 
@@ -114,16 +106,8 @@ class Meters(Widget):
         self._redraw()
 
     def follow(self, state: EngineState) -> None:
-        """Sample faster while the engine is busy; hold samples while it generates."""
+        """Sample faster while the engine is busy."""
         self.busy = state in (EngineState.LOADING, EngineState.GENERATING)
-        self.paced = state == EngineState.GENERATING
-        if not self.paced:
-            self.flush()
-
-    def flush(self) -> None:
-        """Draw a sample held back while a reply streams."""
-        if self._held_since is not None:
-            self._redraw()
 
     def start(self) -> None:
         """Begin sampling (after the first frame: NVML's start-up is not free)."""
@@ -156,17 +140,11 @@ class Meters(Widget):
         for g in sample.gpus:
             self._push(f"vram{g.index}", g.vram_used)
             self._push(f"util{g.index}", g.utilization)
-        if self.paced:
-            now = self.clock()
-            if self._held_since is None:
-                self._held_since = now
-            if now - self._held_since < HOLD_S:
-                return
         self._redraw()
 
     def _redraw(self) -> None:
-        """Repaint if what the meters say has changed; lay out only if their height has."""
-        self._held_since = None
+        """Repaint if what the meters say has changed (straight to the terminal, as
+        cheap as a line of text); lay out only if their height has."""
         text = self._text()
         if text != self._shown:
             lines = text.count("\n") != self._shown.count("\n")
