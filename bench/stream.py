@@ -205,11 +205,7 @@ def pty_case(
         time.sleep(idle_s)
         idle = (app.cpu() - cpu0) / (time.perf_counter() - t0)
         # The reply alone: what drawing it costs, and what reaches the terminal.
-        app.send(prompt)
-        time.sleep(0.3)
-        start = app.mark()
-        cpu0 = app.cpu()
-        t_enter = app.send("\r")
+        start, cpu0, t_enter = submit(app, prompt)
         t_last = app.wait_for(b"TTFT", start, timeout=600)
         cpu = (app.cpu() - cpu0) / (time.perf_counter() - t_enter)
         first = app.find(FIRST_WORDS[content], start)
@@ -236,14 +232,19 @@ def pty_case(
     return Case(name, n, on_screen, engine, cpu, written / n, keys, typing, idle)
 
 
+def submit(app: PtyApp, prompt: str) -> tuple[int, float, float]:
+    """Type `prompt` and press Enter: where the output stood before Enter, the app's
+    CPU time then, and when Enter was pressed."""
+    app.send(prompt)
+    time.sleep(0.3)
+    mark, cpu0 = app.mark(), app.cpu()
+    return mark, cpu0, app.send("\r")
+
+
 def typed_over(app: PtyApp, prompt: str) -> tuple[list[float], float]:
     """Send `prompt`, type a character every PROBE_EVERY_S while the reply streams;
     the latencies of those drawn before it ended, and the app's CPU meanwhile."""
-    app.send(prompt)
-    time.sleep(0.3)
-    cpu0 = app.cpu()
-    mark = app.mark()
-    t_enter = app.send("\r")
+    mark, cpu0, t_enter = submit(app, prompt)
     # The status line says "ready" as the prompt goes, then "generating", and "ready"
     # again only when the reply has ended.
     t_start = app.wait_for(b"generating", mark, timeout=60)
