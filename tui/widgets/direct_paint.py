@@ -6,7 +6,7 @@ visible rows, and then keeps the changed ones), while a streaming reply changes 
 few lines four times a second, and the status line and the meters a few cells now
 and then. Drawn as frames that was about 1% of a core, taken from the model. Drawn
 here, only the changed rows of the one widget are rendered (through the same
-caches a frame uses) and written: a tenth of the cost, and the same bytes.
+caches a frame uses) and written: a tenth of the cost.
 
 It draws only when what it writes is what Textual's next frame would write, and
 otherwise leaves the change to Textual (`refresh`):
