@@ -148,8 +148,7 @@ class ReplyText(SingleLayout):
 
     def _theme_changed(self, _theme: object) -> None:
         self._look = None
-        self._style = None
-        self._width = 0
+        self._width = 0  # drawn again at the next layout, in the new style too
         self.refresh(layout=True)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
