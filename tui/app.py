@@ -18,7 +18,7 @@ from textual.screen import Screen
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
 from llamatui.themes import LLAMATUI_16, LLAMATUI_DARK, THEMES
-from llamatui.tui import hangup, paste
+from llamatui.tui import hangup, paste, strip_caches
 from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path, remembered_path
@@ -97,6 +97,7 @@ class LlamaTUI(App[None]):
         registry.prepare()  # before Textual takes stderr over
         paste.install()  # pasted control characters stay text
         hangup.install()  # a terminal that goes away: the app hears of it and quits
+        strip_caches.install()  # a frame drawn afresh costs a third less
         self.settings = settings or Settings()
         self.history = history
         self.keep_history = keep_history
