@@ -7,10 +7,13 @@ import threading
 
 import pytest
 from fakes import fake_settings, scripted
+from rich.segment import Segment
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
+from textual.strip import Strip
 from uitools import chat_ready, count_layouts, send, wait_until
 
+from llamatui.themes import THEMES
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.markdown_lines import split_finished
@@ -229,3 +232,45 @@ async def test_a_numbered_list_drawn_in_parts_is_drawn_whole_at_the_end() -> Non
         await pilot.pause()
         lines = [s.text.rstrip() for s in reply._done_lines]
         assert lines[0] == "  1. Step 1." and lines[11] == " 12. Step 12."  # aligned
+
+
+CODE = (
+    "Some code:\n\n```python\n"
+    'def greet(name):\n    """Say hello.\n\n    A docstring over lines.\n    """\n\n\n'
+    "    message = 'hello, ' + name + '! ' * 40  # a line too long for the view\n"
+    "\tif name:\n        print(message)\n    return message\n```\n\n"
+    "```nosuchlanguage\nplain text\n\nmore of it\n```\n\n"
+    "```go\nfunc main() {\n    fmt.Println(`a raw string\nover lines`)\n}\n"
+)
+
+
+@pytest.mark.parametrize("theme", ["llamatui-dark", "llamatui-light", "llamatui-16"])
+async def test_a_growing_code_block_draws_only_its_last_lines(theme: str) -> None:
+    app = OneReply()
+    async with app.run_test(size=(60, 80)) as pilot:
+        for t in THEMES:
+            app.register_theme(t)
+        app.theme = theme
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        kept = 0
+        for i in range(0, len(CODE), 7):
+            before = list(reply._tail_lines)
+            reply.append(CODE[i : i + 7])
+            tail = reply.source[reply._done :]
+            # The lines shown are those of the tail drawn whole: the same characters
+            # in the same styles (a token may be split where the whole has one).
+            whole = reply._tail(tail)
+            assert looks(reply._tail_lines) == looks(whole), tail
+            kept += sum(1 for a, b in zip(before, reply._tail_lines, strict=False) if a is b)
+        assert kept >= 100  # settled lines of code were kept, not drawn again
+        streamed = looks(reply._done_lines + reply._tail_lines)
+        reply.update(reply.source)
+        await pilot.pause()
+        assert streamed == looks(reply._done_lines)
+
+
+def looks(lines: list[Strip]) -> list[list[Segment]]:
+    """Lines as what they look like: runs of one style joined."""
+    return [list(Segment.simplify(line)) for line in lines]

@@ -45,12 +45,15 @@ class _CodeBlock(CodeBlock):
     """A code fence, highlighted on the theme's surface colour."""
 
     background = ""
+    first_line = 0
+    """The first line of code to draw (the ones above are drawn already)."""
 
     @classmethod
     def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
         block = super().create(markdown, token)
         assert isinstance(block, _CodeBlock)
         block.background = getattr(markdown, "code_background", "")
+        block.first_line = getattr(markdown, "code_from", 0)
         return block
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -62,6 +65,9 @@ class _CodeBlock(CodeBlock):
             word_wrap=True,
             padding=(0, 1),
             background_color=self.background or None,
+            # Each line is wrapped on its own: the lines from one on are drawn as
+            # in the whole block (the code is still highlighted from its start).
+            line_range=(self.first_line + 1, None) if self.first_line else None,
         )
 
 
@@ -112,6 +118,7 @@ class ReplyMarkdown(Markdown):
         code_theme: str,
         code_background: str,
         parsed: list[Token] | None = None,
+        code_from: int = 0,
     ) -> None:
         # Rich's __init__ only makes a parser and keeps its arguments: the same,
         # with the parser made once.
@@ -124,6 +131,7 @@ class ReplyMarkdown(Markdown):
         self.inline_code_lexer = None
         self.inline_code_theme = code_theme
         self.code_background = code_background
+        self.code_from = code_from
 
 
 @dataclass(frozen=True)
@@ -165,10 +173,16 @@ class MarkdownLook:
         width: int,
         base: Style,
         parsed: list[Token] | None = None,
+        code_from: int = 0,
     ) -> list[Strip]:
-        """`text` (or its `parsed` tokens) as Markdown: lines `width` cells wide."""
+        """`text` (or its `parsed` tokens) as Markdown: lines `width` cells wide.
+        With `code_from`, code blocks are drawn from that line of their code on."""
         markdown = ReplyMarkdown(
-            text, code_theme=self.code_theme, code_background=self.code_background, parsed=parsed
+            text,
+            code_theme=self.code_theme,
+            code_background=self.code_background,
+            parsed=parsed,
+            code_from=code_from,
         )
         console.push_theme(self.theme)
         try:
@@ -248,6 +262,38 @@ def _line_start(text: str, line: int) -> int:
     for _ in range(line):
         offset = text.index("\n", offset) + 1
     return offset
+
+
+def one_code_block(tokens: list[Token]) -> tuple[str, str] | None:
+    """The code and its language, of parsed Markdown that is a single code fence;
+    else None."""
+    if len(tokens) == 1 and tokens[0].type == "fence":
+        return tokens[0].content, tokens[0].info.partition(" ")[0]
+    return None
+
+
+LexedLine = tuple[tuple[object, str], ...]
+"""A line of code as lexed: its tokens, each a kind and its text."""
+
+
+def code_lines(code: str, language: str) -> list[LexedLine]:
+    """`code`'s lines as highlighted: each line's tokens (kind and text). Lexing a
+    line can depend on text after it (a comment or string that a later line ends):
+    comparing these finds the lines whose look is settled."""
+    lexer = _lexer(language)
+    if lexer is None:
+        return [((None, line),) for line in code.split("\n")]
+    lines: list[LexedLine] = []
+    line: list[tuple[object, str]] = []
+    for kind, text in lexer.get_tokens(code):
+        while text:
+            part, newline, text = text.partition("\n")
+            line.append((kind, part))
+            if newline:
+                lines.append(tuple(line))
+                line = []
+    lines.append(tuple(line))
+    return lines[: code.count("\n") + 1]  # not the line after the end the lexer adds
 
 
 def is_one_paragraph(tokens: list[Token]) -> bool:

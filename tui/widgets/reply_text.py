@@ -18,15 +18,19 @@ from __future__ import annotations
 import re
 
 from markdown_it.token import Token
+from rich.cells import cell_len
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from llamatui.tui.widgets.direct_paint import changed_cells, repaint
 from llamatui.tui.widgets.markdown_lines import (
+    LexedLine,
     MarkdownLook,
+    code_lines,
     finished_items,
     is_one_paragraph,
+    one_code_block,
     settled_lines,
     split_finished,
 )
@@ -66,6 +70,9 @@ class ReplyText(SingleLayout):
         styles each time it is asked."""
         self._paragraph: tuple[str, list[Strip]] = ("", [])
         """The tail last drawn, when it was one paragraph: its source and lines."""
+        self._code: tuple[str, list[Strip], list[LexedLine]] = ("", [], [])
+        """The tail last drawn, when it was one code block: its source, the lines of
+        its code's settled lines (each drawn as one line) and how they were lexed."""
         self._joined = False
         """Whether the tail goes on with the list whose items were drawn last (no
         blank line between them)."""
@@ -75,12 +82,14 @@ class ReplyText(SingleLayout):
 
     # Drawing -----------------------------------------------------------------------
 
-    def _markdown(self, text: str, parsed: list[Token] | None = None) -> list[Strip]:
+    def _markdown(
+        self, text: str, parsed: list[Token] | None = None, code_from: int = 0
+    ) -> list[Strip]:
         if not text.strip():
             return []
         if self._look is None:
             self._look = MarkdownLook.of(self.app.current_theme)
-        return self._look.render(self.app.console, text, self._width, self._base, parsed)
+        return self._look.render(self.app.console, text, self._width, self._base, parsed, code_from)
 
     @property
     def _base(self) -> Style:
@@ -98,6 +107,7 @@ class ReplyText(SingleLayout):
         self._style = None
         self._done_lines, self._tail_lines = [], []
         self._paragraph = ("", [])
+        self._code = ("", [], [])
         self._joined = False
         if self.streaming:
             self._done = split_finished(self.source)[0]
@@ -108,7 +118,11 @@ class ReplyText(SingleLayout):
             self._done_lines = self._markdown(self.source)
 
     def _tail(self, text: str, parsed: list[Token] | None = None) -> list[Strip]:
-        lines = self._paragraph_lines(text, parsed) if parsed is not None else None
+        lines = None
+        if parsed is not None:
+            lines = self._paragraph_lines(text, parsed)
+            if lines is None:
+                lines = self._code_lines(text, parsed)
         if lines is None:
             lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.
@@ -133,6 +147,43 @@ class ReplyText(SingleLayout):
             lines = self._markdown(text, parsed)
         self._paragraph = (text, lines)
         return list(lines)
+
+    def _code_lines(self, text: str, parsed: list[Token]) -> list[Strip] | None:
+        """A tail that is one code block, grown from the last: the lines of its
+        settled code as they were, and only the rest drawn (a long block costs what
+        its last lines cost, and lexing it); None to draw it whole.
+
+        A line of code with another after it is settled, unless lexing it now
+        gives other tokens than it did (a string or comment a later line ends):
+        lines are wrapped each on its own. The block is drawn whole again once it
+        is finished.
+        """
+        block = one_code_block(parsed)
+        if block is None:
+            self._code = ("", [], [])
+            return None
+        # What is drawn: the code without its blank end.
+        code = block[0].rstrip()
+        lexed = code_lines(code, block[1])
+        before, settled, lexed_before = self._code
+        if not (before and text.startswith(before)):
+            settled = []
+        same = next(
+            (i for i, (a, b) in enumerate(zip(lexed_before, lexed, strict=False)) if a != b),
+            len(settled),
+        )
+        settled = settled[: min(same, len(settled))]
+        lines = settled + self._markdown(text, parsed, code_from=len(settled))
+        # Its lines but the last are settled, when each was drawn as one line: none
+        # too long for the width, none left out (two blank lines drawn as one when
+        # the code's background is the reply's).
+        done = len(lexed) - 1
+        fits = self._width - 2  # the code's padding
+        new = code.split("\n")[len(settled) :]
+        if len(lines) == done + 1 and all(cell_len(x.expandtabs(4)) < fits for x in new):
+            settled = lines[:done]
+        self._code = (text, settled, lexed[: len(settled)])
+        return lines
 
     @property
     def drawn(self) -> bool:
@@ -232,6 +283,7 @@ class ReplyText(SingleLayout):
             self._tail_lines = []
             self._done = len(self.source)
             self._paragraph = ("", [])
+            self._code = ("", [], [])
         else:
             self._width = 0
         self.refresh(layout=True)
