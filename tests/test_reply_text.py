@@ -15,8 +15,9 @@ from uitools import chat_ready, count_layouts, send, wait_until
 
 from llamatui.themes import THEMES
 from llamatui.tui.app import LlamaTUI
+from llamatui.tui.widgets import markdown_lines
 from llamatui.tui.widgets.chat_message import AssistantMessage
-from llamatui.tui.widgets.markdown_lines import split_finished
+from llamatui.tui.widgets.markdown_lines import split_finished, warm_lexers
 from llamatui.tui.widgets.reply_text import ReplyText
 
 CODE_REPLY = (
@@ -274,3 +275,44 @@ async def test_a_growing_code_block_draws_only_its_last_lines(theme: str) -> Non
 def looks(lines: list[Strip]) -> list[list[Segment]]:
     """Lines as what they look like: runs of one style joined."""
     return [list(Segment.simplify(line)) for line in lines]
+
+
+def test_the_common_languages_lexers_are_made_ahead() -> None:
+    warm_lexers()
+    # Each name is one Pygments knows (a lexer, not None), now made and kept.
+    made = [markdown_lines._lexer(name) for name in markdown_lines.COMMON_LANGUAGES]
+    assert all(lexer is not None for lexer in made)
+    assert markdown_lines._lexer.cache_info().currsize >= len(made)
+
+
+LISTS = (
+    "Intro paragraph.\n\n"
+    + "".join(f"{i}. Step {i}, said at some length.\n" for i in range(1, 12))
+    + "\nBetween them.\n\n- one\n- two\n  - nested\n- three\n\n"
+    "* loose one\n\n* loose two\n\n```python\nx = 1\n```\n\n"
+    + "".join(f"{i}) Last {i}.\n" for i in range(8, 13))
+)
+
+
+@pytest.mark.parametrize("cut", [len(LISTS), len(LISTS) - 30], ids=["ends-in-a-list", "mid"])
+async def test_lists_drawn_in_parts_are_drawn_again_alone_at_the_end(cut: int) -> None:
+    text = LISTS[:cut]
+    app = OneReply()
+    async with app.run_test(size=(70, 120)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        for i in range(0, len(text), 6):
+            reply.append(text[i : i + 6])
+        assert len(reply._lists) >= 2  # lists were drawn in parts
+        intro = reply._done_lines[0]
+        reply.finish()
+        assert reply._width  # not drawn again whole: only the lists were
+        assert reply._done_lines[0] is intro
+        ended = looks(reply._done_lines)
+        await pilot.pause()
+        reply.update(reply.source)
+        await pilot.pause()
+        assert ended == looks(reply._done_lines)
+        numbered = [s.text.rstrip() for s in reply._done_lines if "Step" in s.text]
+        assert numbered[0].startswith("  1.") and numbered[-1].startswith(" 11.")

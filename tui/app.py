@@ -6,6 +6,7 @@ import asyncio
 import gc
 import signal
 import sqlite3
+import threading
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.theme import Theme
 
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
@@ -29,6 +31,7 @@ from llamatui.tui.screens.commands import ModelCommands
 from llamatui.tui.screens.help import HelpScreen, key_label, key_rows
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.conversations_pane import ConversationsPane
+from llamatui.tui.widgets.markdown_lines import warm_lexers
 
 
 def open_history(path: Path) -> tuple[Store | None, str | None]:
@@ -47,6 +50,11 @@ def open_history(path: Path) -> tuple[Store | None, str | None]:
 
 # Keys the palette does not list: the palette itself, and Ctrl+C (stop is there).
 SELF_IDS = ("app.command_palette", "app.stop_or_copy")
+
+
+def _warm_up() -> None:
+    warm_lexers()
+    gc.freeze()
 
 
 def binding_ids() -> set[str]:
@@ -153,6 +161,16 @@ class LlamaTUI(App[None]):
         # app: move it out of the collector's way, so collections while a reply
         # streams walk only new objects and take less CPU from the model.
         self.call_after_refresh(gc.freeze)
+        # Code's lexers are made while the model loads, not while it replies; they
+        # too live as long as the app.
+        threading.Thread(target=_warm_up, name="warm-lexers", daemon=True).start()
+
+    @property
+    def current_theme(self) -> Theme:
+        # Textual asks for the theme for every line it draws, and finds it by name
+        # in a copy (two) of its table of themes: a lookup is enough for one name.
+        theme = self._registered_themes.get(self.theme)
+        return super().current_theme if theme is None else theme
 
     def first_theme(self, remembered: str | None) -> str:
         """The theme to start with: the 16-colour one where the terminal has only 16

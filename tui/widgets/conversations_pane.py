@@ -24,6 +24,7 @@ from llamatui.tui.chat.sanitize import strip_controls
 from llamatui.tui.history.records import Conversation, SearchHit
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.screens.dialogs import ConfirmDialog, RenameDialog
+from llamatui.tui.widgets.single_layout import SingleLayout
 
 
 def _when(ts: float, now: float | None = None) -> str:
@@ -58,16 +59,21 @@ class SearchBox(Input):
         await super()._on_key(event)
 
 
-class ConversationItem(ListItem):
-    """A conversation in the list."""
+class ItemLabel(Label, SingleLayout):
+    """A line of a conversation in the list (placed in one layout, not two)."""
+
+
+class ConversationItem(ListItem, SingleLayout):
+    """A conversation in the list: one is added as a chat's first message is sent,
+    while its reply begins (in one layout, not two)."""
 
     def __init__(self, conv: Conversation, *, current: bool) -> None:
         super().__init__(classes="-current" if current else "")
         self.conversation = conv
 
     def compose(self) -> ComposeResult:
-        yield Label(Content(strip_controls(self.conversation.title)), classes="title")
-        yield Label(Content(_when(self.conversation.updated_at)), classes="when")
+        yield ItemLabel(Content(strip_controls(self.conversation.title)), classes="title")
+        yield ItemLabel(Content(_when(self.conversation.updated_at)), classes="when")
 
     def show(self, conv: Conversation, *, current: bool) -> None:
         """Show `conv` (this conversation, as stored now): only what changed is redrawn."""

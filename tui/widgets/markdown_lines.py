@@ -90,6 +90,21 @@ class _ListItem(ListItem):
             yield Segment.line()
 
 
+# The languages models write most: their lexers are made before the first reply.
+COMMON_LANGUAGES = (
+    "python", "javascript", "typescript", "bash", "json", "c", "cpp", "rust", "go",
+    "java", "sql", "html", "css", "yaml", "toml",
+)  # fmt: skip
+
+
+def warm_lexers() -> None:
+    """Make the lexers of the common languages (about 140 ms of compiling, once),
+    so that the first code block in one does not make it while a reply streams.
+    Safe on any thread: it touches only Pygments."""
+    for name in COMMON_LANGUAGES:
+        _lexer(name)
+
+
 @cache
 def _lexer(name: str) -> Lexer | None:
     """Pygments' lexer for a language, made once: making one compiles its rules
@@ -254,6 +269,13 @@ def finished_items(text: str, tokens: list[Token]) -> int:
     if len(items) < 2:
         return 0
     return _line_start(text, items[-1])
+
+
+def first_block_end(text: str, tokens: list[Token]) -> int:
+    """Where the first top-level block of `text` (`tokens`, its parse) ends."""
+    first = next(t for t in tokens if t.level == 0 and t.nesting >= 0 and t.map)
+    assert first.map is not None
+    return _line_start(text, first.map[1])
 
 
 def _line_start(text: str, line: int) -> int:

@@ -29,6 +29,7 @@ from llamatui.tui.widgets.markdown_lines import (
     MarkdownLook,
     code_lines,
     finished_items,
+    first_block_end,
     is_one_paragraph,
     one_code_block,
     settled_lines,
@@ -76,9 +77,11 @@ class ReplyText(SingleLayout):
         self._joined = False
         """Whether the tail goes on with the list whose items were drawn last (no
         blank line between them)."""
-        self._redraw_at_end = False
-        """Whether a list was drawn in parts: drawn whole when the reply ends (numbers
-        align to the list's last one)."""
+        self._lists: list[tuple[int, int, int, int]] = []
+        """Lists drawn in parts (their items as each finished), drawn again whole
+        when the reply ends (numbers align to the list's last one): where each
+        starts and ends in the source and in the lines, the blank line before it
+        included. The one still being drawn ends at -1."""
 
     # Drawing -----------------------------------------------------------------------
 
@@ -109,6 +112,7 @@ class ReplyText(SingleLayout):
         self._paragraph = ("", [])
         self._code = ("", [], [])
         self._joined = False
+        self._lists = []
         if self.streaming:
             self._done = split_finished(self.source)[0]
             self._done_lines = self._markdown(self.source[: self._done])
@@ -231,7 +235,7 @@ class ReplyText(SingleLayout):
     def start(self) -> None:
         """Begin streaming: text will arrive by `append`."""
         self.streaming = True
-        self._redraw_at_end = False
+        self._lists = []
         self._rows = 0
         self._width = 0
         self.refresh(layout=True)
@@ -247,10 +251,18 @@ class ReplyText(SingleLayout):
         finished, parsed = split_finished(tail)
         items = 0 if finished else finished_items(tail, parsed)
         if finished or items:
+            if items and not self._joined:  # a list begins to be drawn in parts
+                self._lists.append((self._done, len(self._done_lines), -1, -1))
+            elif finished and self._joined:  # that list's end is in what finished
+                end = first_block_end(tail, parsed)
+                self._done_lines += self._tail(tail[:end])
+                self._done += end
+                tail, finished = tail[end:], finished - end
+                self._joined = False
+                self._lists[-1] = (*self._lists[-1][:2], self._done, len(self._done_lines))
             self._done_lines += self._tail(tail[: finished or items])
             self._done += finished or items
             self._joined = bool(items)
-            self._redraw_at_end |= self._joined
             self._tail_lines = self._tail(self.source[self._done :])
         else:
             self._tail_lines = self._tail(tail, parsed)
@@ -274,16 +286,25 @@ class ReplyText(SingleLayout):
 
         The lines drawn a block at a time are those of the whole reply drawn at once
         (blocks are drawn alone the same as together), so they are kept: a long reply
-        ends without a pause to draw it again. Except when a link's target is defined
-        further down (`[1]: https://...`), which changes blocks drawn before it.
+        ends without a pause to draw it again. Lists drawn in parts are drawn again,
+        each whole. And all of it when a link's target is defined further down
+        (`[1]: https://...`), which changes blocks drawn before it.
         """
         self.streaming = False
-        if self._width and not self._redraw_at_end and not LINK_DEFINITION.search(self.source):
+        if self._width and not LINK_DEFINITION.search(self.source):
             self._done_lines += self._tail_lines
             self._tail_lines = []
             self._done = len(self.source)
             self._paragraph = ("", [])
             self._code = ("", [], [])
+            if self._lists and self._lists[-1][2] < 0:  # the reply ended in it
+                self._lists[-1] = (*self._lists[-1][:2], self._done, len(self._done_lines))
+            for src, line, src_end, line_end in reversed(self._lists):
+                lines = self._markdown(self.source[src:src_end])
+                if line:
+                    lines.insert(0, Strip.blank(self._width, self._base))
+                self._done_lines[line:line_end] = lines
+            self._lists = []
         else:
             self._width = 0
         self.refresh(layout=True)
