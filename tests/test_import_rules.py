@@ -69,6 +69,8 @@ RULES: dict[str, tuple[str, ...]] = {
     # Textual's output, written safely and compactly: nothing of the app.
     "tui/ansi_compact.py": ("textual", "rich", "llamatui.tui.screens", "llamatui.tui.widgets",
                             "llamatui.engines"),
+    # Textual's input, waited for: nothing of the app but the input's parser.
+    "tui/input_wait.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
     # Textual's lines, made cheaper: nothing of the app.
     "tui/strip_caches.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),
     "tui/hangup.py": ("llamatui.tui.screens", "llamatui.tui.widgets", "llamatui.engines"),

@@ -1,7 +1,8 @@
 """llamatui as a person runs it over SSH: in tmux, at 80x24, under
 TERM=xterm-256color and TERM=screen. A prompt streams a reply read back from the
 pane; a paste holding ESC, BEL and Ctrl+Q bytes lands in the prompt as text, in
-order, and the app runs on (issue 12). Skipped where tmux is not installed."""
+order, and the app runs on (issue 12); Esc alone still closes a dialog; Ctrl+Q
+quits. Skipped where tmux is not installed."""
 
 from __future__ import annotations
 
@@ -94,6 +95,12 @@ def test_chat_and_paste_in_tmux(pane: tuple[Tmux, str], tmp_path: Path) -> None:
     tmux.wait_for(lambda s: SEEN in s, "the paste in the prompt, in order")
     time.sleep(0.5)
     assert tmux.alive() and "· ready" in tmux.screen()  # nothing in it acted as a key
+    # Esc alone is a key (the input waits out the rest of a sequence, then reads
+    # it): it closes the keys dialog.
+    tmux.tmux("send-keys", "-t", "t", "F1")
+    tmux.wait_for(lambda s: "Send the message" in s, "the keys dialog")
+    tmux.tmux("send-keys", "-t", "t", "Escape")
+    tmux.wait_for(lambda s: "Send the message" not in s, "Esc to close the dialog", timeout=10)
     tmux.tmux("send-keys", "-t", "t", "C-q")
     deadline = time.monotonic() + 15
     while tmux.alive() and time.monotonic() < deadline:

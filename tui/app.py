@@ -20,7 +20,7 @@ from textual.theme import Theme
 from llamatui.engines import registry
 from llamatui.engines.meters import Sampler
 from llamatui.themes import LLAMATUI_16, LLAMATUI_DARK, THEMES
-from llamatui.tui import hangup, paste, strip_caches
+from llamatui.tui import hangup, input_wait, paste, strip_caches
 from llamatui.tui.chat.engines import HandleMaker
 from llamatui.tui.history.store import Store, StoreError
 from llamatui.tui.paths import history_path, remembered_path
@@ -105,6 +105,7 @@ class LlamaTUI(App[None]):
         registry.prepare()  # before Textual takes stderr over
         paste.install()  # pasted control characters stay text
         hangup.install()  # a terminal that goes away: the app hears of it and quits
+        input_wait.install()  # input is waited for, not looked for ten times a second
         strip_caches.install()  # a frame drawn afresh costs a third less
         self.settings = settings or Settings()
         self.history = history

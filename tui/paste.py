@@ -41,13 +41,24 @@ def _partial(data: str, marker: str) -> int:
 class PasteSafeParser(XTermParser):
     """Textual's parser, fed pastes with their control characters made visible."""
 
+    latest: PasteSafeParser | None = None
+    """The parser made last: the one the input thread reads with."""
+
     def __init__(self, debug: bool = False) -> None:
         super().__init__(debug)
+        PasteSafeParser.latest = self
         self._pasting = False
         self._held = ""
         """The end of the last read, where it may be the start of a paste's marker."""
         self._esc_last = False
         """Whether the last read ended with an ESC, which a paste's start may follow."""
+
+    @classmethod
+    def deadline(cls) -> float | None:
+        """When the parser made last stops waiting for the rest of an escape
+        sequence (a lone Esc is then the Esc key), on Textual's clock; None if it
+        waits for nothing."""
+        return cls.latest._timeout_time if cls.latest is not None else None
 
     def feed(self, data: str) -> Iterable[Message]:
         if not data:
