@@ -30,10 +30,12 @@ from llamatui.engines.protocol import (
 )
 from llamatui.engines.templates import ChatMessage, TemplateError
 
-# The child sends what it has at most this often: the UI posts text at most every
-# 100 ms anyway, and each message wakes the app's process (one per token: ~1% of a
-# core; measured in the generation worker, 0.33% of a core at 50 ms, 0.27% at 100).
+# The child sends what it has at most this often by default: the UI posts text at
+# most every 100 ms anyway, and each message wakes the app's process (one per token:
+# ~1% of a core; measured in the generation worker, 0.33% of a core at 50 ms, 0.27%
+# at 100). The app asks for its own pace (ProcessHandle.pace), up to MAX_FLUSH_S.
 FLUSH_S = 0.1
+MAX_FLUSH_S = 0.25
 
 
 def _redirect_output(log_path: str) -> None:
@@ -107,6 +109,7 @@ def _stream(
     messages: Sequence[ChatMessage],
     params: SamplingParams,
     continue_last: bool = False,
+    flush_s: float = FLUSH_S,
 ) -> None:
     parts: list[str] = []
     n = 0
@@ -117,7 +120,7 @@ def _stream(
                 parts.append(item.text)
                 n += item.n_tokens
                 now = time.perf_counter()
-                if now - last >= FLUSH_S:
+                if now - last >= flush_s:
                     conn.send(("delta", "".join(parts), n))
                     parts.clear()
                     n = 0

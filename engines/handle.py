@@ -109,6 +109,11 @@ class EngineHandle(ABC):
             EngineError: the engine could not load it (EngineDied when it ended).
         """
 
+    def pace(self, interval_s: float) -> None:
+        """Deltas are shown this often: an engine in a process of its own may
+        gather them that long before sending (each message it sends wakes the
+        app). Others ignore it."""
+
     @abstractmethod
     def stream(
         self,

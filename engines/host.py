@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from llamatui.engines.engine_process import serve
+from llamatui.engines.engine_process import FLUSH_S, MAX_FLUSH_S, serve
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.handle import EngineDied, EngineHandle
 from llamatui.engines.protocol import (
@@ -114,6 +114,13 @@ class ProcessHandle(EngineHandle):
         self._conn: Connection | None = None
         self._ending = False
         """The process is being ended on purpose (close, kill)."""
+        self._flush_s = FLUSH_S
+        """How long the engine process gathers deltas before sending them."""
+
+    def pace(self, interval_s: float) -> None:
+        # Never longer than the app's slowest pace: Esc's stop and the last words
+        # still come at once (a cancel, the end, are sent as they happen).
+        self._flush_s = min(max(FLUSH_S, interval_s), MAX_FLUSH_S)
 
     @property
     def pid(self) -> int | None:
@@ -258,7 +265,7 @@ class ProcessHandle(EngineHandle):
         """
         with self._lock:
             self._cancel.clear()
-            self._send(("stream", list(messages), params, continue_last))
+            self._send(("stream", list(messages), params, continue_last, self._flush_s))
             finished = False
             try:
                 while True:

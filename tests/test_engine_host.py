@@ -14,6 +14,7 @@ import psutil
 import pytest
 from engine_refs import gguf
 
+from llamatui.engines.engine_process import FLUSH_S
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.handle import EngineDied
 from llamatui.engines.host import ProcessHandle
@@ -49,6 +50,24 @@ def test_load_stream_unload(client: ProcessHandle, smollm2: Path, tmp_path: Path
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     # llama.cpp's own log went to the log file.
     assert "llama_model_loader" in (tmp_path / "engine.log").read_text()
+
+
+def test_the_engine_gathers_deltas_at_the_apps_pace(client: ProcessHandle, smollm2: Path) -> None:
+    client.load(gguf(smollm2), LoadOptions(n_ctx=1024, engine={"threads": 2}))
+    params = SamplingParams(temperature=0, max_tokens=150)
+    texts = []
+    for pace in (0.0, 0.25):  # 0: the default, 100 ms
+        client.pace(pace)
+        items = list(client.stream(STORY, params))
+        stats = items[-1]
+        assert isinstance(stats, ReplyStats)
+        deltas = [i for i in items if isinstance(i, Delta)]
+        assert sum(d.n_tokens for d in deltas) == stats.generated_tokens == 150
+        texts.append("".join(d.text for d in deltas))
+        # The first delta goes at once, the rest at most once per interval.
+        seconds = stats.generated_tokens / stats.tokens_per_s
+        assert len(deltas) <= seconds / max(pace, FLUSH_S) + 2, (pace, len(deltas), seconds)
+    assert texts[0] == texts[1]  # gathered, never lost
 
 
 def test_cancel_mid_stream(client: ProcessHandle, smollm2: Path) -> None:

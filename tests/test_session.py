@@ -508,3 +508,17 @@ def test_a_cancel_after_a_switch_has_loaded_stays_on_the_new_model() -> None:
     session.load(restart=True)
     assert session.info is not None and session.info.ref == other
     assert session.previous is None  # loaded: a later cancelled restart stays here
+
+
+def test_the_engine_is_told_the_pace_text_is_shown_at() -> None:
+    paces: list[float] = []
+
+    class Spy(InProcessHandle):
+        def pace(self, interval_s: float) -> None:
+            paces.append(interval_s)
+
+    handle = Spy("scripted", lambda: ScriptedEngine("Fine, thanks."))
+    session, _ = make(Settings(model=FAKE_MODEL), handle=handle)
+    session._pacer.interval = 0.2  # as learned from an earlier reply
+    exchange(session, "Hello?")
+    assert paces == [0.2]

@@ -135,6 +135,7 @@ def stream_reply(
 
     try:
         pacer.start(time.monotonic())
+        handle.pace(pacer.interval)  # text gathered in the engine as long as here
         for item in handle.stream(messages, job.sampling, job.continuing):
             if isinstance(item, Delta):
                 if job.stop.is_set():
