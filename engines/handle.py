@@ -113,6 +113,7 @@ class EngineHandle(ABC):
         """Deltas are shown this often: an engine in a process of its own may
         gather them that long before sending (each message it sends wakes the
         app). Others ignore it."""
+        return None
 
     @abstractmethod
     def stream(
