@@ -44,11 +44,12 @@ class Terminal:
         self.stream = pyte.Stream(self.screen)
         self.compacted = pyte.Screen(cols, rows)
         self.compacted_stream = pyte.Stream(self.compacted)
-        self.written = self.compacted_written = 0
+        self.written = self.compacted_written = self.writes = 0
         self.meters: set[str] = set()
         """The meters' line as the terminal showed it, each time it was looked at."""
 
     def feed(self, data: str) -> None:
+        self.writes += 1
         self.stream.feed(data)
         self.written += len(data.encode())
         small = compact(data)
@@ -171,11 +172,14 @@ async def test_the_terminal_shows_what_textual_would_draw_while_a_reply_streams(
                 frames += 1
 
             app.post_display_hook = count_frame  # type: ignore[method-assign]
-            painted = direct_paint.painted
+            painted, writes = direct_paint.painted, term.writes
             await send(pilot, STORY)
             compared = await stream_and_compare(pilot, screen, term, 600)
             # Most updates were drawn without a frame.
-            assert direct_paint.painted - painted > frames, (direct_paint.painted, frames)
+            paints = direct_paint.painted - painted
+            assert paints > frames, (paints, frames)
+            # An update's paints (the reply, the status line) go in one write.
+            assert term.writes - writes < paints + frames, (term.writes - writes, paints, frames)
 
             # A notification over the conversation: nothing is drawn over it.
             app.notify("A notice over the reply.", timeout=30)

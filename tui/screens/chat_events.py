@@ -13,6 +13,7 @@ from llamatui.tui.history.records import ReplyMeta
 from llamatui.tui.history.status import FINISH_NOTES, STATUS_NOTES
 from llamatui.tui.widgets.chat_message import CONTINUE_OFFER
 from llamatui.tui.widgets.conversation_view import reply_footer
+from llamatui.tui.widgets.direct_paint import together
 
 if TYPE_CHECKING:
     from llamatui.tui.screens.chat import ChatScreen
@@ -48,9 +49,10 @@ async def draw_event(screen: ChatScreen, event: ev.Event) -> None:
                 user.message_id = pid
             await screen.refresh_pane()
         case ev.TextStreamed(text=text, n_tokens=n):
-            if screen.streaming is not None:
-                screen.streaming.append(text)
-            screen.status.streamed += n
+            with together():  # the reply's new words and the count, in one write
+                if screen.streaming is not None:
+                    screen.streaming.append(text)
+                screen.status.streamed += n
             return  # nothing the status line shows from the session has changed
         case ev.ContextTrimmed(dropped=dropped, n_ctx=n_ctx):
             screen.conversation.notice(trim_notice(dropped, n_ctx))

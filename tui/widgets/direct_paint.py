@@ -25,16 +25,42 @@ draws them again from the widget's caches, which are brought up to date here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from rich.cells import cell_len
 from rich.control import Control
 from rich.segment import Segment
 from textual._ansi_sequences import SYNC_END, SYNC_START
+from textual.driver import Driver
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 painted = 0
 """How many times lines were drawn here rather than by a frame (for tests, benches)."""
+
+_held: list[tuple[Driver, str]] | None = None
+"""What paints made inside `together()` wrote, to write as one."""
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """Write the paints made inside this block as one write, at its end: each write
+    wakes Textual's writer thread (about 0.15 ms of CPU), and one update of a
+    streaming reply paints the reply and the status line. Nothing else writes in
+    between (the block does not wait), so nothing is drawn out of order."""
+    global _held
+    if _held is not None:  # already inside one
+        yield
+        return
+    _held = held = []
+    try:
+        yield
+    finally:
+        _held = None
+        if held:
+            held[0][0].write("".join(text for _, text in held))
 
 
 def repaint(widget: Widget, *regions: Region) -> None:
@@ -104,7 +130,10 @@ def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     out.append(move_to(*app._previous_cursor_position).segment.text)
     if app._sync_available:
         out.append(SYNC_END)
-    driver.write("".join(out))
+    if _held is not None and all(d is driver for d, _ in _held):
+        _held.append((driver, "".join(out)))
+    else:
+        driver.write("".join(out))
     global painted
     painted += 1
     return True
