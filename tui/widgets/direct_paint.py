@@ -54,7 +54,8 @@ def together() -> Iterator[None]:
     if _held is not None:  # already inside one
         yield
         return
-    _held = held = []
+    held: list[tuple[Driver, str]] = []
+    _held = held
     try:
         yield
     finally:
