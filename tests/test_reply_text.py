@@ -316,3 +316,26 @@ async def test_lists_drawn_in_parts_are_drawn_again_alone_at_the_end(cut: int) -
         assert ended == looks(reply._done_lines)
         numbered = [s.text.rstrip() for s in reply._done_lines if "Step" in s.text]
         assert numbered[0].startswith("  1.") and numbered[-1].startswith(" 11.")
+
+
+@pytest.mark.parametrize(
+    ("before", "text", "still"),
+    [
+        ("Hello", "Hello world", True),
+        ("Hello\nwor", "Hello\nworld, again", True),  # a soft break's next line
+        ("Hello", "Hello\nworld", False),  # a new line may start a block
+        ("Hello\n", "Hello\n- x", False),
+        ("Hello\n1", "Hello\n1. x", False),  # a numbered item
+        ("Title\n-", "Title\n---", False),  # a setext heading's underline
+        ("a | b\n|", "a | b\n|---|", False),  # a table's delimiter row
+        ("    code", "    code more", False),
+        ("Other", "Hello there", False),
+        ("", "Hello", False),
+    ],
+)
+def test_words_added_to_a_paragraphs_line_keep_it_one_paragraph(
+    before: str, text: str, still: bool
+) -> None:
+    assert markdown_lines.still_one_paragraph(before, text) is still
+    if still:  # what the parser says
+        assert markdown_lines.is_one_paragraph(markdown_lines.PARSER.parse(text))

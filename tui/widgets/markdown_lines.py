@@ -318,6 +318,20 @@ def code_lines(code: str, language: str) -> list[LexedLine]:
     return lines[: code.count("\n") + 1]  # not the line after the end the lexer adds
 
 
+# A line that goes on a paragraph and cannot become anything else as it grows: it
+# starts with a letter (no list, heading, quote, fence, rule, table row, setext
+# underline, link definition, or code indented four spaces starts so).
+_WORDS_LINE = re.compile(r" {0,3}[^\W\d_]")
+
+
+def still_one_paragraph(before: str, text: str) -> bool:
+    """Whether `text` is still one paragraph, as `before` (its start) was: only
+    words were added to its last line, which starts with a letter."""
+    if not before or not text.startswith(before) or "\n" in text[len(before) :]:
+        return False
+    return _WORDS_LINE.match(before, before.rfind("\n") + 1) is not None
+
+
 def is_one_paragraph(tokens: list[Token]) -> bool:
     """Whether parsed Markdown is a single paragraph."""
     return [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"]

@@ -34,6 +34,7 @@ from llamatui.tui.widgets.markdown_lines import (
     one_code_block,
     settled_lines,
     split_finished,
+    still_one_paragraph,
 )
 from llamatui.tui.widgets.single_layout import SingleLayout
 
@@ -121,11 +122,15 @@ class ReplyText(SingleLayout):
             self._done = len(self.source)
             self._done_lines = self._markdown(self.source)
 
-    def _tail(self, text: str, parsed: list[Token] | None = None) -> list[Strip]:
+    def _tail(
+        self, text: str, parsed: list[Token] | None = None, *, paragraph: bool = False
+    ) -> list[Strip]:
+        """The lines of the growing tail `text` (`parsed`, its parse; `paragraph`:
+        known to be one paragraph, not parsed)."""
         lines = None
-        if parsed is not None:
+        if paragraph or parsed is not None:
             lines = self._paragraph_lines(text, parsed)
-            if lines is None:
+            if lines is None and parsed is not None:
                 lines = self._code_lines(text, parsed)
         if lines is None:
             lines = self._markdown(text, parsed)
@@ -134,11 +139,11 @@ class ReplyText(SingleLayout):
             lines.insert(0, Strip.blank(self._width, self._base))
         return lines
 
-    def _paragraph_lines(self, text: str, parsed: list[Token]) -> list[Strip] | None:
-        """A tail that is one paragraph, grown from the last: its settled lines as
-        they were and only the rest drawn (a long paragraph costs what its last
-        lines cost); None to draw it whole."""
-        if not is_one_paragraph(parsed):
+    def _paragraph_lines(self, text: str, parsed: list[Token] | None) -> list[Strip] | None:
+        """A tail that is one paragraph (so `parsed` says, or None: known to be),
+        grown from the last: its settled lines as they were and only the rest drawn
+        (a long paragraph costs what its last lines cost); None to draw it whole."""
+        if parsed is not None and not is_one_paragraph(parsed):
             self._paragraph = ("", [])
             return None
         before, old = self._paragraph
@@ -248,6 +253,11 @@ class ReplyText(SingleLayout):
         kept = len(self._done_lines)  # lines before these never change
         before = self._tail_lines
         tail = self.source[self._done :]
+        if still_one_paragraph(self._paragraph[0], tail):
+            # Words added to a paragraph's line: no need to parse where blocks end.
+            self._tail_lines = self._tail(tail, paragraph=True)
+            self._paint_changes(kept, before)
+            return
         finished, parsed = split_finished(tail)
         items = 0 if finished else finished_items(tail, parsed)
         if finished or items:
@@ -266,6 +276,11 @@ class ReplyText(SingleLayout):
             self._tail_lines = self._tail(self.source[self._done :])
         else:
             self._tail_lines = self._tail(tail, parsed)
+        self._paint_changes(kept, before)
+
+    def _paint_changes(self, kept: int, before: list[Strip]) -> None:
+        """Repaint the lines from `kept` on that differ from `before` (the tail as it
+        was); grow, in a layout, if they outgrow the held rows."""
         after = self._done_lines[kept:] + self._tail_lines
         if kept + len(after) > self._rows:
             self.refresh(layout=True)
