@@ -46,7 +46,7 @@ def _redirect_output(log_path: str) -> None:
     os.close(fd)
 
 
-def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
+def serve(conn: Connection, cancel: Any, kind: str, log_path: str, pace: Any = None) -> None:
     """The engine process: answer requests until the pipe closes."""
     _redirect_output(log_path)
     # Ctrl+C in the terminal goes to the whole process group; the app decides.
@@ -60,7 +60,7 @@ def serve(conn: Connection, cancel: Any, kind: str, log_path: str) -> None:
             return
         try:
             if op == "stream":
-                _stream(conn, engine, cancel, *args)
+                _stream(conn, engine, cancel, pace, *args)
             elif op == "load":
                 ref, options = args
                 conn.send(("ok", engine.load(ref, options, _progress_sender(conn))))
@@ -106,11 +106,13 @@ def _stream(
     conn: Connection,
     engine: Engine,
     cancel: Any,
+    pace: Any,
     messages: Sequence[ChatMessage],
     params: SamplingParams,
     continue_last: bool = False,
-    flush_s: float = FLUSH_S,
 ) -> None:
+    """Stream a reply to the app, gathering deltas for `pace.value` seconds (the
+    app's pace, shared memory: it may change while the reply streams)."""
     parts: list[str] = []
     n = 0
     last = 0.0
@@ -120,7 +122,7 @@ def _stream(
                 parts.append(item.text)
                 n += item.n_tokens
                 now = time.perf_counter()
-                if now - last >= flush_s:
+                if now - last >= (pace.value if pace is not None else FLUSH_S):
                     conn.send(("delta", "".join(parts), n))
                     parts.clear()
                     n = 0

@@ -114,13 +114,14 @@ class ProcessHandle(EngineHandle):
         self._conn: Connection | None = None
         self._ending = False
         """The process is being ended on purpose (close, kill)."""
-        self._flush_s = FLUSH_S
-        """How long the engine process gathers deltas before sending them."""
+        self._pace = self._ctx.Value("d", FLUSH_S, lock=False)
+        """How long the engine process gathers deltas before sending them: shared
+        with it, so that a reply follows the app's pace as it changes."""
 
     def pace(self, interval_s: float) -> None:
         # Never longer than the app's slowest pace: Esc's stop and the last words
         # still come at once (a cancel, the end, are sent as they happen).
-        self._flush_s = min(max(FLUSH_S, interval_s), MAX_FLUSH_S)
+        self._pace.value = min(max(FLUSH_S, interval_s), MAX_FLUSH_S)
 
     @property
     def pid(self) -> int | None:
@@ -141,7 +142,7 @@ class ProcessHandle(EngineHandle):
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=serve,
-            args=(child, self._cancel, self.kind, self.log_path),
+            args=(child, self._cancel, self.kind, self.log_path, self._pace),
             name=f"llamatui-engine ({self.kind})",
             daemon=True,
         )
@@ -265,7 +266,7 @@ class ProcessHandle(EngineHandle):
         """
         with self._lock:
             self._cancel.clear()
-            self._send(("stream", list(messages), params, continue_last, self._flush_s))
+            self._send(("stream", list(messages), params, continue_last))
             finished = False
             try:
                 while True:

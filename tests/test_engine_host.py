@@ -68,6 +68,17 @@ def test_the_engine_gathers_deltas_at_the_apps_pace(client: ProcessHandle, smoll
         seconds = stats.generated_tokens / stats.tokens_per_s
         assert len(deltas) <= seconds / max(pace, FLUSH_S) + 2, (pace, len(deltas), seconds)
     assert texts[0] == texts[1]  # gathered, never lost
+    # A pace changed while a reply streams is followed from then on.
+    client.pace(0.0)
+    changed, after = 0.0, 0
+    for item in client.stream(STORY, params):
+        if isinstance(item, Delta):
+            if not changed:
+                client.pace(0.25)
+                changed = time.monotonic()
+            else:
+                after += 1
+    assert after <= (time.monotonic() - changed) / 0.25 + 2, after
 
 
 def test_cancel_mid_stream(client: ProcessHandle, smollm2: Path) -> None:

@@ -148,7 +148,10 @@ def stream_reply(
                     emit(SaveFailed(error))
                 if pacer.due(now):
                     flush()
+                    interval = pacer.interval
                     pacer.posted(now)
+                    if pacer.interval != interval:
+                        handle.pace(pacer.interval)
             else:
                 stats = item
         flush()
