@@ -161,6 +161,8 @@ class ConversationView(VerticalScroll, SingleLayout):
         self.selected = message
         if message is not None:
             message.add_class("-selected")
+            if self.virtual_size.height <= self.size.height:
+                return  # all of it in view, anchored at the bottom: nothing to scroll
             self.anchor(False)
             self.scroll_to_widget(
                 message, animate=False, top=message.size.height > self.size.height
