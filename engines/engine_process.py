@@ -36,6 +36,7 @@ from llamatui.engines.templates import ChatMessage, TemplateError
 # at 100). The app asks for its own pace (ProcessHandle.pace), up to MAX_FLUSH_S.
 FLUSH_S = 0.1
 MAX_FLUSH_S = 0.25
+PACE_MARGIN_S = 0.02
 
 
 def _redirect_output(log_path: str) -> None:

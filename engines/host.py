@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from llamatui.engines.engine_process import FLUSH_S, MAX_FLUSH_S, serve
+from llamatui.engines.engine_process import FLUSH_S, MAX_FLUSH_S, PACE_MARGIN_S, serve
 from llamatui.engines.gguf import ModelFileError
 from llamatui.engines.handle import EngineDied, EngineHandle
 from llamatui.engines.protocol import (
@@ -121,7 +121,9 @@ class ProcessHandle(EngineHandle):
     def pace(self, interval_s: float) -> None:
         # Never longer than the app's slowest pace: Esc's stop and the last words
         # still come at once (a cancel, the end, are sent as they happen).
-        self._pace.value = min(max(FLUSH_S, interval_s), MAX_FLUSH_S)
+        # A little over the app's interval: text that came a few milliseconds
+        # short of it would wait for the next (twice the interval between posts).
+        self._pace.value = min(max(FLUSH_S, interval_s + PACE_MARGIN_S), MAX_FLUSH_S)
 
     @property
     def pid(self) -> int | None:

@@ -51,8 +51,8 @@ def test_text_appears_at_least_four_times_a_second() -> None:
     cpu = FakeCPU()
     pacer = Pacer(cpu_clock=cpu)
     posts = run(pacer, cpu, cost_per_post=1.0, seconds=3.0)
-    assert pacer.interval == 0.25
-    assert max(b - a for a, b in itertools.pairwise(posts)) <= 0.255
+    assert pacer.interval == 0.23  # the engine sends at most every 0.25 s
+    assert max(b - a for a, b in itertools.pairwise(posts)) <= 0.235
 
 
 def test_the_interval_found_carries_to_the_next_reply() -> None:

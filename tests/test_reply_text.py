@@ -282,7 +282,7 @@ def test_the_common_languages_lexers_are_made_ahead() -> None:
     # Each name is one Pygments knows (a lexer, not None), now made and kept.
     made = [markdown_lines._lexer(name) for name in markdown_lines.COMMON_LANGUAGES]
     assert all(lexer is not None for lexer in made)
-    assert markdown_lines._lexer.cache_info().currsize >= len(made)
+    assert markdown_lines._made_lexer.cache_info().currsize >= len(made)
 
 
 LISTS = (
@@ -339,3 +339,22 @@ def test_words_added_to_a_paragraphs_line_keep_it_one_paragraph(
     assert markdown_lines.still_one_paragraph(before, text) is still
     if still:  # what the parser says
         assert markdown_lines.is_one_paragraph(markdown_lines.PARSER.parse(text))
+
+
+async def test_a_code_block_closed_in_pieces_keeps_no_line_it_no_longer_has() -> None:
+    app = OneReply()
+    async with app.run_test(size=(60, 40)) as pilot:
+        reply = app.query_one(ReplyText)
+        reply.start()
+        await pilot.pause()
+        # The blank line is code while the fence is half written, and none once it
+        # closes (a code block's blank end is not drawn).
+        for piece in ("Code:\n\n```python\nx = 1\n", "\n``", "`"):
+            reply.append(piece)
+        streamed = looks(reply._done_lines + reply._tail_lines)
+        reply.finish()
+        await pilot.pause()
+        ended = looks(reply._done_lines)
+        reply.update(reply.source)
+        await pilot.pause()
+        assert streamed == ended == looks(reply._done_lines)

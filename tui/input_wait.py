@@ -18,6 +18,7 @@ import contextlib
 import os
 import selectors
 import threading
+import weakref
 from types import ModuleType
 from typing import Any
 
@@ -33,7 +34,8 @@ class WakingEvent(threading.Event):
     """The driver's exit event: setting it wakes the input thread's wait."""
 
     latest: WakingEvent | None = None
-    """The event the input thread started last watches (one driver at a time)."""
+    """The event made last, which the input threads started from then on watch:
+    the app has one driver (one event) at a time."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,6 +45,7 @@ class WakingEvent(threading.Event):
         self._watching = 0
         """Input threads whose waits watch this event (their selectors are open)."""
         self._changed = threading.Condition()
+        weakref.finalize(self, _close, self.wake_fd, self._write_fd)
         WakingEvent.latest = self
 
     def watched(self, by: int) -> None:
@@ -68,6 +71,12 @@ class WakingEvent(threading.Event):
             while os.read(self.wake_fd, 64):
                 pass
         self._signalled = False
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 class PatientSelector(selectors.SelectSelector):

@@ -24,7 +24,7 @@ class Pacer:
         *,
         budget: float = 0.015,
         min_interval: float = 0.1,
-        max_interval: float = 0.25,
+        max_interval: float = 0.23,
         window: float = 0.15,
         cpu_clock: Callable[[], float] = time.process_time,
     ) -> None:

@@ -11,6 +11,7 @@ as text, never opened.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -90,25 +91,36 @@ class _ListItem(ListItem):
             yield Segment.line()
 
 
-# The languages models write most: their lexers are made before the first reply.
+# The languages models write most: their lexers are made before the first reply
+# (HTML's uses CSS's and JavaScript's: those first).
 COMMON_LANGUAGES = (
-    "python", "javascript", "typescript", "bash", "json", "c", "cpp", "rust", "go",
-    "java", "sql", "html", "css", "yaml", "toml",
+    "python", "javascript", "typescript", "css", "html", "bash", "json", "c", "cpp",
+    "rust", "go", "java", "sql", "yaml", "toml",
 )  # fmt: skip
+
+_MAKING = threading.Lock()
+"""Held while a lexer is made: Pygments compiles a lexer class's rules into the
+class, and two threads doing so at once can leave them wrong."""
 
 
 def warm_lexers() -> None:
     """Make the lexers of the common languages (about 140 ms of compiling, once),
     so that the first code block in one does not make it while a reply streams.
-    Safe on any thread: it touches only Pygments."""
+    For a thread of its own: one lexer at a time, so a block drawn meanwhile waits
+    for one at most."""
     for name in COMMON_LANGUAGES:
         _lexer(name)
 
 
-@cache
 def _lexer(name: str) -> Lexer | None:
     """Pygments' lexer for a language, made once: making one compiles its rules
     (milliseconds), and Rich makes one for every code block it draws."""
+    with _MAKING:
+        return _made_lexer(name)
+
+
+@cache
+def _made_lexer(name: str) -> Lexer | None:
     try:
         return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
     except ClassNotFound:

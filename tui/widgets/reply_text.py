@@ -181,7 +181,9 @@ class ReplyText(SingleLayout):
             (i for i, (a, b) in enumerate(zip(lexed_before, lexed, strict=False)) if a != b),
             len(settled),
         )
-        settled = settled[: min(same, len(settled))]
+        # Not past the code's last line: it may have become shorter (a blank line
+        # before a closing fence that arrived in pieces is no longer drawn).
+        settled = settled[: min(same, len(settled), len(lexed) - 1)]
         lines = settled + self._markdown(text, parsed, code_from=len(settled))
         # Its lines but the last are settled, when each was drawn as one line: none
         # too long for the width, none left out (two blank lines drawn as one when
