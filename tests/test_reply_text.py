@@ -17,7 +17,12 @@ from llamatui.themes import THEMES
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.widgets import markdown_lines
 from llamatui.tui.widgets.chat_message import AssistantMessage
-from llamatui.tui.widgets.markdown_lines import split_finished, warm_lexers
+from llamatui.tui.widgets.markdown_blocks import (
+    is_one_paragraph,
+    split_finished,
+    still_one_paragraph,
+)
+from llamatui.tui.widgets.markdown_lines import PARSER, warm_lexers
 from llamatui.tui.widgets.reply_text import ReplyText
 
 CODE_REPLY = (
@@ -336,9 +341,9 @@ async def test_lists_drawn_in_parts_are_drawn_again_alone_at_the_end(cut: int) -
 def test_words_added_to_a_paragraphs_line_keep_it_one_paragraph(
     before: str, text: str, still: bool
 ) -> None:
-    assert markdown_lines.still_one_paragraph(before, text) is still
+    assert still_one_paragraph(before, text) is still
     if still:  # what the parser says
-        assert markdown_lines.is_one_paragraph(markdown_lines.PARSER.parse(text))
+        assert is_one_paragraph(PARSER.parse(text))
 
 
 async def test_a_code_block_closed_in_pieces_keeps_no_line_it_no_longer_has() -> None:

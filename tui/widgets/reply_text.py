@@ -24,10 +24,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from llamatui.tui.widgets.direct_paint import changed_cells, repaint
-from llamatui.tui.widgets.markdown_lines import (
-    LexedLine,
-    MarkdownLook,
-    code_lines,
+from llamatui.tui.widgets.markdown_blocks import (
     finished_items,
     first_block_end,
     is_one_paragraph,
@@ -36,6 +33,7 @@ from llamatui.tui.widgets.markdown_lines import (
     split_finished,
     still_one_paragraph,
 )
+from llamatui.tui.widgets.markdown_lines import LexedLine, MarkdownLook, code_lines
 from llamatui.tui.widgets.single_layout import SingleLayout
 
 # A link reference definition: it gives targets to links in blocks above it.
