@@ -4,12 +4,15 @@ same lines as a full render at the end, code highlighted, the view anchored."""
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from fakes import fake_settings, scripted
 from rich.segment import Segment
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
+from textual.pilot import Pilot
 from textual.strip import Strip
 from uitools import chat_ready, count_layouts, send, wait_until
 
@@ -60,13 +63,20 @@ class OneReply(App[None]):
             yield ReplyText()
 
 
-async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None:
+@asynccontextmanager
+async def streaming(size: tuple[int, int]) -> AsyncIterator[tuple[Pilot[None], ReplyText]]:
+    """A reply alone in a view of `size`, started: text may be appended."""
     app = OneReply()
-    async with app.run_test(size=(80, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         reply = app.query_one(ReplyText)
         reply.start()
         await pilot.pause()
-        layouts = count_layouts(app.screen)
+        yield pilot, reply
+
+
+async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None:
+    async with streaming((80, 40)) as (pilot, reply):
+        layouts = count_layouts(pilot.app.screen)
         pieces = [CODE_REPLY[i : i + 3] for i in range(0, len(CODE_REPLY), 3)]
         for piece in pieces:
             reply.append(piece)
@@ -106,12 +116,8 @@ async def test_a_long_paragraph_redraws_only_its_last_lines(
     between: str, kept_at_least: int
 ) -> None:
     text = long_paragraph(between)
-    app = OneReply()
     # Tall enough for no scrollbar to come and narrow the lines at the end.
-    async with app.run_test(size=(80, 120)) as pilot:
-        reply = app.query_one(ReplyText)
-        reply.start()
-        await pilot.pause()
+    async with streaming((80, 120)) as (pilot, reply):
         kept = 0
         for i in range(0, len(text), 11):
             before = list(reply._tail_lines)
@@ -128,11 +134,7 @@ async def test_a_long_paragraph_redraws_only_its_last_lines(
 
 
 async def test_a_link_defined_below_is_drawn_right_when_the_reply_ends() -> None:
-    app = OneReply()
-    async with app.run_test(size=(80, 40)) as pilot:
-        reply = app.query_one(ReplyText)
-        reply.start()
-        await pilot.pause()
+    async with streaming((80, 40)) as (pilot, reply):
         for piece in ("See [the docs][1].\n\n", "More text.\n\n", "[1]: https://example.com\n"):
             reply.append(piece)
         text = "\n".join(s.text for s in reply._done_lines + reply._tail_lines)
@@ -209,11 +211,7 @@ def test_model_text_is_shown_as_written_never_as_markup_or_links() -> None:
 async def test_a_long_list_draws_its_finished_items_once() -> None:
     items = "".join(f"- Item {i}: something said about it, at some length.\n" for i in range(30))
     text = "Tips:\n\n" + items + "\nDone.\n"
-    app = OneReply()
-    async with app.run_test(size=(80, 120)) as pilot:
-        reply = app.query_one(ReplyText)
-        reply.start()
-        await pilot.pause()
+    async with streaming((80, 120)) as (pilot, reply):
         longest_tail = 0
         for i in range(0, len(text), 9):
             reply.append(text[i : i + 9])
@@ -227,11 +225,7 @@ async def test_a_long_list_draws_its_finished_items_once() -> None:
 
 async def test_a_numbered_list_drawn_in_parts_is_drawn_whole_at_the_end() -> None:
     text = "".join(f"{i}. Step {i}.\n" for i in range(1, 13))
-    app = OneReply()
-    async with app.run_test(size=(80, 60)) as pilot:
-        reply = app.query_one(ReplyText)
-        reply.start()
-        await pilot.pause()
+    async with streaming((80, 60)) as (pilot, reply):
         for i in range(0, len(text), 5):
             reply.append(text[i : i + 5])
         reply.finish()
@@ -302,11 +296,7 @@ LISTS = (
 @pytest.mark.parametrize("cut", [len(LISTS), len(LISTS) - 30], ids=["ends-in-a-list", "mid"])
 async def test_lists_drawn_in_parts_are_drawn_again_alone_at_the_end(cut: int) -> None:
     text = LISTS[:cut]
-    app = OneReply()
-    async with app.run_test(size=(70, 120)) as pilot:
-        reply = app.query_one(ReplyText)
-        reply.start()
-        await pilot.pause()
+    async with streaming((70, 120)) as (pilot, reply):
         for i in range(0, len(text), 6):
             reply.append(text[i : i + 6])
         assert len(reply._lists) >= 2  # lists were drawn in parts
@@ -347,11 +337,7 @@ def test_words_added_to_a_paragraphs_line_keep_it_one_paragraph(
 
 
 async def test_a_code_block_closed_in_pieces_keeps_no_line_it_no_longer_has() -> None:
-    app = OneReply()
-    async with app.run_test(size=(60, 40)) as pilot:
-        reply = app.query_one(ReplyText)
-        reply.start()
-        await pilot.pause()
+    async with streaming((60, 40)) as (pilot, reply):
         # The blank line is code while the fence is half written, and none once it
         # closes (a code block's blank end is not drawn).
         for piece in ("Code:\n\n```python\nx = 1\n", "\n``", "`"):
