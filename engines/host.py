@@ -119,10 +119,10 @@ class ProcessHandle(EngineHandle):
         with it, so that a reply follows the app's pace as it changes."""
 
     def pace(self, interval_s: float) -> None:
-        # Never longer than the app's slowest pace: Esc's stop and the last words
-        # still come at once (a cancel, the end, are sent as they happen).
-        # A little over the app's interval: text that came a few milliseconds
-        # short of it would wait for the next (twice the interval between posts).
+        # A little over the app's interval (text that came a few milliseconds short
+        # of it would wait for the next: twice the interval between posts), never
+        # over MAX_FLUSH_S. Esc's stop and the reply's end are not held: a cancel
+        # ends the stream, and what is gathered goes with its end.
         self._pace.value = min(max(FLUSH_S, interval_s + PACE_MARGIN_S), MAX_FLUSH_S)
 
     @property

@@ -8,6 +8,7 @@ per post, drawing included, and spaces posts so that it stays within a budget
 (1.5% of one core): 10 Hz when drawing is cheap, never slower than 4 Hz. The same
 budget holds for an engine on a GPU or another machine: the app stays light on a
 busy box and over SSH. Text is never dropped, only gathered into fewer, larger posts.
+The engine is told the interval (`EngineHandle.pace`): it sends no more often.
 """
 
 from __future__ import annotations
