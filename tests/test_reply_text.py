@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 from fakes import fake_settings, scripted
+from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
@@ -349,3 +351,20 @@ async def test_a_code_block_closed_in_pieces_keeps_no_line_it_no_longer_has() ->
         reply.update(reply.source)
         await pilot.pause()
         assert streamed == ended == looks(reply._done_lines)
+
+
+def test_a_code_block_is_lexed_once_to_settle_and_draw_it() -> None:
+    lexer = markdown_lines._lexer("python")
+    assert lexer is not None
+    lexings = []
+    lex = lexer.get_tokens._get_tokens  # type: ignore[attr-defined]
+    lexer.get_tokens._get_tokens = lambda *a: lexings.append(a) or lex(*a)  # type: ignore[attr-defined]
+    try:
+        code = "def f(x):\n\tif x:\n        return 1"
+        settled = markdown_lines.code_lines(code, "python")
+        look = markdown_lines.MarkdownLook.of(THEMES[0])
+        drawn = look.render(Console(width=60), f"```python\n{code}", 58, Style(), None, 1)
+    finally:
+        lexer.get_tokens._get_tokens = lex  # type: ignore[attr-defined]
+    assert len(settled) == 3 and len(drawn) == 2  # from its second line on
+    assert len(lexings) == 1

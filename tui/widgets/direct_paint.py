@@ -32,7 +32,7 @@ from rich.cells import cell_len
 from rich.control import Control
 from rich.segment import Segment
 from textual._ansi_sequences import SYNC_END, SYNC_START
-from textual.driver import Driver
+from textual._context import active_app
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -40,7 +40,7 @@ from textual.widget import Widget
 painted = 0
 """How many times lines were drawn here rather than by a frame (for tests, benches)."""
 
-_held: list[tuple[Driver, str]] | None = None
+_held: list[str] | None = None
 """What paints made inside `together()` wrote, to write as one."""
 
 
@@ -54,14 +54,14 @@ def together() -> Iterator[None]:
     if _held is not None:  # already inside one
         yield
         return
-    held: list[tuple[Driver, str]] = []
+    held: list[str] = []
     _held = held
     try:
         yield
     finally:
         _held = None
-        if held:
-            held[0][0].write("".join(text for _, text in held))
+        if held and (driver := active_app.get()._driver) is not None:
+            driver.write("".join(held))
 
 
 def repaint(widget: Widget, *regions: Region) -> None:
@@ -131,8 +131,8 @@ def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     out.append(move_to(*app._previous_cursor_position).segment.text)
     if app._sync_available:
         out.append(SYNC_END)
-    if _held is not None and all(d is driver for d, _ in _held):
-        _held.append((driver, "".join(out)))
+    if _held is not None:
+        _held.append("".join(out))
     else:
         driver.write("".join(out))
     global painted

@@ -4,6 +4,7 @@ are settled: what `ReplyText` draws once and keeps while the reply streams."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from markdown_it.token import Token
 
@@ -21,7 +22,7 @@ def split_finished(text: str) -> tuple[int, list[Token]]:
     final: drawn once, it is never drawn again while the reply grows.
     """
     tokens = PARSER.parse(text)
-    starts = [t.map[0] for t in tokens if t.level == 0 and t.nesting >= 0 and t.map]
+    starts = [block[0] for block in _top_level(tokens)]
     if len(starts) < 2:
         return 0, tokens
     return _line_start(text, starts[-1]), tokens
@@ -52,9 +53,12 @@ def finished_items(text: str, tokens: list[Token]) -> int:
 
 def first_block_end(text: str, tokens: list[Token]) -> int:
     """Where the first top-level block of `text` (`tokens`, its parse) ends."""
-    first = next(t for t in tokens if t.level == 0 and t.nesting >= 0 and t.map)
-    assert first.map is not None
-    return _line_start(text, first.map[1])
+    return _line_start(text, next(_top_level(tokens))[1])
+
+
+def _top_level(tokens: list[Token]) -> Iterator[list[int]]:
+    """The lines (first, and after the last) of each top-level block."""
+    return (t.map for t in tokens if t.level == 0 and t.nesting >= 0 and t.map)
 
 
 def _line_start(text: str, line: int) -> int:

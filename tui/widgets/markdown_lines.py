@@ -11,6 +11,7 @@ as text, never opened.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -121,9 +122,28 @@ def _lexer(name: str) -> Lexer | None:
 @cache
 def _made_lexer(name: str) -> Lexer | None:
     try:
-        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
+        lexer = get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
     except ClassNotFound:
         return None
+    lexer.get_tokens = _LastLexed(lexer.get_tokens)
+    return lexer
+
+
+class _LastLexed:
+    """A lexer's `get_tokens` that keeps its last result. A growing code block is
+    lexed to find its settled lines (`code_lines`), then Rich lexes the same text
+    to draw it: once is enough."""
+
+    def __init__(self, get_tokens: Callable[..., Iterator[tuple[object, str]]]) -> None:
+        self._get_tokens = get_tokens
+        self._last: tuple[str, list[tuple[object, str]]] | None = None
+
+    def __call__(self, text: str, unfiltered: bool = False) -> Iterator[tuple[object, str]]:
+        if unfiltered:
+            return self._get_tokens(text, unfiltered)
+        if self._last is None or self._last[0] != text:
+            self._last = (text, list(self._get_tokens(text)))
+        return iter(self._last[1])
 
 
 class ReplyMarkdown(Markdown):
@@ -249,13 +269,15 @@ LexedLine = tuple[tuple[object, str], ...]
 def code_lines(code: str, language: str) -> list[LexedLine]:
     """`code`'s lines as highlighted: each line's tokens (kind and text). Lexing a
     line can depend on text after it (a comment or string that a later line ends):
-    comparing these finds the lines whose look is settled."""
+    comparing these finds the lines whose look is settled. The text lexed is the
+    one Rich's `Syntax` lexes (an end of line added, tabs expanded): drawn next, it
+    finds it lexed."""
     lexer = _lexer(language)
     if lexer is None:
         return [((None, line),) for line in code.split("\n")]
     lines: list[LexedLine] = []
     line: list[tuple[object, str]] = []
-    for kind, text in lexer.get_tokens(code):
+    for kind, text in lexer.get_tokens((code + "\n").expandtabs(4)):
         while text:
             part, newline, text = text.partition("\n")
             line.append((kind, part))

@@ -269,7 +269,7 @@ class ReplyText(SingleLayout):
                 self._done += end
                 tail, finished = tail[end:], finished - end
                 self._joined = False
-                self._lists[-1] = (*self._lists[-1][:2], self._done, len(self._done_lines))
+                self._end_list()
             self._done_lines += self._tail(tail[: finished or items])
             self._done += finished or items
             self._joined = bool(items)
@@ -277,6 +277,11 @@ class ReplyText(SingleLayout):
         else:
             self._tail_lines = self._tail(tail, parsed)
         self._paint_changes(kept, before)
+
+    def _end_list(self) -> None:
+        """The list drawn in parts last ends where the lines drawn so far do."""
+        src, line, _, _ = self._lists[-1]
+        self._lists[-1] = (src, line, self._done, len(self._done_lines))
 
     def _paint_changes(self, kept: int, before: list[Strip]) -> None:
         """Repaint the lines from `kept` on that differ from `before` (the tail as it
@@ -313,7 +318,7 @@ class ReplyText(SingleLayout):
             self._paragraph = ("", [])
             self._code = ("", [], [])
             if self._lists and self._lists[-1][2] < 0:  # the reply ended in it
-                self._lists[-1] = (*self._lists[-1][:2], self._done, len(self._done_lines))
+                self._end_list()
             for src, line, src_end, line_end in reversed(self._lists):
                 lines = self._markdown(self.source[src:src_end])
                 if line:
