@@ -35,7 +35,7 @@ from llamatui.engines.templates import ChatMessage, TemplateError
 # ~1% of a core; measured in the generation worker, 0.33% of a core at 50 ms, 0.27%
 # at 100). The app asks for its own pace (ProcessHandle.pace), up to MAX_FLUSH_S.
 FLUSH_S = 0.1
-MAX_FLUSH_S = 0.25
+MAX_FLUSH_S = 0.24
 PACE_MARGIN_S = 0.02
 
 

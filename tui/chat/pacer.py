@@ -9,6 +9,12 @@ per post, drawing included, and spaces posts so that it stays within a budget
 budget holds for an engine on a GPU or another machine: the app stays light on a
 busy box and over SSH. Text is never dropped, only gathered into fewer, larger posts.
 The engine is told the interval (`EngineHandle.pace`): it sends no more often.
+
+The first reply starts at 4 Hz (posting faster than drawing allows costs the model
+more than posting slower than it could costs the reader), and the interval is
+fitted over about half a second of posts, averaged with the windows before: a
+post is drawn after it is posted, so its cost is often seen in the next window,
+and a shorter window swung between the bounds.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ class Pacer:
         *,
         budget: float = 0.015,
         min_interval: float = 0.1,
-        max_interval: float = 0.23,
-        window: float = 0.15,
+        max_interval: float = 0.22,
+        window: float = 0.6,
         cpu_clock: Callable[[], float] = time.process_time,
     ) -> None:
         """
@@ -41,13 +47,15 @@ class Pacer:
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.window = window
-        self.interval = min_interval
+        self.interval = max_interval
         """Seconds between posts now; kept from one reply to the next."""
         self._cpu_clock = cpu_clock
         self._last_post = 0.0
         self._window_start = 0.0
         self._window_cpu = 0.0
         self._window_posts = 0
+        self._cost: float | None = None
+        """What one post costs the app, in CPU seconds, averaged over windows."""
 
     def start(self, now: float) -> None:
         """Begin a reply at `now` (monotonic seconds): its first text posts at once."""
@@ -69,6 +77,9 @@ class Pacer:
         cpu = self._cpu_clock()
         # What one post costs the app, drawing included, and how far apart posts
         # must be for that cost to stay within the budget.
+        # Averaged with the windows before: a post's drawing often falls in the
+        # next window.
         cost = (cpu - self._window_cpu) / self._window_posts
-        self.interval = min(self.max_interval, max(self.min_interval, cost / self.budget))
+        self._cost = cost if self._cost is None else (self._cost + cost) / 2
+        self.interval = min(self.max_interval, max(self.min_interval, self._cost / self.budget))
         self._window_start, self._window_cpu, self._window_posts = now, cpu, 0

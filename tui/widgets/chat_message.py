@@ -5,6 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.widgets import Static
 
 from llamatui.tui.chat.sanitize import strip_controls
@@ -61,8 +64,50 @@ class Notice(Static, SingleLayout):
         super().__init__(strip_controls(text), markup=False, classes="-error" if error else "")
 
 
-class ReplyFooter(Static, SingleLayout):
-    """The line under a reply: its figures, or why it ended."""
+class ReplyFooter(SingleLayout):
+    """The line under a reply: its figures, or why it ended.
+
+    While a reply streams its text holds rows for what comes next, and when it ends
+    it keeps them, and draws this line under itself, until the conversation is
+    next laid out (a layout then costs nothing more: see ReplyText.finish). This
+    widget, below those rows, is blank meanwhile.
+    """
+
+    DEFAULT_CSS = """
+    ReplyFooter { height: auto; }
+    """
+
+    def __init__(self, text: str, reply: ReplyText, *, cut: bool = False) -> None:
+        super().__init__(classes="reply-footer")
+        self.text = text
+        self.cut = cut
+        """Whether the reply was cut short: the footer says why, in warning colour
+        (a style of its text, not a class: a class is applied in a later refresh)."""
+        self._reply = reply
+        reply.footer_bar = self
+
+    def render(self) -> Content:
+        return Content.styled(self.text, "$text-warning") if self.cut else Content(self.text)
+
+    def update(self, text: str, *, cut: bool = False, draw: bool = True) -> None:
+        """Show `text` (`draw`: now; else when this widget is next drawn)."""
+        self.text, self.cut = text, cut
+        self.clear_cached_dimensions()
+        if draw:
+            self.refresh(layout=True)
+        else:  # drawn again when it is next drawn, not before
+            self._layout_cache.clear()  # where Textual keeps what render() gave
+            self._set_dirty()
+            self._repaint_regions.clear()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._reply.holds_rows:  # blank, its bar too
+            return [Strip.blank(crop.width, self.rich_style)] * crop.height
+        return super().render_lines(crop)
+
+    def lines(self, width: int) -> list[Strip]:
+        """This footer drawn `width` cells wide, as it is drawn here."""
+        return Visual.to_strips(self, self._render(), width, None, self.visual_style)
 
 
 class AssistantMessage(Vertical, SingleLayout):
@@ -72,10 +117,13 @@ class AssistantMessage(Vertical, SingleLayout):
     AssistantMessage {
         height: auto;
         margin: 1 0 0 0;
-        border-left: thick $role-assistant;
-        & > ReplyText { background: transparent; }
-        & > .reply-footer { padding: 0 1; color: $text-muted; height: auto; }
-        &.-cut > .reply-footer { color: $text-warning; }
+        /* The bar is its text's and its footer's, not the message's: rows the text
+           holds for what comes next are drawn without it (ReplyText.render_lines). */
+        & > ReplyText { background: transparent; border-left: thick $role-assistant; }
+        & > .reply-footer {
+            padding: 0 1; color: $text-muted; height: auto;
+            border-left: thick $role-assistant;
+        }
     }
     """
 
@@ -88,8 +136,9 @@ class AssistantMessage(Vertical, SingleLayout):
         message_id: int | None = None,
         version: tuple[int, int] = (1, 1),
     ) -> None:
-        super().__init__(classes="-cut" if cut else "")
+        super().__init__()
         self.text = strip_controls(text)
+        self._cut = cut
         self.message_id = message_id
         """The stored reply (None until it is saved)."""
         self._versions = versions_label(version)
@@ -105,8 +154,9 @@ class AssistantMessage(Vertical, SingleLayout):
 
     def compose(self) -> ComposeResult:
         # Links in model output are shown as text, never opened.
-        yield ReplyText(self.text)
-        yield ReplyFooter(self.footer, classes="reply-footer", markup=False)
+        text = ReplyText(self.text)
+        yield text
+        yield ReplyFooter(self.footer, text, cut=self._cut)
 
     @property
     def markdown(self) -> ReplyText:
@@ -135,13 +185,22 @@ class AssistantMessage(Vertical, SingleLayout):
         """End streaming: one full render of the final text, and the footer (None:
         the one from before, for a continuation that did not begin; without the
         offer to continue, which has just failed)."""
-        self.markdown.finish()
         if footer is None:
             footer = self._before.replace(CONTINUE_OFFER, "")
-        self.set_footer(footer, cut=cut)
+        self._figures, self.footer, self._cut = footer, self._shown(footer), cut
+        bar = self.query_one(ReplyFooter)
+        bar.update(self.footer, cut=cut, draw=False)  # drawn under the text for now
+        self.markdown.finish(bar.lines)
+        if not self.markdown.holding:  # the rows went: the footer is drawn as usual
+            bar.refresh(layout=True)
+
+    def release(self) -> None:
+        """The conversation is about to be laid out: the text gives back the rows
+        it held when it ended, and the footer is drawn in its place again."""
+        self.markdown.release()
 
     def set_footer(self, footer: str, *, cut: bool = False) -> None:
         """Show the reply's figures (or why it ended) under it, after its versions."""
-        self._figures, self.footer = footer, self._shown(footer)
-        self.query_one(ReplyFooter).update(self.footer)
-        self.set_class(cut, "-cut")
+        self.markdown.release()
+        self._figures, self.footer, self._cut = footer, self._shown(footer), cut
+        self.query_one(ReplyFooter).update(self.footer, cut=cut)

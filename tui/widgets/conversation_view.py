@@ -130,12 +130,20 @@ class ConversationView(VerticalScroll, SingleLayout):
 
     def notice(self, text: str, *, error: bool = False) -> None:
         """Tell the user something, inside the conversation."""
+        self._release_last()
         self.mount(Notice(text, error=error))
+
+    def _release_last(self) -> None:
+        """Something is mounted below the last reply, in a layout: the rows it held
+        when it ended go in that same layout."""
+        if (reply := self.last_reply()) is not None:
+            reply.release()
 
     async def start_reply(self, prompt: str | None) -> AssistantMessage:
         """Show the user's message (None: another version of the reply to the last
         one shown) and an empty reply to stream into."""
         reply = AssistantMessage()
+        self._release_last()
         self.anchor()
         await self.query(Welcome).remove()
         self.pending_user = UserMessage(prompt) if prompt is not None else None
@@ -160,6 +168,8 @@ class ConversationView(VerticalScroll, SingleLayout):
             self.selected.remove_class("-selected")
         self.selected = message
         if message is not None:
+            # Its background would cover rows a reply holds after it ended.
+            self._release_last()
             message.add_class("-selected")
             if self.virtual_size.height <= self.size.height:
                 return  # all of it in view, anchored at the bottom: nothing to scroll

@@ -10,18 +10,24 @@ change. So:
   changed lines; only when the text outgrows them does it grow, by a step, in
   one layout;
 - when the reply ends, its lines are already those of the whole reply drawn at
-  once (as it is when the conversation is opened again): the held rows go.
+  once (as it is when the conversation is opened again). It keeps its rows, and
+  draws its footer under its text, until the conversation is next laid out (the
+  next message): giving them back at once would be a layout and a whole view
+  redrawn, and would move the text being read down the screen.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from markdown_it.token import Token
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
+from textual.widget import Widget
 
 from llamatui.tui.widgets.direct_paint import changed_cells, repaint
 from llamatui.tui.widgets.markdown_blocks import (
@@ -63,7 +69,13 @@ class ReplyText(SingleLayout):
         self._done_lines: list[Strip] = []
         self._tail_lines: list[Strip] = []
         self._rows = 0
-        """Rows the widget holds while streaming (at least its lines)."""
+        """Rows the widget holds while streaming (at least its lines), and after,
+        while its footer is drawn here."""
+        self.footer_bar: Widget | None = None
+        """The reply's footer, blank while its lines are drawn here."""
+        self._footer: list[Strip] = []
+        """The reply ended and still holds its rows: the footer's lines, drawn
+        under the text (the footer itself, under the held rows, is blank)."""
         self._look: MarkdownLook | None = None
         self._style: Style | None = None
         """The widget's own style, kept: Textual works it out from every ancestor's
@@ -119,6 +131,7 @@ class ReplyText(SingleLayout):
         else:
             self._done = len(self.source)
             self._done_lines = self._markdown(self.source)
+            self._let_go()  # laid out anew: no rows held
 
     def _tail(
         self, text: str, parsed: list[Token] | None = None, *, paragraph: bool = False
@@ -218,7 +231,7 @@ class ReplyText(SingleLayout):
         if width != self._width:
             self._draw(width)
         if not self.streaming:
-            return self._lines
+            return self._rows if self._footer else self._lines
         if self._lines >= self._rows:
             # Hold rows for what comes next: half the screen, so the view grows
             # (a layout, and a repaint of the scrolled view) every few seconds
@@ -231,9 +244,58 @@ class ReplyText(SingleLayout):
         done = len(self._done_lines)
         if y < done:
             return self._done_lines[y]
-        if y - done < len(self._tail_lines):
-            return self._tail_lines[y - done]
+        y -= done
+        if y < len(self._tail_lines):
+            return self._tail_lines[y]
+        y -= len(self._tail_lines)
+        if y < len(self._footer):
+            return self._footer[y]
         return Strip.blank(self._width, self._base)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Rows held for what comes next are drawn without the left border (the
+        # reply's bar): blank, as the rows under a terminal's last line are.
+        lines = super().render_lines(crop)
+        used = self._used_rows
+        if crop.x or crop.bottom <= used or not self.styles.border_left[0]:
+            return lines
+        blank = Segment(" ", self._base)
+        for i in range(max(0, used - crop.y), len(lines)):
+            lines[i] = Strip.join([Strip([blank], 1), lines[i].crop(1)])
+        return lines
+
+    @property
+    def _used_rows(self) -> int:
+        """The rows drawn (text, and the footer drawn here); the rest are held."""
+        return self._lines + len(self._footer)
+
+    @property
+    def holds_rows(self) -> bool:
+        """Whether the widget holds rows for what comes next (its footer, under
+        them, is then blank)."""
+        return self._rows > 0
+
+    @property
+    def holding(self) -> bool:
+        """Whether the reply has ended and still holds its rows, its footer drawn
+        under its text."""
+        return bool(self._footer)
+
+    def release(self) -> bool:
+        """Give back the rows held after the reply ended, in the next layout (the
+        caller is about to make one): whether it held any."""
+        if not self._footer:
+            return False
+        self._let_go()
+        self.refresh(layout=True)
+        return True
+
+    def _let_go(self) -> None:
+        """Hold no rows (the widget is being laid out): the footer, if it was drawn
+        here, is drawn in its own place again."""
+        if self._rows and self.footer_bar is not None:
+            self.footer_bar.refresh(layout=True)
+        self._rows, self._footer = 0, []
 
     # Streaming ---------------------------------------------------------------------
 
@@ -241,7 +303,7 @@ class ReplyText(SingleLayout):
         """Begin streaming: text will arrive by `append`."""
         self.streaming = True
         self._lists = []
-        self._rows = 0
+        self._let_go()
         self._width = 0
         self.refresh(layout=True)
 
@@ -283,10 +345,14 @@ class ReplyText(SingleLayout):
         src, line, _, _ = self._lists[-1]
         self._lists[-1] = (src, line, self._done, len(self._done_lines))
 
-    def _paint_changes(self, kept: int, before: list[Strip]) -> None:
+    def _paint_changes(
+        self, kept: int, before: list[Strip], after: list[Strip] | None = None
+    ) -> None:
         """Repaint the lines from `kept` on that differ from `before` (the tail as it
-        was); grow, in a layout, if they outgrow the held rows."""
-        after = self._done_lines[kept:] + self._tail_lines
+        was), `after` being what is there now (by default the lines from `kept`);
+        grow, in a layout, if they outgrow the held rows."""
+        if after is None:
+            after = self._done_lines[kept:] + self._tail_lines
         if kept + len(after) > self._rows:
             self.refresh(layout=True)
             return
@@ -298,11 +364,17 @@ class ReplyText(SingleLayout):
             new = after[i] if i < len(after) else blank
             if old is not new and (span := changed_cells(old, new)):
                 changed.append(Region(span[0], kept + i, span[1] - span[0], 1))
+        if self.styles.border_left[0]:  # rows now used, or no longer: their border
+            x = -self.content_offset.x
+            for i in range(min(len(before), len(after)), max(len(before), len(after))):
+                changed.append(Region(x, kept + i, 1, 1))
         if changed:
             repaint(self, *changed)
 
-    def finish(self) -> None:
-        """End streaming and give back the held rows.
+    def finish(self, footer: Callable[[int], list[Strip]] | None = None) -> None:
+        """End streaming: the rows held are kept, and the lines of `footer` (made at
+        a width) drawn under the text, until the conversation is next laid out
+        (`release`); without `footer`, or if they do not fit, the rows go now.
 
         The lines drawn a block at a time are those of the whole reply drawn at once
         (blocks are drawn alone the same as together), so they are kept: a long reply
@@ -312,7 +384,8 @@ class ReplyText(SingleLayout):
         """
         self.streaming = False
         if self._width and not LINK_DEFINITION.search(self.source):
-            self._done_lines += self._tail_lines
+            before = self._done_lines + self._tail_lines
+            self._done_lines = list(before)
             self._tail_lines = []
             self._done = len(self.source)
             self._paragraph = ("", [])
@@ -325,8 +398,14 @@ class ReplyText(SingleLayout):
                     lines.insert(0, Strip.blank(self._width, self._base))
                 self._done_lines[line:line_end] = lines
             self._lists = []
+            if footer is not None and self._rows:
+                self._footer = footer(self._width)
+                if len(self._done_lines) + len(self._footer) <= self._rows:
+                    self._paint_changes(0, before, self._done_lines + self._footer)
+                    return
         else:
             self._width = 0
+        self._let_go()
         self.refresh(layout=True)
 
     def update(self, text: str) -> None:
@@ -334,4 +413,5 @@ class ReplyText(SingleLayout):
         self.source = text
         self.streaming = False
         self._width = 0
+        self._let_go()
         self.refresh(layout=True)
