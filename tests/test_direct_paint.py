@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pyte
+import pytest
 from rich.cells import cell_len
 from rich.color import Color, ColorSystem
 from rich.segment import Segment
@@ -25,7 +27,7 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widget import Widget
-from uitools import chat_ready, send
+from uitools import chat_ready, count_layouts, send
 
 from llamatui.tui.ansi_compact import compact
 from llamatui.tui.screens.chat import ChatScreen
@@ -33,6 +35,7 @@ from llamatui.tui.screens.help import HelpScreen
 from llamatui.tui.widgets import direct_paint
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.direct_paint import changed_cells
+from llamatui.tui.widgets.reply_text import ReplyText
 
 
 class Terminal:
@@ -212,6 +215,50 @@ async def test_the_terminal_shows_what_textual_would_draw_while_a_reply_streams(
         assert len({m for m in term.meters if "CPU" in m}) >= 2, term.meters
         # The same screen in fewer bytes.
         assert term.compacted_written < 0.8 * term.written, (term.compacted_written, term.written)
+
+
+async def test_a_reply_ends_on_the_terminal_where_it_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its footer is drawn under its text, straight to the terminal, with no layout;
+    # the next prompt's layout moves it, as the footer widget, drawn the same.
+    app = make_app(max_tokens=40)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await chat_ready(pilot)
+        layouts = count_layouts(screen)
+        at_finish: list[int] = []
+        finish = ReplyText.finish
+
+        def finishing(self: ReplyText, *args: Any, **kw: Any) -> None:
+            at_finish.append(layouts())
+            finish(self, *args, **kw)
+
+        monkeypatch.setattr(ReplyText, "finish", finishing)
+        with terminal(app) as term:
+            await pilot.pause(0.1)
+            await send(pilot, "Name three kinds of tea.")
+            while screen.session.generating:
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            reply = screen.query(AssistantMessage).last()
+            assert reply.markdown.holding
+            assert layouts() == at_finish[0]  # none since the reply ended
+            assert settled(app) and term.cells() == textual_cells(app)
+            shown = term.screen.display
+            y = next(i for i, line in enumerate(shown) if reply.footer[:30] in line)
+            assert reply.text.split()[-1] in "".join(shown[y - 2 : y])  # under the text
+            ghost = term.cells()[y]
+
+            await send(pilot, "And one more?")
+            await pilot.press("escape")
+            while screen.session.generating:
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            assert not reply.markdown.holding
+            assert settled(app) and term.cells() == textual_cells(app)
+            shown = term.screen.display
+            y = next(i for i, line in enumerate(shown) if reply.footer[:30] in line)
+            assert term.cells()[y] == ghost
 
 
 def test_changed_cells_are_those_that_differ() -> None:

@@ -54,7 +54,7 @@ def test_a_cost_seen_late_does_not_swing_the_interval() -> None:
     pacer = Pacer(cpu_clock=cpu)
     now, intervals = 100.0, []
     pacer.start(now)
-    for i in range(int(4.0 / 0.005)):
+    for _ in range(int(4.0 / 0.005)):
         now += 0.005
         if pacer.due(now):
             cpu.t += 0.006 if len(intervals) % 2 else 0.0  # 3 ms a post, on average

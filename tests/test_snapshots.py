@@ -12,6 +12,10 @@ from llamatui.tui.app import LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.widgets.meters import Meters
 
+# The reply streams slowly enough to be drawn before it ends, as a model's is: it
+# then ends where it stands, in the rows it held (ReplyText.finish).
+STREAMED = scripted(delay_s=0.02)
+
 
 async def one_exchange(pilot: Pilot[None]) -> None:
     screen = pilot.app.screen
@@ -29,7 +33,7 @@ async def one_exchange(pilot: Pilot[None]) -> None:
 def test_chat_screen(snap_compare, size: tuple[int, int]) -> None:
     app = LlamaTUI(
         fake_settings(),
-        make_handle=scripted(),
+        make_handle=STREAMED,
         keep_history=False,
         sampler=FixedSampler(),
     )
@@ -45,7 +49,7 @@ def test_each_theme(snap_compare, theme: str, size: tuple[int, int]) -> None:
 
     app = LlamaTUI(
         fake_settings(),
-        make_handle=scripted(),
+        make_handle=STREAMED,
         keep_history=False,
         sampler=FixedSampler(),
     )
@@ -79,7 +83,7 @@ def test_two_gpus_in_the_meters_pane(snap_compare) -> None:
 
     app = LlamaTUI(
         fake_settings(),
-        make_handle=scripted(),
+        make_handle=STREAMED,
         keep_history=False,
         sampler=FixedSampler(TWO_GPUS),
     )

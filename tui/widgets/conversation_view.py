@@ -21,8 +21,10 @@ from llamatui.tui.history.status import STATUS_NOTES
 from llamatui.tui.widgets.chat_message import (
     AssistantMessage,
     Notice,
+    ReplyFooter,
     UserMessage,
 )
+from llamatui.tui.widgets.reply_text import ReplyText
 from llamatui.tui.widgets.single_layout import SingleLayout
 
 # Messages mounted when a conversation opens; earlier ones on request. Mounting
@@ -127,6 +129,29 @@ class ConversationView(VerticalScroll, SingleLayout):
 
     def compose(self) -> ComposeResult:
         yield Welcome(WELCOME, markup=False)
+
+    def on_mount(self) -> None:
+        # Textual adds a widget class's styles when its first widget is mounted, and
+        # then parses the whole stylesheet again: for the messages, that was at the
+        # first prompt (about 2 ms, while the model starts its reply). Now, with the
+        # app's.
+        reply = ReplyText()
+        for widget in (
+            UserMessage(""),
+            AssistantMessage(),
+            reply,
+            ReplyFooter("", reply),
+            Notice(""),
+        ):
+            for read_from, css, tie_breaker, scope in widget._get_default_css():
+                self.app.stylesheet.add_source(
+                    css,
+                    read_from=read_from,
+                    is_default_css=True,
+                    tie_breaker=tie_breaker,
+                    scope=scope,
+                )
+        self.app.stylesheet.parse()
 
     def notice(self, text: str, *, error: bool = False) -> None:
         """Tell the user something, inside the conversation."""

@@ -122,11 +122,16 @@ def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     console = app.console
     move_to = Control.move_to
     out = [SYNC_START] if app._sync_available else []
-    for span in spans:
-        crop = span.translate(-region.offset)
-        for y, strip in enumerate(widget.render_lines(crop), span.y):
-            out.append(move_to(span.x, y).segment.text)
-            out.append(strip.render(console))
+    # One render of the rows the spans cover (each render walks the widget's styles
+    # and ancestors first), then what each span shows of it.
+    crops = [span.translate(-region.offset) for span in spans]
+    union = Region.from_union(crops)
+    lines = widget.render_lines(union)
+    for span, crop in zip(spans, crops, strict=True):
+        x0, x1 = crop.x - union.x, crop.right - union.x
+        for y in range(crop.height):
+            out.append(move_to(span.x, span.y + y).segment.text)
+            out.append(lines[crop.y - union.y + y].crop(x0, x1).render(console))
     # The cursor goes back where the last frame left it (the prompt's, for IMEs).
     out.append(move_to(*app._previous_cursor_position).segment.text)
     if app._sync_available:

@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable
 
 from markdown_it.token import Token
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
@@ -33,13 +32,10 @@ from llamatui.tui.widgets.direct_paint import changed_cells, repaint
 from llamatui.tui.widgets.markdown_blocks import (
     finished_items,
     first_block_end,
-    is_one_paragraph,
-    one_code_block,
-    settled_lines,
     split_finished,
-    still_one_paragraph,
 )
-from llamatui.tui.widgets.markdown_lines import LexedLine, MarkdownLook, code_lines
+from llamatui.tui.widgets.markdown_lines import MarkdownLook
+from llamatui.tui.widgets.reply_tail import LastTail
 from llamatui.tui.widgets.single_layout import SingleLayout
 
 # A link reference definition: it gives targets to links in blocks above it.
@@ -80,11 +76,8 @@ class ReplyText(SingleLayout):
         self._style: Style | None = None
         """The widget's own style, kept: Textual works it out from every ancestor's
         styles each time it is asked."""
-        self._paragraph: tuple[str, list[Strip]] = ("", [])
-        """The tail last drawn, when it was one paragraph: its source and lines."""
-        self._code: tuple[str, list[Strip], list[LexedLine]] = ("", [], [])
-        """The tail last drawn, when it was one code block: its source, the lines of
-        its code's settled lines (each drawn as one line) and how they were lexed."""
+        self._last = LastTail()
+        """The tail last drawn, to draw the next from."""
         self._joined = False
         """Whether the tail goes on with the list whose items were drawn last (no
         blank line between them)."""
@@ -120,8 +113,7 @@ class ReplyText(SingleLayout):
         self._width = width
         self._style = None
         self._done_lines, self._tail_lines = [], []
-        self._paragraph = ("", [])
-        self._code = ("", [], [])
+        self._last = LastTail()
         self._joined = False
         self._lists = []
         if self.streaming:
@@ -140,71 +132,14 @@ class ReplyText(SingleLayout):
         known to be one paragraph, not parsed)."""
         lines = None
         if paragraph or parsed is not None:
-            lines = self._paragraph_lines(text, parsed)
+            lines = self._last.paragraph_lines(text, parsed, self._markdown)
             if lines is None and parsed is not None:
-                lines = self._code_lines(text, parsed)
+                lines = self._last.code_lines(text, parsed, self._markdown, self._width)
         if lines is None:
             lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.
         if lines and self._done_lines and not self._joined:
             lines.insert(0, Strip.blank(self._width, self._base))
-        return lines
-
-    def _paragraph_lines(self, text: str, parsed: list[Token] | None) -> list[Strip] | None:
-        """A tail that is one paragraph (so `parsed` says, or None: known to be),
-        grown from the last: its settled lines as they were and only the rest drawn
-        (a long paragraph costs what its last lines cost); None to draw it whole."""
-        if parsed is not None and not is_one_paragraph(parsed):
-            self._paragraph = ("", [])
-            return None
-        before, old = self._paragraph
-        settled, cut = 0, 0
-        if before and text.startswith(before):
-            settled, cut = settled_lines(text, [line.text for line in old])
-        if settled:
-            lines = old[:settled] + self._markdown(text[cut:])
-        else:
-            lines = self._markdown(text, parsed)
-        self._paragraph = (text, lines)
-        return list(lines)
-
-    def _code_lines(self, text: str, parsed: list[Token]) -> list[Strip] | None:
-        """A tail that is one code block, grown from the last: the lines of its
-        settled code as they were, and only the rest drawn (a long block costs what
-        its last lines cost, and lexing it); None to draw it whole.
-
-        A line of code with another after it is settled, unless lexing it now
-        gives other tokens than it did (a string or comment a later line ends):
-        lines are wrapped each on its own. The block is drawn whole again once it
-        is finished.
-        """
-        block = one_code_block(parsed)
-        if block is None:
-            self._code = ("", [], [])
-            return None
-        # What is drawn: the code without its blank end.
-        code = block[0].rstrip()
-        lexed = code_lines(code, block[1])
-        before, settled, lexed_before = self._code
-        if not (before and text.startswith(before)):
-            settled = []
-        same = next(
-            (i for i, (a, b) in enumerate(zip(lexed_before, lexed, strict=False)) if a != b),
-            len(settled),
-        )
-        # Not past the code's last line: it may have become shorter (a blank line
-        # before a closing fence that arrived in pieces is no longer drawn).
-        settled = settled[: min(same, len(settled), len(lexed) - 1)]
-        lines = settled + self._markdown(text, parsed, code_from=len(settled))
-        # Its lines but the last are settled, when each was drawn as one line: none
-        # too long for the width, none left out (two blank lines drawn as one when
-        # the code's background is the reply's).
-        done = len(lexed) - 1
-        fits = self._width - 2  # the code's padding
-        new = code.split("\n")[len(settled) :]
-        if len(lines) == done + 1 and all(cell_len(x.expandtabs(4)) < fits for x in new):
-            settled = lines[:done]
-        self._code = (text, settled, lexed[: len(settled)])
         return lines
 
     @property
@@ -315,7 +250,7 @@ class ReplyText(SingleLayout):
         kept = len(self._done_lines)  # lines before these never change
         before = self._tail_lines
         tail = self.source[self._done :]
-        if still_one_paragraph(self._paragraph[0], tail):
+        if self._last.still_one_paragraph(tail):
             # Words added to a paragraph's line: no need to parse where blocks end.
             self._tail_lines = self._tail(tail, paragraph=True)
             self._paint_changes(kept, before)
@@ -388,8 +323,7 @@ class ReplyText(SingleLayout):
             self._done_lines = list(before)
             self._tail_lines = []
             self._done = len(self.source)
-            self._paragraph = ("", [])
-            self._code = ("", [], [])
+            self._last = LastTail()
             if self._lists and self._lists[-1][2] < 0:  # the reply ended in it
                 self._end_list()
             for src, line, src_end, line_end in reversed(self._lists):
