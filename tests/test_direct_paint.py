@@ -32,7 +32,7 @@ from uitools import chat_ready, count_layouts, send
 from llamatui.tui.ansi_compact import compact
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.screens.help import HelpScreen
-from llamatui.tui.widgets import direct_paint
+from llamatui.tui.widgets import direct_paint, reply_text
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.direct_paint import changed_cells
 from llamatui.tui.widgets.reply_text import ReplyText
@@ -222,6 +222,9 @@ async def test_a_reply_ends_on_the_terminal_where_it_stands(
 ) -> None:
     # Its footer is drawn under its text, straight to the terminal, with no layout;
     # the next prompt's layout moves it, as the footer widget, drawn the same.
+    # However many blank rows are left under it (a reply keeps its rows only when
+    # few are: ReplyText._keeps_rows, tested in test_reply_end.py).
+    monkeypatch.setattr(reply_text, "KEEP_BLANK_ROWS", 1000)
     app = make_app(max_tokens=40)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await chat_ready(pilot)

@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.css.stylesheet import Stylesheet
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.strip import Strip
 from uitools import chat_ready, count_layouts, send, wait_until
 
@@ -39,6 +40,18 @@ def cells(strip: Strip) -> list[tuple[str, Style | None]]:
     return [(ch, seg.style) for seg in strip for ch in seg.text]
 
 
+async def fill_but_a_row(pilot: Pilot[None], message: AssistantMessage) -> None:
+    """Stream TEXT and then list items into `message` until its held rows are full
+    but one or two (one of them for the footer)."""
+    text = message.markdown
+    message.append(TEXT + "\n\n- an item to fill the rows")
+    await pilot.pause()
+    while text._lines + 2 < text._rows:
+        message.append("\n- an item to fill the rows")
+        await pilot.pause()
+    assert text._lines + 2 >= text._rows >= text._lines + 1
+
+
 def row(widget: ReplyText | ReplyFooter, y: int) -> Strip:
     """Row `y` of `widget`, border and padding included, as the screen draws it."""
     return widget.render_lines(Region(0, y, widget.outer_size.width, 1))[0]
@@ -53,14 +66,13 @@ async def test_the_footer_drawn_under_the_text_is_the_footer(theme: str, cut: bo
         text, footer = message.markdown, message.query_one(ReplyFooter)
         message.begin()
         await pilot.pause()
-        message.append(TEXT)
-        await pilot.pause()
+        await fill_but_a_row(pilot, message)
         bar = cells(row(text, 0))[0]
         layouts = count_layouts(app.screen)
         message.finish("model · 40 tokens · 50.0 tok/s", cut=cut)
         await pilot.pause()
         assert layouts() == 0  # nothing laid out, nothing moved
-        assert text.holding and text.size.height > text._lines + 1
+        assert text.holding and text.size.height >= text._lines + 1
         ghost = row(text, text._lines)
         assert "model · 40 tokens" in ghost.text
         # Under it the held rows, and the footer widget under them, are blank: no bar.
@@ -75,6 +87,25 @@ async def test_the_footer_drawn_under_the_text_is_the_footer(theme: str, cut: bo
         assert footer.region.y == text.region.y + text._lines
         assert cells(row(footer, 0)) == cells(ghost)
         assert cells(row(text, 0))[0] == bar
+
+
+async def test_a_short_reply_gives_its_rows_back_at_once() -> None:
+    # Half a screen of blank rows under it would leave the conversation above an
+    # empty space until the next message.
+    app = OneMessage()
+    async with app.run_test(size=(70, 40)) as pilot:
+        message = app.query_one(AssistantMessage)
+        text, footer = message.markdown, message.query_one(ReplyFooter)
+        message.begin()
+        await pilot.pause()
+        message.append(TEXT)
+        await pilot.pause()
+        assert text._rows > text._lines + 1 + 2 + text._step // 4
+        message.finish("model · 40 tokens · 50.0 tok/s", cut=False)
+        await pilot.pause()
+        assert not text.holding and text.size.height == text._lines
+        assert footer.region.y == text.region.y + text._lines
+        assert "model · 40 tokens" in row(footer, 0).text
 
 
 async def test_a_footer_that_does_not_fit_the_rows_lays_out_at_once() -> None:

@@ -10,10 +10,12 @@ change. So:
   changed lines; only when the text outgrows them does it grow, by a step, in
   one layout;
 - when the reply ends, its lines are already those of the whole reply drawn at
-  once (as it is when the conversation is opened again). It keeps its rows, and
-  draws its footer under its text, until the conversation is next laid out (the
-  next message): giving them back at once would be a layout and a whole view
-  redrawn, and would move the text being read down the screen.
+  once (as it is when the conversation is opened again). If it ended near the
+  end of its held rows, it keeps them, and draws its footer under its text, until
+  the conversation is next laid out (the next message): giving them back would be
+  a layout and a whole view drawn again, and would move the text being read down
+  the screen. Otherwise they go at once: half a screen of blank rows would leave
+  the conversation above an empty space.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ from llamatui.tui.widgets.markdown_blocks import (
 from llamatui.tui.widgets.markdown_lines import MarkdownLook
 from llamatui.tui.widgets.reply_tail import LastTail
 from llamatui.tui.widgets.single_layout import SingleLayout
+
+# Blank rows under a reply that ends, in rows it held, that it may keep (or a quarter
+# of the rows it holds at a time, if more): see ReplyText._keeps_rows.
+KEEP_BLANK_ROWS = 2
 
 # A link reference definition: it gives targets to links in blocks above it.
 LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
@@ -69,6 +75,8 @@ class ReplyText(SingleLayout):
         while its footer is drawn here."""
         self.footer_bar: Widget | None = None
         """The reply's footer, blank while its lines are drawn here."""
+        self._step = 4
+        """Rows held at a time: half the view."""
         self._footer: list[Strip] = []
         """The reply ended and still holds its rows: the footer's lines, drawn
         under the text (the footer itself, under the held rows, is blank)."""
@@ -172,7 +180,8 @@ class ReplyText(SingleLayout):
             # (a layout, and a repaint of the scrolled view) every few seconds
             # rather than on every update; from the start, so that the first
             # words are drawn in the rows the reply was given when it appeared.
-            self._rows = self._lines + max(4, viewport.height // 2)
+            self._step = max(4, viewport.height // 2)
+            self._rows = self._lines + self._step
         return self._rows
 
     def render_line(self, y: int) -> Strip:
@@ -309,7 +318,8 @@ class ReplyText(SingleLayout):
     def finish(self, footer: Callable[[int], list[Strip]] | None = None) -> None:
         """End streaming: the rows held are kept, and the lines of `footer` (made at
         a width) drawn under the text, until the conversation is next laid out
-        (`release`); without `footer`, or if they do not fit, the rows go now.
+        (`release`), if they fill the rows but a few (`_keeps_rows`); without
+        `footer`, or else, the rows go now.
 
         The lines drawn a block at a time are those of the whole reply drawn at once
         (blocks are drawn alone the same as together), so they are kept: a long reply
@@ -334,13 +344,21 @@ class ReplyText(SingleLayout):
             self._lists = []
             if footer is not None and self._rows:
                 self._footer = footer(self._width)
-                if len(self._done_lines) + len(self._footer) <= self._rows:
+                if self._keeps_rows(len(self._done_lines) + len(self._footer)):
                     self._paint_changes(0, before, self._done_lines + self._footer)
                     return
         else:
             self._width = 0
         self._let_go()
         self.refresh(layout=True)
+
+    def _keeps_rows(self, used: int) -> bool:
+        """Whether the reply, ended with `used` rows drawn (its footer's too), keeps
+        the rows it held: when they hold them all with few left blank. A few blank
+        rows under a reply read as spacing; more would leave the conversation above
+        an empty space until the next message, so the rows go at once (a layout, and
+        the view drawn again: the model has finished, so it costs it nothing)."""
+        return used <= self._rows <= used + max(KEEP_BLANK_ROWS, self._step // 4)
 
     def update(self, text: str) -> None:
         """Show `text` instead, drawn whole (streaming, if it was, ends)."""
