@@ -8,6 +8,7 @@ import pytest
 from fakes import fake_settings, scripted
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.css.stylesheet import Stylesheet
 from textual.geometry import Region
@@ -17,7 +18,7 @@ from uitools import chat_ready, count_layouts, send, wait_until
 
 from llamatui.themes import THEMES
 from llamatui.tui.app import LlamaTUI
-from llamatui.tui.widgets.chat_message import AssistantMessage, ReplyFooter
+from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, ReplyFooter
 from llamatui.tui.widgets.reply_text import ReplyText
 
 TEXT = "Some words, in **bold**.\n\n- an item\n- another\n\nA last paragraph, with `code`."
@@ -75,6 +76,11 @@ async def test_the_footer_drawn_under_the_text_is_the_footer(theme: str, cut: bo
         assert text.holding and text.size.height >= text._lines + 1
         ghost = row(text, text._lines)
         assert "model · 40 tokens" in ghost.text
+        # A reply cut short says why in the warning colour; else in muted text.
+        style = dict(cells(ghost))["4"]
+        assert style is not None
+        warning = Color.parse(app.theme_variables["text-warning"]).rich_color
+        assert (style.color == warning) is cut, (style.color, warning)
         # Under it the held rows, and the footer widget under them, are blank: no bar.
         for y in range(text._lines + 1, text.size.height):
             assert cells(row(text, y))[0] != bar and not row(text, y).text.strip()
@@ -161,3 +167,19 @@ async def test_the_first_prompt_parses_no_styles(monkeypatch: pytest.MonkeyPatch
         await send(pilot, "Hello?")
         await wait_until(pilot, lambda: not screen.session.generating)
         assert screen.query(AssistantMessage) and parses == 0
+
+
+async def test_a_reply_under_a_notice_gives_its_rows_back() -> None:
+    # A notice mounted while the reply streamed (a trimmed context, a failure):
+    # rows kept would stay between the two.
+    app = OneMessage()
+    async with app.run_test(size=(70, 40)) as pilot:
+        message = app.query_one(AssistantMessage)
+        text = message.markdown
+        message.begin()
+        await pilot.pause()
+        await app.query_one(VerticalScroll).mount(Notice("Something happened."))
+        await fill_but_a_row(pilot, message)
+        message.finish("model · 40 tokens · 50.0 tok/s", cut=False)
+        await pilot.pause()
+        assert not text.holding and text.size.height == text._lines

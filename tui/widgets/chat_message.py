@@ -190,7 +190,10 @@ class AssistantMessage(Vertical, SingleLayout):
         self._figures, self.footer, self._cut = footer, self._shown(footer), cut
         bar = self.query_one(ReplyFooter)
         bar.update(self.footer, cut=cut, draw=False)  # drawn under the text for now
-        self.markdown.finish(bar.lines)
+        # Under a notice mounted while it streamed, the rows it keeps would stay
+        # between the two: only the conversation's last widget keeps them.
+        last = self.parent is not None and self.parent.children[-1] is self
+        self.markdown.finish(bar.lines if last else None)
         if not self.markdown.holding:  # the rows went: the footer is drawn as usual
             bar.refresh(layout=True)
 

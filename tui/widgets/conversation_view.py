@@ -193,8 +193,6 @@ class ConversationView(VerticalScroll, SingleLayout):
             self.selected.remove_class("-selected")
         self.selected = message
         if message is not None:
-            # Its background would cover rows a reply holds after it ended.
-            self._release_last()
             message.add_class("-selected")
             if self.virtual_size.height <= self.size.height:
                 return  # all of it in view, anchored at the bottom: nothing to scroll
