@@ -4,6 +4,9 @@ is next laid out; the rows it holds are drawn blank, without the reply's bar."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 from fakes import fake_settings, scripted
 from rich.style import Style
@@ -36,6 +39,19 @@ class OneMessage(App[None]):
             yield AssistantMessage()
 
 
+@asynccontextmanager
+async def started(
+    size: tuple[int, int] = (70, 40), theme: str = "llamatui-dark"
+) -> AsyncIterator[tuple[Pilot[None], AssistantMessage, ReplyText]]:
+    """A reply alone in a view of `size`, begun: text may be appended."""
+    app = OneMessage(theme)
+    async with app.run_test(size=size) as pilot:
+        message = app.query_one(AssistantMessage)
+        message.begin()
+        await pilot.pause()
+        yield pilot, message, message.markdown
+
+
 def cells(strip: Strip) -> list[tuple[str, Style | None]]:
     """A line cell by cell: what each shows and how."""
     return [(ch, seg.style) for seg in strip for ch in seg.text]
@@ -61,15 +77,11 @@ def row(widget: ReplyText | ReplyFooter, y: int) -> Strip:
 @pytest.mark.parametrize("cut", [False, True])
 @pytest.mark.parametrize("theme", ["llamatui-dark", "llamatui-light", "llamatui-16"])
 async def test_the_footer_drawn_under_the_text_is_the_footer(theme: str, cut: bool) -> None:
-    app = OneMessage(theme)
-    async with app.run_test(size=(70, 40)) as pilot:
-        message = app.query_one(AssistantMessage)
-        text, footer = message.markdown, message.query_one(ReplyFooter)
-        message.begin()
-        await pilot.pause()
+    async with started((70, 40), theme) as (pilot, message, text):
+        footer = message.query_one(ReplyFooter)
         await fill_but_a_row(pilot, message)
         bar = cells(row(text, 0))[0]
-        layouts = count_layouts(app.screen)
+        layouts = count_layouts(pilot.app.screen)
         message.finish("model · 40 tokens · 50.0 tok/s", cut=cut)
         await pilot.pause()
         assert layouts() == 0  # nothing laid out, nothing moved
@@ -79,7 +91,7 @@ async def test_the_footer_drawn_under_the_text_is_the_footer(theme: str, cut: bo
         # A reply cut short says why in the warning colour; else in muted text.
         style = dict(cells(ghost))["4"]
         assert style is not None
-        warning = Color.parse(app.theme_variables["text-warning"]).rich_color
+        warning = Color.parse(pilot.app.theme_variables["text-warning"]).rich_color
         assert (style.color == warning) is cut, (style.color, warning)
         # Under it the held rows, and the footer widget under them, are blank: no bar.
         for y in range(text._lines + 1, text.size.height):
@@ -98,12 +110,8 @@ async def test_the_footer_drawn_under_the_text_is_the_footer(theme: str, cut: bo
 async def test_a_short_reply_gives_its_rows_back_at_once() -> None:
     # Half a screen of blank rows under it would leave the conversation above an
     # empty space until the next message.
-    app = OneMessage()
-    async with app.run_test(size=(70, 40)) as pilot:
-        message = app.query_one(AssistantMessage)
-        text, footer = message.markdown, message.query_one(ReplyFooter)
-        message.begin()
-        await pilot.pause()
+    async with started((70, 40)) as (pilot, message, text):
+        footer = message.query_one(ReplyFooter)
         message.append(TEXT)
         await pilot.pause()
         assert text._rows > text._lines + 1 + 2 + text._step // 4
@@ -115,12 +123,7 @@ async def test_a_short_reply_gives_its_rows_back_at_once() -> None:
 
 
 async def test_a_footer_that_does_not_fit_the_rows_lays_out_at_once() -> None:
-    app = OneMessage()
-    async with app.run_test(size=(30, 12)) as pilot:
-        message = app.query_one(AssistantMessage)
-        text = message.markdown
-        message.begin()
-        await pilot.pause()
+    async with started((30, 12)) as (pilot, message, text):
         message.append("Words. " * (text._rows * 4 - 4))  # all but the last held row
         await pilot.pause()
         assert text._lines < text._rows
@@ -131,12 +134,7 @@ async def test_a_footer_that_does_not_fit_the_rows_lays_out_at_once() -> None:
 
 
 async def test_rows_held_while_streaming_are_drawn_without_the_bar() -> None:
-    app = OneMessage()
-    async with app.run_test(size=(70, 40)) as pilot:
-        message = app.query_one(AssistantMessage)
-        text = message.markdown
-        message.begin()
-        await pilot.pause()
+    async with started((70, 40)) as (pilot, message, text):
         message.append("One line.")
         await pilot.pause()
         assert text.holds_rows and text.size.height > 1
@@ -172,13 +170,8 @@ async def test_the_first_prompt_parses_no_styles(monkeypatch: pytest.MonkeyPatch
 async def test_a_reply_under_a_notice_gives_its_rows_back() -> None:
     # A notice mounted while the reply streamed (a trimmed context, a failure):
     # rows kept would stay between the two.
-    app = OneMessage()
-    async with app.run_test(size=(70, 40)) as pilot:
-        message = app.query_one(AssistantMessage)
-        text = message.markdown
-        message.begin()
-        await pilot.pause()
-        await app.query_one(VerticalScroll).mount(Notice("Something happened."))
+    async with started((70, 40)) as (pilot, message, text):
+        await pilot.app.query_one(VerticalScroll).mount(Notice("Something happened."))
         await fill_but_a_row(pilot, message)
         message.finish("model · 40 tokens · 50.0 tok/s", cut=False)
         await pilot.pause()
