@@ -249,7 +249,8 @@ async def test_a_reply_ends_on_the_terminal_where_it_stands(
             assert settled(app) and term.cells() == textual_cells(app)
             shown = term.screen.display
             y = next(i for i, line in enumerate(shown) if reply.footer[:30] in line)
-            assert reply.text.split()[-1] in "".join(shown[y - 2 : y])  # under the text
+            text = reply.markdown
+            assert y == text.region.y + text._lines  # right under the text
             ghost = term.cells()[y]
 
             await send(pilot, "And one more?")
