@@ -75,10 +75,9 @@ class Pacer:
         if now - self._window_start < self.window:
             return
         cpu = self._cpu_clock()
-        # What one post costs the app, drawing included, and how far apart posts
-        # must be for that cost to stay within the budget.
-        # Averaged with the windows before: a post's drawing often falls in the
-        # next window.
+        # What one post costs the app, drawing included (averaged with the windows
+        # before: a post's drawing often falls in the next window), and how far
+        # apart posts must be for that cost to stay within the budget.
         cost = (cpu - self._window_cpu) / self._window_posts
         self._cost = cost if self._cost is None else (self._cost + cost) / 2
         self.interval = min(self.max_interval, max(self.min_interval, self._cost / self.budget))

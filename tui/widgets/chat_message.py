@@ -92,13 +92,8 @@ class ReplyFooter(SingleLayout):
     def update(self, text: str, *, cut: bool = False, draw: bool = True) -> None:
         """Show `text` (`draw`: now; else when this widget is next drawn)."""
         self.text, self.cut = text, cut
-        self.clear_cached_dimensions()
-        if draw:
+        if draw:  # else the refresh that ends the reply's hold on its rows draws it
             self.refresh(layout=True)
-        else:  # drawn again when it is next drawn, not before
-            self._layout_cache.clear()  # where Textual keeps what render() gave
-            self._set_dirty()
-            self._repaint_regions.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._reply.holds_rows:  # blank, its bar too
@@ -107,7 +102,7 @@ class ReplyFooter(SingleLayout):
 
     def lines(self, width: int) -> list[Strip]:
         """This footer drawn `width` cells wide, as it is drawn here."""
-        return Visual.to_strips(self, self._render(), width, None, self.visual_style)
+        return Visual.to_strips(self, self.render(), width, None, self.visual_style)
 
 
 class AssistantMessage(Vertical, SingleLayout):
@@ -187,7 +182,7 @@ class AssistantMessage(Vertical, SingleLayout):
         offer to continue, which has just failed)."""
         if footer is None:
             footer = self._before.replace(CONTINUE_OFFER, "")
-        self._figures, self.footer, self._cut = footer, self._shown(footer), cut
+        self._figures, self.footer = footer, self._shown(footer)
         bar = self.query_one(ReplyFooter)
         bar.update(self.footer, cut=cut, draw=False)  # drawn under the text for now
         # Under a notice mounted while it streamed, the rows it keeps would stay
@@ -205,5 +200,5 @@ class AssistantMessage(Vertical, SingleLayout):
     def set_footer(self, footer: str, *, cut: bool = False) -> None:
         """Show the reply's figures (or why it ended) under it, after its versions."""
         self.markdown.release()
-        self._figures, self.footer, self._cut = footer, self._shown(footer), cut
+        self._figures, self.footer = footer, self._shown(footer)
         self.query_one(ReplyFooter).update(self.footer, cut=cut)

@@ -225,14 +225,12 @@ class ReplyText(SingleLayout):
         under its text."""
         return bool(self._footer)
 
-    def release(self) -> bool:
+    def release(self) -> None:
         """Give back the rows held after the reply ended, in the next layout (the
-        caller is about to make one): whether it held any."""
-        if not self._footer:
-            return False
-        self._let_go()
-        self.refresh(layout=True)
-        return True
+        caller is about to make one)."""
+        if self._footer:
+            self._let_go()
+            self.refresh(layout=True)
 
     def _let_go(self) -> None:
         """Hold no rows (the widget is being laid out): the footer, if it was drawn
