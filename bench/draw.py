@@ -28,6 +28,7 @@ from uitools import count_layouts
 
 from llamatui.themes import THEMES
 from llamatui.tui.widgets.conversation_view import ConversationView
+from llamatui.tui.widgets.markdown_lines import warm_lexers
 
 STREAMS = Path(__file__).with_name("streams")
 
@@ -35,13 +36,16 @@ STREAMS = Path(__file__).with_name("streams")
 class Conversation(App[None]):
     CSS = "ConversationView { height: 1fr; padding: 0 1; }"
 
-    def compose(self) -> ComposeResult:
-        yield ConversationView()
-
-    def on_mount(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        # Before the view mounts: it parses the messages' styles, which use the
+        # theme's variables.
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = "llamatui-dark"
+
+    def compose(self) -> ComposeResult:
+        yield ConversationView()
 
 
 async def run(tokens: list[str], per_update: int, size: tuple[int, int]) -> dict[str, float]:
@@ -88,6 +92,7 @@ def main() -> None:
     parser.add_argument("--size", default="100x30")
     args = parser.parse_args()
     cols, rows = (int(x) for x in args.size.split("x"))
+    warm_lexers()  # as the app does when it starts
     print(f"{args.tokens} tokens, {args.per_update} per update, {cols}x{rows}")
     for name in ("prose", "markdown"):
         tokens = json.loads((STREAMS / f"{name}.json").read_text())["tokens"][: args.tokens]

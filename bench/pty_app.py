@@ -50,10 +50,17 @@ class PtyApp:
         os.close(slave)
         self.master = master
         self.chunks: list[tuple[float, bytes]] = []
+        self.chunk_cpu: list[float] = []
+        """The app's CPU seconds as each chunk was read (it has written the chunk,
+        so its CPU then includes drawing it)."""
         self._stop = False
+        self._reading = threading.Lock()
+        """cpu() is called from the drain thread and the bench's."""
+        self._schedstat: dict[str, int] = {}
+        """Each thread's schedstat, kept open: read on every chunk the app writes."""
+        self._thread_ns: dict[str, int] = {}
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
-        self.ps = psutil.Process(self.proc.pid)
 
     def _drain(self) -> None:
         while not self._stop:
@@ -66,6 +73,12 @@ class PtyApp:
                 return
             if not data:
                 return
+            # One read of /proc per chunk (a few dozen a second while a reply
+            # streams), not a sampler of its own waking the cores.
+            try:
+                self.chunk_cpu.append(self.cpu())
+            except psutil.Error:  # it has ended
+                self.chunk_cpu.append(self.chunk_cpu[-1] if self.chunk_cpu else 0.0)
             self.chunks.append((time.perf_counter(), data))
 
     def send(self, keys: str | bytes) -> float:
@@ -108,9 +121,25 @@ class PtyApp:
         return sum(len(d) for t, d in self.chunks if t0 <= t <= t1)
 
     def cpu(self) -> float:
-        """CPU seconds the app's own process has used (not its engine process)."""
-        times = self.ps.cpu_times()
-        return times.user + times.system
+        """CPU seconds the app's own process has used (not its engine process), to
+        the nanosecond: each thread's schedstat (/proc's utime and stime count in
+        10 ms ticks, a tenth of what a short reply costs). A thread that has ended
+        counts with what it had last been seen using."""
+        task = f"/proc/{self.proc.pid}/task"
+        with self._reading:
+            try:
+                tids = os.listdir(task)
+            except OSError as error:
+                raise psutil.NoSuchProcess(self.proc.pid) from error
+            for tid in tids:
+                try:
+                    if tid not in self._schedstat:
+                        self._schedstat[tid] = os.open(f"{task}/{tid}/schedstat", os.O_RDONLY)
+                    ns = int(os.pread(self._schedstat[tid], 64, 0).split()[0])
+                except (OSError, ValueError, IndexError):
+                    continue  # it has just ended
+                self._thread_ns[tid] = ns
+            return sum(self._thread_ns.values()) / 1e9
 
     def close(self) -> None:
         """Quit with Ctrl+Q, as a person would; kill it if it does not go."""
@@ -123,3 +152,5 @@ class PtyApp:
         self._stop = True
         self._thread.join(1)
         os.close(self.master)
+        for fd in self._schedstat.values():
+            os.close(fd)

@@ -178,7 +178,10 @@ class Case:
     engine: float
     """Tokens per second as the engine measured them."""
     cpu: float
-    """The app's CPU while streaming, as a share of one core."""
+    """The app's CPU for the whole reply (Enter to its footer), as a share of one core."""
+    streaming: float
+    """The app's CPU while the reply streams (first token drawn to last), as a share
+    of one core: what competes with the model for each token."""
     bytes_per_token: float
     keys_ms: list[float]
     """Keypress-to-screen latencies while a second reply streams."""
@@ -209,8 +212,10 @@ def pty_case(
         t_last = app.wait_for(b"TTFT", start, timeout=600)
         cpu = (app.cpu() - cpu0) / (time.perf_counter() - t_enter)
         first = app.find(FIRST_WORDS[content], start)
-        assert first is not None, "the reply's first words were never drawn"
+        last = app.find(b"TTFT", start)
+        assert first is not None and last is not None, "the reply was never drawn"
         t_first = first[1]
+        streaming = (app.chunk_cpu[last[0]] - app.chunk_cpu[first[0]]) / (t_last - t_first)
         written = app.bytes_between(t_enter, t_last)
         time.sleep(0.3)
         # What the stored reply says: the tokens it has (a model may end early) and
@@ -229,7 +234,7 @@ def pty_case(
     finally:
         app.close()
     on_screen = (n - 1) / (t_last - t_first)
-    return Case(name, n, on_screen, engine, cpu, written / n, keys, typing, idle)
+    return Case(name, n, on_screen, engine, cpu, streaming, written / n, keys, typing, idle)
 
 
 def submit(app: PtyApp, prompt: str) -> tuple[int, float, float]:
@@ -268,14 +273,16 @@ def typed_over(app: PtyApp, prompt: str) -> tuple[list[float], float]:
 
 def print_cases(cases: list[Case], generate: float) -> None:
     print(
-        f"{'case':30} {'tokens':>6} {'tok/s':>7} {'of raw':>6} {'engine':>7} {'app CPU':>8} "
+        f"{'case':30} {'tokens':>6} {'tok/s':>7} {'of raw':>6} {'engine':>7} {'reply':>6} "
+        f"{'stream':>6} "
         f"{'B/tok':>6} {'key ms med/max':>15} {'typing':>7} {'idle CPU':>8}"
     )
     for c in cases:
         keys = f"{statistics.median(c.keys_ms):.0f}/{max(c.keys_ms):.0f}" if c.keys_ms else "-"
         print(
             f"{c.name:30} {c.tokens:6} {c.on_screen:7.1f} {c.on_screen / generate:6.3f} "
-            f"{c.engine:7.1f} {c.cpu * 100:7.1f}% {c.bytes_per_token:6.0f} {keys:>15} "
+            f"{c.engine:7.1f} {c.cpu * 100:5.1f}% {c.streaming * 100:5.1f}% "
+            f"{c.bytes_per_token:6.0f} {keys:>15} "
             f"{c.typing * 100:6.1f}% {c.idle * 100:7.2f}%"
         )
 

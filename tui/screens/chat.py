@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -42,6 +43,7 @@ from llamatui.tui.screens.message_actions import MessageActions
 from llamatui.tui.screens.models import ModelsScreen
 from llamatui.tui.screens.session_event import SessionEvent
 from llamatui.tui.settings import Settings
+from llamatui.tui.widgets import terminal_scroll
 from llamatui.tui.widgets.chat_message import AssistantMessage
 from llamatui.tui.widgets.conversation_view import ConversationView
 from llamatui.tui.widgets.conversations_pane import ConversationsPane
@@ -95,6 +97,21 @@ class ChatScreen(Screen[None]):
         self.streaming: AssistantMessage | None = None  # the reply being streamed into
         self.actions = MessageActions(self)
         self._count_timer: Timer | None = None
+        self._growth: terminal_scroll.Growth | None = None
+
+    # A reply that outgrows its rows is moved up by the terminal (terminal_scroll.py).
+
+    def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
+        self._growth = terminal_scroll.before_layout(self)
+        try:
+            super()._refresh_layout(size, scroll)
+        finally:
+            self._growth = None
+
+    def _compositor_refresh(self) -> None:
+        growth, self._growth = self._growth, None
+        if growth is None or not terminal_scroll.scroll(self, growth):
+            super()._compositor_refresh()
 
     def _emit(self, event: ev.Event) -> None:
         """The session's sink: from any thread, as a message to this screen."""

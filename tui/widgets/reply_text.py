@@ -39,6 +39,7 @@ from llamatui.tui.widgets.markdown_blocks import (
 from llamatui.tui.widgets.markdown_lines import MarkdownLook
 from llamatui.tui.widgets.reply_tail import LastTail
 from llamatui.tui.widgets.single_layout import SingleLayout
+from llamatui.tui.widgets.terminal_scroll import expect_growth
 
 # Blank rows under a reply that ends, in rows it held, that it may keep (or a quarter
 # of the rows it holds at a time, if more): see ReplyText._keeps_rows.
@@ -81,6 +82,7 @@ class ReplyText(SingleLayout):
         """The reply ended and still holds its rows: the footer's lines, drawn
         under the text (the footer itself, under the held rows, is blank)."""
         self._look: MarkdownLook | None = None
+        self._blank_line: tuple[tuple[int, Style] | None, Strip] = (None, Strip([]))
         self._style: Style | None = None
         """The widget's own style, kept: Textual works it out from every ancestor's
         styles each time it is asked."""
@@ -147,7 +149,7 @@ class ReplyText(SingleLayout):
             lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.
         if lines and self._done_lines and not self._joined:
-            lines.insert(0, Strip.blank(self._width, self._base))
+            lines.insert(0, self._blank)
         return lines
 
     @property
@@ -194,7 +196,15 @@ class ReplyText(SingleLayout):
         y -= len(self._tail_lines)
         if y < len(self._footer):
             return self._footer[y]
-        return Strip.blank(self._width, self._base)
+        return self._blank
+
+    @property
+    def _blank(self) -> Strip:
+        """A blank line (a held row), made once per width and style."""
+        key = (self._width, self._base)
+        if self._blank_line[0] != key:
+            self._blank_line = (key, Strip.blank(self._width, self._base))
+        return self._blank_line[1]
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Rows held for what comes next are drawn without the left border (the
@@ -203,9 +213,11 @@ class ReplyText(SingleLayout):
         used = self._used_rows
         if crop.x or crop.bottom <= used or not self.styles.border_left[0]:
             return lines
-        blank = Segment(" ", self._base)
-        for i in range(max(0, used - crop.y), len(lines)):
-            lines[i] = Strip.join([Strip([blank], 1), lines[i].crop(1)])
+        # Every held row is drawn the same: made once.
+        held = max(0, used - crop.y)
+        if held < len(lines):
+            bar = Strip([Segment(" ", self._base)], 1)
+            lines[held:] = [Strip.join([bar, lines[held].crop(1)])] * (len(lines) - held)
         return lines
 
     @property
@@ -295,21 +307,23 @@ class ReplyText(SingleLayout):
         grow, in a layout, if they outgrow the held rows."""
         if after is None:
             after = self._done_lines[kept:] + self._tail_lines
-        if kept + len(after) > self._rows:
-            self.refresh(layout=True)
-            return
         # Only the cells that changed: most updates add a few words to a line.
-        blank = Strip.blank(self._width, self._base)
+        blank = self._blank
         changed = []
         for i in range(max(len(before), len(after))):
             old = before[i] if i < len(before) else blank
             new = after[i] if i < len(after) else blank
             if old is not new and (span := changed_cells(old, new)):
                 changed.append(Region(span[0], kept + i, span[1] - span[0], 1))
-        if self.styles.border_left[0]:  # rows now used, or no longer: their border
+        # Rows now used, or no longer: their border (the bar) too.
+        bars = range(kept + min(len(before), len(after)), kept + max(len(before), len(after)))
+        if kept + len(after) > self._rows:
+            # Grow, in a layout; the terminal may move the view up itself.
+            expect_growth(self, sorted({r.y for r in changed}.union(bars)))
+            return
+        if self.styles.border_left[0]:
             x = -self.content_offset.x
-            for i in range(min(len(before), len(after)), max(len(before), len(after))):
-                changed.append(Region(x, kept + i, 1, 1))
+            changed += [Region(x, y, 1, 1) for y in bars]
         if changed:
             repaint(self, *changed)
 
@@ -337,7 +351,7 @@ class ReplyText(SingleLayout):
             for src, line, src_end, line_end in reversed(self._lists):
                 lines = self._markdown(self.source[src:src_end])
                 if line:
-                    lines.insert(0, Strip.blank(self._width, self._base))
+                    lines.insert(0, self._blank)
                 self._done_lines[line:line_end] = lines
             self._lists = []
             if footer is not None and self._rows:
