@@ -16,6 +16,7 @@ from uitools import chat_ready, send
 
 from llamatui.tui.ansi_compact import compact
 from llamatui.tui.widgets import terminal_scroll
+from llamatui.tui.widgets.chat_message import AssistantMessage
 
 
 @pytest.mark.parametrize("size", [(100, 30), (200, 60)])
@@ -67,3 +68,32 @@ async def test_no_scroll_when_scrolled_up_to_read() -> None:
             screen.conversation.scroll_home(animate=False)
             await stream_and_compare(pilot, screen, term, 2500)
             assert terminal_scroll.scrolled == scrolled
+
+
+async def test_a_short_reply_gives_its_rows_back_by_the_terminal() -> None:
+    # It ends with most of the rows it held blank: they go, and the conversation
+    # moves down by them (lines inserted at the view's top), its footer drawn in
+    # its place.
+    app = make_app(max_tokens=30)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await chat_ready(pilot)
+        with terminal(app) as term:
+            await pilot.pause(0.1)
+            moved_down: list[str] = []
+            write = term.feed
+
+            def feed(data: str) -> None:
+                if "L\x1b[r" in data:
+                    moved_down.append(data)
+                write(data)
+
+            term.feed = feed  # type: ignore[method-assign]
+            await send(pilot, "Say hello in five words.")
+            await stream_and_compare(pilot, screen, term, 10**6)
+            await pilot.pause(0.3)
+            reply = screen.query(AssistantMessage).last()
+            assert not reply.markdown.holds_rows  # the rows went
+            assert settled(app) and term.cells() == textual_cells(app)
+            assert term.looks_the_same_compacted()
+            assert len(moved_down) == 1
+            assert reply.footer[:20] in "\n".join(term.screen.display)

@@ -39,7 +39,7 @@ from llamatui.tui.widgets.markdown_blocks import (
 from llamatui.tui.widgets.markdown_lines import MarkdownLook
 from llamatui.tui.widgets.reply_tail import LastTail
 from llamatui.tui.widgets.single_layout import SingleLayout
-from llamatui.tui.widgets.terminal_scroll import expect_growth
+from llamatui.tui.widgets.terminal_scroll import expect_resize
 
 # Blank rows under a reply that ends, in rows it held, that it may keep (or a quarter
 # of the rows it holds at a time, if more): see ReplyText._keeps_rows.
@@ -319,7 +319,7 @@ class ReplyText(SingleLayout):
         bars = range(kept + min(len(before), len(after)), kept + max(len(before), len(after)))
         if kept + len(after) > self._rows:
             # Grow, in a layout; the terminal may move the view up itself.
-            expect_growth(self, sorted({r.y for r in changed}.union(bars)))
+            expect_resize(self, sorted({r.y for r in changed}.union(bars)))
             return
         if self.styles.border_left[0]:
             x = -self.content_offset.x
@@ -359,6 +359,18 @@ class ReplyText(SingleLayout):
                 if self._keeps_rows(len(self._done_lines) + len(self._footer)):
                     self._paint_changes(0, before, self._done_lines + self._footer)
                     return
+                # The rows go: the conversation moves down, by the terminal's scroll
+                # if it may (its footer is drawn under its text, in its place).
+                after = self._done_lines
+                changed = [
+                    y
+                    for y in range(max(len(before), len(after)))
+                    if y >= min(len(before), len(after))
+                    or (before[y] is not after[y] and changed_cells(before[y], after[y]))
+                ]
+                self._let_go()
+                expect_resize(self, changed)
+                return
         else:
             self._width = 0
         self._let_go()

@@ -1,16 +1,21 @@
-"""A growing reply's conversation moved up by the terminal itself, not drawn again.
+"""A reply's conversation moved by the terminal itself when the reply changes size,
+not drawn again.
 
 When a streaming reply outgrows the rows it holds, the conversation is laid out
 and, anchored to the bottom, everything in it moves up by the rows the reply grew.
 Textual then draws the whole view again, and the scrollbar's new thumb in a frame
 of its own: at 200x60 about 14 ms of the UI thread and 22 KB written, a few times
-a reply. The terminal can move those rows itself:
-with a scroll region set to the view's rows, deleting lines at its top moves the
-rest up (DECSTBM and DL: every terminal since the VT102 has them, tmux too). Then
+a reply. The terminal can move those rows itself: with a scroll region set to the
+view's rows, deleting lines at its top moves the rest up (DECSTBM and DL: every
+terminal since the VT102 has them, tmux too). Then
 only what is new is drawn: the rows that came in at the bottom, the scrollbar, the
 reply's rows that changed, and what lies beside the view in those rows (a scroll
 region spans the terminal's width: the conversations pane is drawn again). At
 200x60 a growth then costs about 8.5 ms and 16 KB; at 100x30, 4 KB instead of 7.
+
+The same when a short reply ends and gives back the rows it held (see
+`ReplyText.finish`): the conversation moves down by them (lines inserted at the
+view's top), and what came in at the top and the reply's footer are drawn.
 
 It scrolls only when what the terminal moves is what Textual would draw there, and
 otherwise lets Textual draw the view as usual:
@@ -18,8 +23,8 @@ otherwise lets Textual draw the view as usual:
 - the app draws to a terminal (not headless, not inline), on the screen shown;
 - nothing in the view's rows was waiting to be drawn before the layout, so the
   terminal shows there what the compositor last drew;
-- the view stayed where it was, and each of its widgets moved up by the same
-  rows (the reply also grew), fewer than the view has;
+- the view stayed where it was, and each of its widgets moved by the same rows
+  (fewer than the view has) as the reply did;
 - nothing else lies over the view (a notification, a tooltip, the pane over a
   narrow chat).
 
@@ -52,9 +57,10 @@ _expected: weakref.WeakKeyDictionary[Widget, list[int]] = weakref.WeakKeyDiction
 are not drawn yet (content coordinates)."""
 
 
-def expect_growth(widget: Widget, changed: list[int]) -> None:
-    """`widget` (in an anchored scrolling view) is about to ask for a layout, to grow;
-    its lines `changed` (content rows) differ from what the terminal shows."""
+def expect_resize(widget: Widget, changed: list[int]) -> None:
+    """`widget` (in an anchored scrolling view) is about to ask for a layout, to grow
+    or shrink; its lines `changed` (content rows) differ from what the terminal
+    shows."""
     widget.clear_cached_dimensions()
     # A layout without marking all of the widget for repainting: the rows that
     # changed are known.
@@ -81,7 +87,8 @@ def before_layout(screen: Screen[Any]) -> Growth | None:
     growth = None
     for widget in list(_expected):
         changed = _expected.pop(widget)
-        if widget.is_mounted and widget.screen is screen:
+        # (It may have gone since, with its app.)
+        if widget.is_attached and screen in widget.ancestors:
             growth = _growth(screen, widget, changed)
     return growth
 
@@ -105,9 +112,14 @@ def _growth(screen: Screen[Any], widget: Widget, changed: list[int]) -> Growth |
     if any(r.overlaps(band) for r in screen._compositor._dirty_regions):
         return None
     mine = {view, *view.ancestors}
+    message = _message(widget, view)
     places = {}
     for other, (region, clip) in visible.items():
-        if any(r.translate(region.offset).overlaps(band) for r in other._repaint_regions):
+        # What waits to be drawn in the widget's message, under the widget, is drawn
+        # anyway.
+        below = other is not widget and message in other.ancestors_with_self
+        pending = (r.translate(region.offset) for r in other._repaint_regions)
+        if not below and any(r.overlaps(band) for r in pending):
             return None
         if isinstance(other, ScrollBar | ScrollBarCorner):
             continue  # drawn again anyway (the view's own, or its neighbours')
@@ -116,6 +128,11 @@ def _growth(screen: Screen[Any], widget: Widget, changed: list[int]) -> Growth |
         elif other not in mine and region.intersection(clip).overlaps(view_region):
             return None  # over the view
     return Growth(widget, changed, view, (view_region, view_clip), places, visible[widget][0])
+
+
+def _message(widget: Widget, view: Widget) -> Widget:
+    """The view's child that holds `widget` (or is it)."""
+    return next(a for a in widget.ancestors_with_self if isinstance(a, Widget) and a.parent is view)
 
 
 def _band(screen: Screen[Any], view: Region) -> Region:
@@ -134,13 +151,13 @@ def scroll(screen: Screen[Any], growth: Growth) -> bool:
         return False
     view_region, view_clip = growth.view_at
     widget_at = visible[widget][0]
-    shift = growth.widget_at.y - widget_at.y
-    if not 0 < shift < view_region.height or widget_at.x != growth.widget_at.x:
+    shift = growth.widget_at.y - widget_at.y  # up; down if less than 0
+    if not 0 < abs(shift) < view_region.height or widget_at.x != growth.widget_at.x:
         return False
     band = _band(screen, view_region)
-    # Everything else in the view moved up as the widget did (the message that
-    # holds it moved and grew, and what is under it came in at the bottom).
-    message = next(a for a in widget.ancestors_with_self if a.parent is view)
+    # Everything else in the view moved as the widget did (the message that holds
+    # it moved and changed size: what is in it under the widget is drawn).
+    message = _message(widget, view)
     full_map = compositor._full_map
     for other, was in growth.places.items():
         if other is message or message in other.ancestors:
@@ -156,15 +173,25 @@ def scroll(screen: Screen[Any], growth: Growth) -> bool:
             continue
         if other not in mine and view not in other.ancestors and shown.overlaps(view_region):
             return False
-    # What the frame draws: the rows that came in at the bottom and the widget's
-    # changed rows, the scrollbar, what is beside the view in its rows, and what
-    # changed outside them (drawn as they are now: right wherever they lie).
+    # What the frame draws: the rows the scroll brought in (at the bottom, or the
+    # top), the widget's changed rows and what is under it in its message, the
+    # scrollbar, what is beside the view in its rows, and what changed outside them
+    # (drawn as they are now: right wherever they lie).
     top = widget_at.y + widget.gutter.top
+    message_at = full_map[message].region
+    brought = (
+        Region(view_region.x, view_region.bottom - shift, view_region.width, shift)
+        if shift > 0
+        else Region(view_region.x, view_region.y, view_region.width, -shift)
+    )
     redraw = [r for r in compositor._dirty_regions if not band.contains_region(r)]
     redraw += [
-        Region(view_region.x, view_region.bottom - shift, view_region.width, shift),
+        brought,
         Region(0, band.y, view_region.x, band.height),
         Region(view_region.right, band.y, band.right - view_region.right, band.height),
+        Region(
+            message_at.x, widget_at.bottom, message_at.width, message_at.bottom - widget_at.bottom
+        ).intersection(view_clip),
     ]
     redraw += [
         Region(widget_at.x, top + row, widget_at.width, 1).intersection(view_clip)
@@ -179,7 +206,9 @@ def scroll(screen: Screen[Any], growth: Growth) -> bool:
     update = _render(screen, [r for r in redraw if r])
     compositor._dirty_regions.clear()
     first, last = view_region.y + 1, view_region.bottom  # the terminal counts from 1
-    moved = f"\x1b[{first};{last}r\x1b[{first};1H\x1b[{shift}M\x1b[r"
+    # Lines deleted at the region's top move the rest up; inserted, down.
+    lines = f"{shift}M" if shift > 0 else f"{-shift}L"
+    moved = f"\x1b[{first};{last}r\x1b[{first};1H\x1b[{lines}\x1b[r"
     app._display(screen, _Moved(moved, update))
     screen._dirty_widgets.clear()
     if view.show_vertical_scrollbar:
