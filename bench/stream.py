@@ -10,8 +10,11 @@ Measured in one run, on the default model, the same thread count and greedy samp
 - headless: the app under `run_test`, on the real engine (--runs rounds).
 
 Per case: tokens on screen as a ratio of raw generate (first to last token drawn),
-the app's CPU while streaming as % of one core, bytes written to the terminal per
-token; then, on a second reply typed over while it streams (a key every 0.5 s, as
+the app's CPU as % of one core for the whole reply ('reply': Enter to its footer,
+the start and the end included) and while it streams ('stream': first token drawn
+to last, what competes with the model for each token; read from each thread's
+schedstat as the app writes), bytes written to the terminal per token; then, on a
+second reply typed over while it streams (a key every 0.5 s, as
 a person writes the next prompt), keypress-to-screen latency (median and worst)
 and the app's CPU meanwhile ('typing'); and the idle app's CPU over --idle
 seconds. Then time to first token and the cold start.

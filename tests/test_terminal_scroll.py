@@ -9,13 +9,17 @@ harness of `test_direct_paint.py`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from test_direct_paint import settled, stream_and_compare, terminal, textual_cells
 from test_ui_flow import STORY, make_app
+from textual.widget import Widget
 from uitools import chat_ready, send
 
 from llamatui.tui.ansi_compact import compact
-from llamatui.tui.widgets import terminal_scroll
+from llamatui.tui.screens.chat import ChatScreen
+from llamatui.tui.widgets import reply_text, terminal_scroll
 from llamatui.tui.widgets.chat_message import AssistantMessage
 
 
@@ -55,8 +59,17 @@ async def test_a_growing_reply_is_moved_up_by_the_terminal(size: tuple[int, int]
         assert max(frames) < 0.8 * whole_bytes, (frames, whole_bytes)
 
 
-async def test_no_scroll_when_scrolled_up_to_read() -> None:
+async def test_no_scroll_when_scrolled_up_to_read(monkeypatch: pytest.MonkeyPatch) -> None:
     # The view does not move as the reply grows below it, out of sight.
+    resized = 0
+    expect = terminal_scroll.expect_resize
+
+    def counting(widget: Widget, changed: list[int]) -> None:
+        nonlocal resized
+        resized += 1
+        expect(widget, changed)
+
+    monkeypatch.setattr(reply_text, "expect_resize", counting)
     app = make_app(max_tokens=1000)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await chat_ready(pilot)
@@ -64,10 +77,12 @@ async def test_no_scroll_when_scrolled_up_to_read() -> None:
             await pilot.pause(0.1)
             await send(pilot, STORY)
             await stream_and_compare(pilot, screen, term, 1500)  # taller than the view
-            scrolled = terminal_scroll.scrolled
+            scrolled, before = terminal_scroll.scrolled, resized
             screen.conversation.scroll_home(animate=False)
-            await stream_and_compare(pilot, screen, term, 2500)
+            compared = await stream_and_compare(pilot, screen, term, 3000)
+            assert resized > before  # the reply grew, out of sight
             assert terminal_scroll.scrolled == scrolled
+            assert compared >= 3
 
 
 async def test_a_short_reply_gives_its_rows_back_by_the_terminal() -> None:
@@ -97,3 +112,30 @@ async def test_a_short_reply_gives_its_rows_back_by_the_terminal() -> None:
             assert term.looks_the_same_compacted()
             assert len(moved_down) == 1
             assert reply.footer[:20] in "\n".join(term.screen.display)
+
+
+async def test_a_notice_mounted_as_a_short_reply_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A message mounted under the reply in the layout that gives its rows back (a
+    # notice about saving, say) lies where the scroll brings nothing in (it brings
+    # rows in at the top): no scroll then, Textual draws the frame.
+    finish = AssistantMessage.finish
+
+    def finishing(self: AssistantMessage, *args: Any, **kw: Any) -> None:
+        finish(self, *args, **kw)
+        screen = self.screen
+        assert isinstance(screen, ChatScreen)
+        screen.conversation.notice("A notice in the same layout.", error=True)
+
+    monkeypatch.setattr(AssistantMessage, "finish", finishing)
+    app = make_app(max_tokens=30)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await chat_ready(pilot)
+        with terminal(app) as term:
+            await pilot.pause(0.1)
+            scrolled = terminal_scroll.scrolled
+            await send(pilot, "Say hello in five words.")
+            await stream_and_compare(pilot, screen, term, 10**6)
+            await pilot.pause(0.3)
+            assert terminal_scroll.scrolled == scrolled
+            assert settled(app) and term.cells() == textual_cells(app)
+            assert "A notice in the same layout." in "\n".join(term.screen.display)

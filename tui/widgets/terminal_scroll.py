@@ -62,10 +62,11 @@ def expect_resize(widget: Widget, changed: list[int]) -> None:
     or shrink; its lines `changed` (content rows) differ from what the terminal
     shows."""
     widget.clear_cached_dimensions()
-    # A layout without marking all of the widget for repainting: the rows that
-    # changed are known.
     _expected[widget] = sorted(set(changed).union(_expected.get(widget, ())))
-    widget.refresh(layout=True, repaint=False)
+    # A layout, and a repaint of the rows that changed only (not all of the widget):
+    # drawn by the scroll's frame, or by Textual's if the terminal may not scroll.
+    rows = [Region(0, y, widget.size.width, 1) for y in changed]
+    widget.refresh(*rows, layout=True, repaint=bool(rows))
 
 
 @dataclass
@@ -106,6 +107,10 @@ def _growth(screen: Screen[Any], widget: Widget, changed: list[int]) -> Growth |
     if view not in visible or widget not in visible:
         return None
     view_region, view_clip = visible[view]
+    if view.gutter.top or view.gutter.bottom or view.scrollbar_size_horizontal:
+        return None  # rows of the view's own that would scroll with its contents
+    if view_region.y < 0 or view_region.bottom > screen.size.height:
+        return None
     band = _band(screen, view_region)
     # Nothing in the view's rows waits to be drawn (the widget's changed rows are
     # known: it asked for no repaint).
@@ -114,12 +119,17 @@ def _growth(screen: Screen[Any], widget: Widget, changed: list[int]) -> Growth |
     mine = {view, *view.ancestors}
     message = _message(widget, view)
     places = {}
+    widget_at = visible[widget][0]
     for other, (region, clip) in visible.items():
-        # What waits to be drawn in the widget's message, under the widget, is drawn
-        # anyway.
-        below = other is not widget and message in other.ancestors_with_self
+        if other is widget:
+            # Its rows that changed are drawn: nothing else of it may wait.
+            rows = {y + widget.gutter.top for y in changed}
+            if any(not rows.issuperset(r.line_range) for r in other._repaint_regions):
+                return None
+        # What waits to be drawn in its message under it is drawn anyway.
+        below = message in other.ancestors and region.y >= widget_at.bottom
         pending = (r.translate(region.offset) for r in other._repaint_regions)
-        if not below and any(r.overlaps(band) for r in pending):
+        if other is not widget and not below and any(r.overlaps(band) for r in pending):
             return None
         if isinstance(other, ScrollBar | ScrollBarCorner):
             continue  # drawn again anyway (the view's own, or its neighbours')
@@ -127,7 +137,7 @@ def _growth(screen: Screen[Any], widget: Widget, changed: list[int]) -> Growth |
             places[other] = region
         elif other not in mine and region.intersection(clip).overlaps(view_region):
             return None  # over the view
-    return Growth(widget, changed, view, (view_region, view_clip), places, visible[widget][0])
+    return Growth(widget, changed, view, (view_region, view_clip), places, widget_at)
 
 
 def _message(widget: Widget, view: Widget) -> Widget:
@@ -165,13 +175,23 @@ def scroll(screen: Screen[Any], growth: Growth) -> bool:
         now = full_map.get(other)
         if now is None or now.region != was.translate((0, -shift)):
             return False
-    # Nothing new over the view.
+    brought = (
+        Region(view_region.x, view_region.bottom - shift, view_region.width, shift)
+        if shift > 0
+        else Region(view_region.x, view_region.y, view_region.width, -shift)
+    )
+    # Nothing new over the view, or in it but where the scroll brought rows in (a
+    # notice mounted under the reply, messages mounted above it).
     mine = {view, *view.ancestors}
     for other, (region, clip) in visible.items():
         shown = region.intersection(clip)
-        if isinstance(other, ScrollBar | ScrollBarCorner):
+        if isinstance(other, ScrollBar | ScrollBarCorner) or not shown:
             continue
-        if other not in mine and view not in other.ancestors and shown.overlaps(view_region):
+        if view in other.ancestors:
+            new = other not in growth.places and message not in other.ancestors_with_self
+            if new and not brought.contains_region(shown):
+                return False
+        elif other not in mine and shown.overlaps(view_region):
             return False
     # What the frame draws: the rows the scroll brought in (at the bottom, or the
     # top), the widget's changed rows and what is under it in its message, the
@@ -179,11 +199,6 @@ def scroll(screen: Screen[Any], growth: Growth) -> bool:
     # (drawn as they are now: right wherever they lie).
     top = widget_at.y + widget.gutter.top
     message_at = full_map[message].region
-    brought = (
-        Region(view_region.x, view_region.bottom - shift, view_region.width, shift)
-        if shift > 0
-        else Region(view_region.x, view_region.y, view_region.width, -shift)
-    )
     redraw = [r for r in compositor._dirty_regions if not band.contains_region(r)]
     redraw += [
         brought,
@@ -217,6 +232,7 @@ def scroll(screen: Screen[Any], growth: Growth) -> bool:
         bar = view.vertical_scrollbar
         bar._repaint_required = False
         bar._repaint_regions.clear()
+    widget._repaint_regions.clear()  # its changed rows: drawn
     app._update_mouse_over(screen)
     global scrolled
     scrolled += 1
