@@ -336,7 +336,8 @@ def main() -> None:
                 name = f"replay {size} {n} {content}"
                 cases.append(pty_case(name, replay, (cols, rows), content, args.idle))
     print("In a pseudo-terminal ('of raw': the replays' share of their fixed rate):")
-    print_cases(cases[: bool(args.real_tokens)], generate)
+    if args.real_tokens:
+        print_cases(cases[:1], generate)
     print_cases(cases[bool(args.real_tokens) :], rate)
 
     params = SamplingParams(temperature=0, max_tokens=args.headless_tokens)
