@@ -99,7 +99,7 @@ class ChatScreen(Screen[None]):
         self._count_timer: Timer | None = None
         self._growth: terminal_scroll.Growth | None = None
 
-    # A reply that outgrows its rows is moved up by the terminal (terminal_scroll.py).
+    # A reply that changes size: the terminal moves the conversation (terminal_scroll.py).
 
     def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
         self._growth = terminal_scroll.before_layout(self)
