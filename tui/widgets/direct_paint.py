@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.cells import cell_len
 from rich.control import Control
@@ -34,6 +35,7 @@ from rich.segment import Segment
 from textual._ansi_sequences import SYNC_END, SYNC_START
 from textual._context import active_app
 from textual.geometry import Region
+from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -71,17 +73,23 @@ def repaint(widget: Widget, *regions: Region) -> None:
         widget.refresh(*regions)
 
 
+def draws_to_terminal(screen: Screen[Any]) -> bool:
+    """Whether what is written for `screen` now goes straight to a terminal: the app
+    runs on one (not headless, not inline), no batch of changes is open, and the
+    screen is the one shown."""
+    app = screen.app
+    if app._driver is None or app.is_headless or app.is_inline or app._batch_count:
+        return False
+    return app._running and not app._closed and screen is app.screen
+
+
 def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     app = widget.app
     driver = app._driver
-    if driver is None or app.is_headless or app.is_inline or app._batch_count:
-        return False
-    if not app._running or app._closed:
-        return False
     if not widget.is_mounted or widget._closing:
         return False
     screen = widget.screen
-    if screen is not app.screen:
+    if driver is None or not draws_to_terminal(screen):
         return False
     if screen._dirty_widgets or widget._repaint_regions:
         return False

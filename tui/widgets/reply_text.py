@@ -307,16 +307,7 @@ class ReplyText(SingleLayout):
         grow, in a layout, if they outgrow the held rows."""
         if after is None:
             after = self._done_lines[kept:] + self._tail_lines
-        # Only the cells that changed: most updates add a few words to a line.
-        blank = self._blank
-        changed = []
-        for i in range(max(len(before), len(after))):
-            old = before[i] if i < len(before) else blank
-            new = after[i] if i < len(after) else blank
-            if old is not new and (span := changed_cells(old, new)):
-                changed.append(Region(span[0], kept + i, span[1] - span[0], 1))
-        # Rows now used, or no longer: their border (the bar) too.
-        bars = range(kept + min(len(before), len(after)), kept + max(len(before), len(after)))
+        changed, bars = self._changes(kept, before, after)
         if kept + len(after) > self._rows:
             # Grow, in a layout; the terminal may move the view up itself.
             expect_resize(self, sorted({r.y for r in changed}.union(bars)))
@@ -326,6 +317,22 @@ class ReplyText(SingleLayout):
             changed += [Region(x, y, 1, 1) for y in bars]
         if changed:
             repaint(self, *changed)
+
+    def _changes(
+        self, kept: int, before: list[Strip], after: list[Strip]
+    ) -> tuple[list[Region], range]:
+        """Where lines from `kept` on, `before` them and `after`, differ: the cells
+        that changed (most updates add a few words to a line), and the rows now
+        used, or no longer (their border, the bar, changes too)."""
+        blank = self._blank
+        changed = []
+        for i in range(max(len(before), len(after))):
+            old = before[i] if i < len(before) else blank
+            new = after[i] if i < len(after) else blank
+            if old is not new and (span := changed_cells(old, new)):
+                changed.append(Region(span[0], kept + i, span[1] - span[0], 1))
+        shorter, longer = sorted((len(before), len(after)))
+        return changed, range(kept + shorter, kept + longer)
 
     def finish(self, footer: Callable[[int], list[Strip]] | None = None) -> None:
         """End streaming: the rows held are kept, and the lines of `footer` (made at
@@ -361,15 +368,9 @@ class ReplyText(SingleLayout):
                     return
                 # The rows go: the conversation moves down, by the terminal's scroll
                 # if it may (its footer is drawn under its text, in its place).
-                after = self._done_lines
-                changed = [
-                    y
-                    for y in range(max(len(before), len(after)))
-                    if y >= min(len(before), len(after))
-                    or (before[y] is not after[y] and changed_cells(before[y], after[y]))
-                ]
+                changed, bars = self._changes(0, before, self._done_lines)
                 self._let_go()
-                expect_resize(self, changed)
+                expect_resize(self, sorted({r.y for r in changed}.union(bars)))
                 return
         else:
             self._width = 0

@@ -49,6 +49,8 @@ from textual.scrollbar import ScrollBar, ScrollBarCorner
 from textual.strip import Strip
 from textual.widget import Widget
 
+from llamatui.tui.widgets.direct_paint import draws_to_terminal
+
 scrolled = 0
 """How many growths the terminal scrolled (for tests, benches)."""
 
@@ -95,10 +97,7 @@ def before_layout(screen: Screen[Any]) -> Growth | None:
 
 
 def _growth(screen: Screen[Any], widget: Widget, changed: list[int]) -> Growth | None:
-    app = screen.app
-    if app._driver is None or app.is_headless or app.is_inline or app._batch_count:
-        return None
-    if screen is not app.screen or not app._running or app._closed:
+    if not draws_to_terminal(screen):
         return None
     view = next((a for a in widget.ancestors if isinstance(a, Widget) and a.is_anchored), None)
     if view is None or view._anchor_released:
