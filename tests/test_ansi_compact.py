@@ -4,6 +4,9 @@ emulator; a whole streamed reply is compared in tests/test_direct_paint.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyte
 
 from llamatui.tui.ansi_compact import compact
@@ -82,3 +85,39 @@ def test_text_not_written_as_rich_writes_is_left_as_it_is() -> None:
     # A style left set at the end stays set.
     assert compact("\x1b[1mabc") == "\x1b[1mabc"
     assert compact("\x1b[38:2::255:0:0mRED\x1b[0m") == "\x1b[38:2::255:0:0mRED\x1b[0m"
+
+
+def test_long_blank_runs_are_erased_where_the_terminal_erases_in_colour() -> None:
+    # A reply's held rows and lines' blank ends: erased (ECH) and stepped over (CUF),
+    # in the background in effect; not stepped over where a move follows.
+    blank, word = " " * 30, "x" + " " * 14 + "y"
+    raw = (
+        f"\x1b[1;1H{TEXT}ab{blank}cd{RESET}\x1b[2;1H{BG}{blank}{RESET}\x1b[3;1H{TEXT}{word}{RESET}"
+    )
+    small = compact(raw, erase=True)
+    assert small.count("\x1b[30X") == 2 and small.count("\x1b[30C") == 1
+    assert "\x1b[14X\x1b[14C" in small
+    assert look(small, cols=40) == look(raw, cols=40)
+    assert len(small) < len(compact(raw)) - 40
+    # Not where spaces show more than the background, nor short runs; nor on a
+    # terminal that does not erase in colour.
+    under = "\x1b[4;38;2;192;202;245;48;2;26;27;38m"
+    for style in (under, "\x1b[7;31m"):
+        raw = f"\x1b[1;1H{style}{blank}{RESET}"
+        assert compact(raw, erase=True) == raw
+    raw = f"\x1b[1;1H{BG}{' ' * 11}{RESET}"
+    assert compact(raw, erase=True) == raw
+    raw = f"\x1b[1;1H{BG}{blank}{RESET}"
+    assert compact(raw) == raw
+
+
+def erases(term: str) -> bool:
+    # terminfo is set up once per process: each terminal type in one of its own.
+    code = f"from llamatui.tui.ansi_compact import erases_in_colour as e; print(e({term!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip() == "True"
+
+
+def test_whether_a_terminal_erases_in_colour_is_its_terminfo_entrys_bce() -> None:
+    assert erases("xterm-256color") and erases("linux")
+    assert not erases("vt100") and not erases("dumb") and not erases("no-such-terminal")

@@ -47,7 +47,10 @@ class Terminal:
         self.stream = pyte.Stream(self.screen)
         self.compacted = pyte.Screen(cols, rows)
         self.compacted_stream = pyte.Stream(self.compacted)
-        self.written = self.compacted_written = self.writes = 0
+        self.erased = pyte.Screen(cols, rows)
+        """Compacted for a terminal that erases in the background colour."""
+        self.erased_stream = pyte.Stream(self.erased)
+        self.written = self.compacted_written = self.erased_written = self.writes = 0
         self.meters: set[str] = set()
         """The meters' line as the terminal showed it, each time it was looked at."""
 
@@ -58,9 +61,12 @@ class Terminal:
         small = compact(data)
         self.compacted_stream.feed(small)
         self.compacted_written += len(small.encode())
+        smaller = compact(data, erase=True)
+        self.erased_stream.feed(smaller)
+        self.erased_written += len(smaller.encode())
 
     def looks_the_same_compacted(self) -> bool:
-        """Whether both terminals look the same (a space by what shows on it)."""
+        """Whether the terminals look the same (a space by what shows on it)."""
 
         def look(c: pyte.screens.Char) -> tuple[object, ...]:
             if c.data == " ":
@@ -68,7 +74,8 @@ class Terminal:
             return tuple(c)
 
         return all(
-            look(self.screen.buffer[y][x]) == look(self.compacted.buffer[y][x])
+            look(self.screen.buffer[y][x]) == look(other.buffer[y][x])
+            for other in (self.compacted, self.erased)
             for y in range(self.screen.lines)
             for x in range(self.screen.columns)
         )
@@ -215,6 +222,7 @@ async def test_the_terminal_shows_what_textual_would_draw_while_a_reply_streams(
         assert len({m for m in term.meters if "CPU" in m}) >= 2, term.meters
         # The same screen in fewer bytes.
         assert term.compacted_written < 0.8 * term.written, (term.compacted_written, term.written)
+        assert term.erased_written < 0.95 * term.compacted_written, term.erased_written
 
 
 async def test_a_reply_ends_on_the_terminal_where_it_stands(

@@ -17,6 +17,7 @@ from textual.css.stylesheet import Stylesheet
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
+from textual.widget import Widget
 from uitools import chat_ready, count_layouts, send, wait_until
 
 from llamatui.themes import THEMES
@@ -105,6 +106,25 @@ async def test_the_footer_drawn_under_the_text_is_the_footer(theme: str, cut: bo
         assert footer.region.y == text.region.y + text._lines
         assert cells(row(footer, 0)) == cells(ghost)
         assert cells(row(text, 0))[0] == bar
+
+
+async def test_held_rows_are_drawn_blank_without_the_bar_in_any_crop() -> None:
+    # Held rows are rendered once for all of them (a growth brings half a screen).
+    async with started((70, 40)) as (pilot, message, text):
+        for part in (TEXT, "\n\n" + TEXT):
+            message.append(part)
+            await pilot.pause()
+            width, height = text.outer_size
+            assert text._rows > text._lines + 2  # rows are held
+            for x, y in ((0, 0), (3, 0), (0, text._lines - 1), (0, text._lines + 1)):
+                lines = text.render_lines(Region(x, y, width - x, height - y))
+                for r, line in enumerate(lines, y):
+                    # As Textual draws the row; a held one without its bar.
+                    plain = cells(Widget.render_lines(text, Region(x, r, width - x, 1))[0])
+                    if r >= text._lines and not x:
+                        assert plain[0][0] != " " and not "".join(c for c, _ in plain[1:]).strip()
+                        plain[0] = (" ", text.rich_style)
+                    assert cells(line) == plain
 
 
 async def test_a_short_reply_gives_its_rows_back_at_once() -> None:

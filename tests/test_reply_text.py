@@ -3,9 +3,11 @@ same lines as a full render at the end, code highlighted, the view anchored."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from fakes import fake_settings, scripted
@@ -39,7 +41,7 @@ CODE_REPLY = (
 
 
 def finished_length(text: str) -> int:
-    return split_finished(text)[0]
+    return split_finished(text).end
 
 
 def test_finished_blocks_end_where_the_last_block_starts() -> None:
@@ -96,6 +98,38 @@ async def test_streamed_lines_match_a_full_render_and_need_few_layouts() -> None
         await pilot.pause()
         assert reply.source == CODE_REPLY
         assert streamed == [s.text.rstrip() for s in reply._done_lines]
+
+
+RECORDED = Path(__file__).resolve().parent.parent / "bench" / "streams" / "markdown.json"
+
+
+@pytest.mark.parametrize("per_update", [1, 7, 25, 61])
+async def test_a_recorded_reply_streamed_in_parts_ends_as_drawn_whole(per_update: int) -> None:
+    # SmolLM2's token pieces of a Markdown document (headings, nested and numbered
+    # lists, code in four languages, tables, quotes), in updates of a few tokens
+    # to many: every line as drawn whole, style for style.
+    tokens = json.loads(RECORDED.read_text())["tokens"][:1200]
+    async with streaming((100, 40)) as (_pilot, reply):
+        for i in range(0, len(tokens), per_update):
+            reply.append("".join(tokens[i : i + per_update]))
+        assert reply._done > len(reply.source) / 2  # finished blocks were kept
+        reply.finish()
+        streamed = [seen(line) for line in reply._done_lines]
+        assert streamed == [seen(line) for line in reply._markdown(reply.source)]
+
+
+def seen(strip: Strip) -> list[tuple[str, object]]:
+    """A line as a terminal shows it, cell by cell: a space's colour is not seen
+    (a blank line between a table and what follows has the table's, drawn whole)."""
+    out: list[tuple[str, object]] = []
+    for seg in strip:
+        style = seg.style or Style()
+        for ch in seg.text:
+            if ch == " " and not style.reverse:
+                out.append((ch, (style.bgcolor, style.underline, style.strike, style.overline)))
+            else:
+                out.append((ch, style))
+    return out
 
 
 def long_paragraph(between: str) -> str:

@@ -13,7 +13,12 @@ with what the terminal shows unchanged:
 - spaces are printed in the style in effect if it looks the same on a space (the
   same background; text colour, bold and italic do not show);
 - a cursor move to where the cursor already is, after plain ASCII text (whose width
-  no terminal disagrees on), is left out.
+  no terminal disagrees on), is left out;
+- on a terminal that erases in the background colour in effect (terminfo's `bce`,
+  as xterm's and most emulators' entries say), a long run of spaces in a style
+  that looks the same as the background is erased (ECH) and stepped over (CUF):
+  a held row of a reply, or the blank end of a line, is a few bytes, not a
+  screen's width of spaces (they were over 40% of what a reply wrote).
 
 Each write starts and ends with the style reset, as Rich's output does, and sets a
 style only after a reset; text written otherwise is left as it is.
@@ -31,8 +36,14 @@ PLAIN = re.compile(r"[ -~]*")
 """Printable ASCII: one cell per character on every terminal."""
 
 
-def compact(text: str) -> str:
-    """`text` as the terminal should receive it: the same screen in fewer bytes."""
+ERASE_FROM = 12
+"""The shortest run of spaces erased rather than printed (ECH and CUF take 8-10 bytes)."""
+SPACES = re.compile(f" {{{ERASE_FROM},}}")
+
+
+def compact(text: str, *, erase: bool = False) -> str:
+    """`text` as the terminal should receive it: the same screen in fewer bytes.
+    With `erase`, the terminal erases in the background colour (`erases_in_colour`)."""
     if "\x1b[" not in text:
         return text
     out: list[str] = []
@@ -53,6 +64,13 @@ def compact(text: str) -> str:
                 if wanted is not None:
                     out.append(wanted)
                 shown = wanted
+            if erase and len(part) >= ERASE_FROM and _erasable(shown) and SPACES.search(part):
+                # A move follows a line's blank end: no need to step over it.
+                out.append(SPACES.sub(_erased, part))
+                if _moves_next(parts, i) and out[-1].endswith("C"):
+                    out[-1] = out[-1][: out[-1].rindex("\x1b[")]
+                cursor = None
+                continue
             out.append(part)
             if cursor is not None and PLAIN.fullmatch(part):
                 cursor = (cursor[0], cursor[1] + len(part))
@@ -112,3 +130,41 @@ def _blank(sgr: str | None) -> tuple[str, ...]:
             attrs.add(p)
         i += 1
     return (bg, *sorted(attrs))
+
+
+def _moves_next(parts: list[str], i: int) -> bool:
+    """Whether the cursor is moved after text part `i`, before more is printed."""
+    for j in range(i + 1, len(parts) - 1, 2):  # the tokens after it, and their text
+        if parts[j].endswith("H"):
+            return True
+        if parts[j + 1]:
+            return False
+    return False
+
+
+def _erased(run: re.Match[str]) -> str:
+    n = len(run.group())
+    return f"\x1b[{n}X\x1b[{n}C"
+
+
+def _erasable(sgr: str | None) -> bool:
+    """Whether spaces in style `sgr` look like erased cells on a terminal that erases
+    in the background colour: nothing but the background shows on them."""
+    if sgr is None:
+        return True
+    look = _blank(sgr)
+    return len(look) == 1 and look[0] != sgr
+
+
+def erases_in_colour(term: str | None) -> bool:
+    """Whether terminal type `term` erases cells in the background colour in effect
+    (terminfo's `bce`), rather than the terminal's default."""
+    if not term:
+        return False
+    try:
+        import curses
+
+        curses.setupterm(term, -1)
+        return curses.tigetflag("bce") == 1
+    except Exception:  # no terminfo for it, no curses: spaces, as ever
+        return False

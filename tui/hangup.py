@@ -14,7 +14,8 @@ things in Textual (8.2) keep the app from hearing of it:
   the app quits in order, as on a signal.
 
 `install()` makes the Linux driver use both. The writer also writes what the app
-draws compacted (`ansi_compact`): the same screen in fewer bytes.
+draws compacted (`ansi_compact`): the same screen in fewer bytes (blank runs
+erased, where the terminal's type says it erases in the background colour).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from textual.drivers._writer_thread import WriterThread
 
-from llamatui.tui.ansi_compact import compact
+from llamatui.tui.ansi_compact import compact, erases_in_colour
 
 
 class GoneSafeWriter(WriterThread):
@@ -36,6 +37,9 @@ class GoneSafeWriter(WriterThread):
 
     gone = False
     """Whether a write has failed: the terminal is gone, the rest is dropped."""
+    erase = False
+    """Whether the terminal erases in the background colour: long runs of spaces
+    are written as erased cells (`ansi_compact`)."""
 
     def run(self) -> None:
         while True:
@@ -46,7 +50,7 @@ class GoneSafeWriter(WriterThread):
                 continue
             # A bug in compacting must not stop the screen: the text goes as it was.
             with contextlib.suppress(Exception):
-                text = compact(text)
+                text = compact(text, erase=self.erase)
             try:
                 self._file.write(text)
                 if self._queue.qsize() == 0:
@@ -97,5 +101,6 @@ def install() -> None:
         from textual.drivers import linux_driver
     except ImportError:  # Windows: another driver
         return
+    GoneSafeWriter.erase = erases_in_colour(os.environ.get("TERM"))
     linux_driver.WriterThread = GoneSafeWriter  # type: ignore[attr-defined]
     linux_driver.os = HangUpReads("os")  # type: ignore[attr-defined]

@@ -5,15 +5,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from markdown_it.token import Token
 
 from llamatui.tui.widgets.markdown_lines import PARSER
 
 
-def split_finished(text: str) -> tuple[int, list[Token]]:
-    """How much of `text`, a reply still growing, is finished Markdown blocks; and
-    the parse of `text` (to draw it without parsing again when nothing is finished).
+class Split(NamedTuple):
+    """A growing reply's text, parsed, and where its finished blocks end."""
+
+    end: int
+    """How much of the text is finished blocks (0: none)."""
+    tokens: list[Token]
+    """The text's parse."""
+    cut: int
+    """How many of `tokens` are the finished blocks' (the rest, the last block's,
+    parse as that block alone: a parse of the text after `end`, but for where each
+    block's lines are, which nothing drawn from them reads)."""
+
+    @property
+    def finished(self) -> list[Token]:
+        return self.tokens[: self.cut]
+
+    @property
+    def last(self) -> list[Token]:
+        return self.tokens[self.cut :]
+
+
+def split_finished(text: str) -> Split:
+    """How much of `text`, a reply still growing, is finished Markdown blocks, and
+    its parse (to draw each part without parsing it again).
 
     A top-level block is finished once the next one has begun: CommonMark never
     reopens a block after that, and what a half-written last line turns out to be
@@ -22,10 +44,13 @@ def split_finished(text: str) -> tuple[int, list[Token]]:
     final: drawn once, it is never drawn again while the reply grows.
     """
     tokens = PARSER.parse(text)
-    starts = [block[0] for block in _top_level(tokens)]
+    starts = [i for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
     if len(starts) < 2:
-        return 0, tokens
-    return _line_start(text, starts[-1]), tokens
+        return Split(0, tokens, 0)
+    cut = starts[-1]
+    line = tokens[cut].map
+    assert line is not None
+    return Split(_line_start(text, line[0]), tokens, cut)
 
 
 # What can make text mean more than itself inside a paragraph (emphasis, code,

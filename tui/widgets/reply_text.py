@@ -127,7 +127,7 @@ class ReplyText(SingleLayout):
         self._joined = False
         self._lists = []
         if self.streaming:
-            self._done = split_finished(self.source)[0]
+            self._done = split_finished(self.source).end
             self._done_lines = self._markdown(self.source[: self._done])
             self._tail_lines = self._tail(self.source[self._done :])
         else:
@@ -208,16 +208,16 @@ class ReplyText(SingleLayout):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Rows held for what comes next are drawn without the left border (the
-        # reply's bar): blank, as the rows under a terminal's last line are.
-        lines = super().render_lines(crop)
-        used = self._used_rows
-        if crop.x or crop.bottom <= used or not self.styles.border_left[0]:
-            return lines
-        # Every held row is drawn the same: made once.
-        held = max(0, used - crop.y)
-        if held < len(lines):
-            bar = Strip([Segment(" ", self._base)], 1)
-            lines[held:] = [Strip.join([bar, lines[held].crop(1)])] * (len(lines) - held)
+        # reply's bar): blank, as the rows under a terminal's last line are. They
+        # are all alike: one is rendered, for all (a growth brings half a screen).
+        held = max(0, self._used_rows - crop.y)  # where they start in the crop
+        if held >= crop.height or self.gutter.top or self.gutter.bottom:
+            return super().render_lines(crop)
+        lines = super().render_lines(Region(crop.x, crop.y, crop.width, held + 1))
+        row = lines[held]
+        if not crop.x and self.styles.border_left[0]:
+            row = Strip.join([Strip([Segment(" ", self._base)], 1), row.crop(1)])
+        lines[held:] = [row] * (crop.height - held)
         return lines
 
     @property
@@ -274,7 +274,16 @@ class ReplyText(SingleLayout):
             self._tail_lines = self._tail(tail, paragraph=True)
             self._paint_changes(kept, before)
             return
-        finished, parsed = split_finished(tail)
+        split = split_finished(tail)
+        finished, parsed = split.end, split.tokens
+        if finished and not self._joined:
+            # Drawn from the one parse: the finished blocks (a paragraph or a code
+            # block drawn last as the tail keeps its settled lines), then the last.
+            self._done_lines += self._tail(tail[:finished], split.finished)
+            self._done += finished
+            self._tail_lines = self._tail(tail[finished:], split.last)
+            self._paint_changes(kept, before)
+            return
         items = 0 if finished else finished_items(tail, parsed)
         if finished or items:
             if items and not self._joined:  # a list begins to be drawn in parts
