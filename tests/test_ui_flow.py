@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from pathlib import Path
@@ -11,7 +12,7 @@ from uitools import chat_ready, send, wait_until
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.protocol import LoadOptions, SamplingParams
-from llamatui.tui.app import LlamaTUI
+from llamatui.tui.app import GC_YOUNG_THRESHOLD, LlamaTUI
 from llamatui.tui.screens.chat import ChatScreen
 from llamatui.tui.settings import Settings
 from llamatui.tui.widgets.chat_message import AssistantMessage, Notice, UserMessage
@@ -36,6 +37,9 @@ async def test_reply_streams_and_escape_stops_it() -> None:
         screen = await chat_ready(pilot)
         assert screen.status.model is not None
         assert screen.status.model.name == "SmolLM2-135M-Instruct.Q4_1"
+        # Young objects are collected less often than Python's default (700): drawing
+        # a reply makes many that die at once.
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD > 700
         await send(pilot, STORY)
         reply = screen.query_one(AssistantMessage)
         seen: set[int] = set()
