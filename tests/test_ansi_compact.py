@@ -4,6 +4,7 @@ emulator; a whole streamed reply is compared in tests/test_direct_paint.py."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
@@ -99,6 +100,15 @@ def test_long_blank_runs_are_erased_where_the_terminal_erases_in_colour() -> Non
     assert "\x1b[14X\x1b[14C" in small
     assert look(small, cols=40) == look(raw, cols=40)
     assert len(small) < len(compact(raw)) - 40
+    # What follows a run is written, whatever it ends with ("100 °C"), and a run at
+    # a line's end before a break and a move is erased without the step.
+    raw = (
+        f"\x1b[1;1H{TEXT}Boiling point:{' ' * 14}100 °C{RESET}\x1b[2;1H{BG}x"
+        f"{' ' * 20}\n{RESET}\x1b[3;1H{TEXT}end{RESET}"
+    )
+    small = compact(raw, erase=True)
+    assert "100 °C" in small and "\x1b[20X\n" in small
+    assert look(small, cols=40) == look(raw, cols=40)
     # Not where spaces show more than the background, nor short runs; nor on a
     # terminal that does not erase in colour.
     under = "\x1b[4;38;2;192;202;245;48;2;26;27;38m"
@@ -109,6 +119,46 @@ def test_long_blank_runs_are_erased_where_the_terminal_erases_in_colour() -> Non
     assert compact(raw, erase=True) == raw
     raw = f"\x1b[1;1H{BG}{blank}{RESET}"
     assert compact(raw) == raw
+
+
+STYLES = [None, BG, TEXT, "\x1b[1;38;2;1;2;3;48;2;26;27;38m", "\x1b[4;48;2;26;27;38m",
+          "\x1b[7;31m", "\x1b[38;5;3m", "\x1b[48;5;4m", "\x1b[1m", "\x1b[9;48;5;4m"]  # fmt: skip
+WORDS = ["a", "ABC", "xyz", "C", "日", "hello", "é", "x"]
+
+
+def rich_like_write(rng: random.Random, cols: int, rows: int) -> str:
+    """Rows of runs as Rich and Textual write them: a move, styled runs of words
+    and spaces (wide characters too), a reset after each; a line break sometimes."""
+    out = []
+    for y in range(1, rows + 1):
+        x = 1
+        for _ in range(rng.randint(1, 3)):
+            if x > cols:
+                break
+            out.append(f"\x1b[{y};{x}H")
+            for _ in range(rng.randint(1, 4)):
+                style, text, width = rng.choice(STYLES), "", 0
+                while rng.random() < 0.8:
+                    piece = " " * rng.randint(1, 20) if rng.random() < 0.5 else rng.choice(WORDS)
+                    cells = sum(2 if ch == "日" else 1 for ch in piece)
+                    if x + width + cells > cols + 1:
+                        break
+                    text, width = text + piece, width + cells
+                if text:
+                    out.append((style or "") + text + (RESET if style else ""))
+                    x += width
+        if y < rows and rng.random() < 0.5:
+            out.append("\n")
+    return "".join(out)
+
+
+def test_compacted_writes_look_the_same_erased_or_not() -> None:
+    rng = random.Random(11)
+    for _ in range(1500):
+        cols = rng.randint(15, 40)
+        raw = rich_like_write(rng, cols, 4)
+        for erase in (False, True):
+            assert look(compact(raw, erase=erase), cols, 4) == look(raw, cols, 4), (raw, erase)
 
 
 def erases(term: str) -> bool:

@@ -181,6 +181,18 @@ async def test_a_link_defined_below_is_drawn_right_when_the_reply_ends() -> None
         assert "the docs (https://example.com)" in text
 
 
+async def test_a_link_target_defined_in_the_tail_draws_each_block_as_alone() -> None:
+    # A target defined in one block reaches into the others of its parse: the block
+    # after it is drawn as it is on the next update (and as the whole reply's
+    # redraw at the end settles it).
+    async with streaming((80, 40)) as (_pilot, reply):
+        reply.append("Intro.\n\n[a]: https://example.com\n\nSee [a] here")
+        drawn = [s.text.rstrip() for s in reply._tail_lines]
+        reply.append(" and on.")
+        assert drawn[-1] == "See [a] here"
+        assert [s.text.rstrip() for s in reply._tail_lines][-1] == "See [a] here and on."
+
+
 async def test_code_is_highlighted() -> None:
     app = OneReply()
     async with app.run_test(size=(80, 40)) as pilot:

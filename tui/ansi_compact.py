@@ -37,8 +37,11 @@ PLAIN = re.compile(r"[ -~]*")
 
 
 ERASE_FROM = 12
-"""The shortest run of spaces erased rather than printed (ECH and CUF take 8-10 bytes)."""
+"""The shortest run of spaces erased rather than printed (ECH and CUF take 10-12
+bytes; 5-6 at a line's end, where a cursor move follows)."""
 SPACES = re.compile(f" {{{ERASE_FROM},}}")
+LINE_END = re.compile(f"( {{{ERASE_FROM},}})(\r?\n)?$")
+"""A run at the end of a text part (before any line break ending it)."""
 
 
 def compact(text: str, *, erase: bool = False) -> str:
@@ -65,10 +68,7 @@ def compact(text: str, *, erase: bool = False) -> str:
                     out.append(wanted)
                 shown = wanted
             if erase and len(part) >= ERASE_FROM and _erasable(shown) and SPACES.search(part):
-                # A move follows a line's blank end: no need to step over it.
-                out.append(SPACES.sub(_erased, part))
-                if _moves_next(parts, i) and out[-1].endswith("C"):
-                    out[-1] = out[-1][: out[-1].rindex("\x1b[")]
+                out.append(_erase(part, moved_after=_moves_next(parts, i)))
                 cursor = None
                 continue
             out.append(part)
@@ -142,6 +142,16 @@ def _moves_next(parts: list[str], i: int) -> bool:
     return False
 
 
+def _erase(text: str, *, moved_after: bool) -> str:
+    """`text` with its long runs of spaces erased and stepped over; a run that ends
+    it (before a line break) only erased if the cursor is moved after it."""
+    end = LINE_END.search(text) if moved_after else None
+    if end is None:
+        return SPACES.sub(_erased, text)
+    run, newline = end.group(1), end.group(2) or ""
+    return SPACES.sub(_erased, text[: end.start()]) + f"\x1b[{len(run)}X" + newline
+
+
 def _erased(run: re.Match[str]) -> str:
     n = len(run.group())
     return f"\x1b[{n}X\x1b[{n}C"
@@ -158,13 +168,15 @@ def _erasable(sgr: str | None) -> bool:
 
 def erases_in_colour(term: str | None) -> bool:
     """Whether terminal type `term` erases cells in the background colour in effect
-    (terminfo's `bce`), rather than the terminal's default."""
+    (terminfo's `bce`), rather than the terminal's default, and has ECH and CUF.
+    Asked once, for the app's terminal: Python sets terminfo up once per process, so
+    a later call answers for the first type asked about."""
     if not term:
         return False
     try:
         import curses
 
         curses.setupterm(term, -1)
-        return curses.tigetflag("bce") == 1
+        return curses.tigetflag("bce") == 1 and all(curses.tigetstr(cap) for cap in ("ech", "cuf"))
     except Exception:  # no terminfo for it, no curses: spaces, as ever
         return False

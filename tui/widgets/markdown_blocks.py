@@ -20,9 +20,10 @@ class Split(NamedTuple):
     tokens: list[Token]
     """The text's parse."""
     cut: int
-    """How many of `tokens` are the finished blocks' (the rest, the last block's,
-    parse as that block alone: a parse of the text after `end`, but for where each
-    block's lines are, which nothing drawn from them reads)."""
+    """How many of `tokens` are the finished blocks' (the rest are the last
+    block's). Each part draws as it would parsed alone, unless the text defines a
+    link's target (which reaches into every block of a parse); their lines are
+    numbered in the whole text, which nothing drawn from them reads."""
 
     @property
     def finished(self) -> list[Token]:

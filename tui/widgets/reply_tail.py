@@ -62,8 +62,7 @@ class LastTail:
 
         A line of code with another after it is settled, unless lexing it now
         gives other tokens than it did (a string or comment a later line ends):
-        lines are wrapped each on its own. The block is drawn whole again once it
-        is finished.
+        lines are wrapped each on its own. The block drawn finished keeps them too.
         """
         block = one_code_block(parsed)
         if block is None:

@@ -276,9 +276,11 @@ class ReplyText(SingleLayout):
             return
         split = split_finished(tail)
         finished, parsed = split.end, split.tokens
-        if finished and not self._joined:
+        if finished and not self._joined and not LINK_DEFINITION.search(tail):
             # Drawn from the one parse: the finished blocks (a paragraph or a code
             # block drawn last as the tail keeps its settled lines), then the last.
+            # (A link's target defined in the tail would reach into every block of
+            # the parse: each part is parsed alone then, as the next update does.)
             self._done_lines += self._tail(tail[:finished], split.finished)
             self._done += finished
             self._tail_lines = self._tail(tail[finished:], split.last)
