@@ -155,6 +155,23 @@ def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     return True
 
 
+def changed_lines(
+    first: int, before: list[Strip], after: list[Strip], blank: Strip
+) -> tuple[list[Region], range]:
+    """Where a widget's lines from row `first` on, `before` and `after` a change,
+    differ (a row past the end of either is `blank`): the cells that changed (most
+    updates of a reply add a few words to a line), and the rows now used, or no
+    longer (a reply's bar beside them changes too)."""
+    changed = []
+    for i in range(max(len(before), len(after))):
+        old = before[i] if i < len(before) else blank
+        new = after[i] if i < len(after) else blank
+        if old is not new and (span := changed_cells(old, new)):
+            changed.append(Region(span[0], first + i, span[1] - span[0], 1))
+    shorter, longer = sorted((len(before), len(after)))
+    return changed, range(first + shorter, first + longer)
+
+
 def changed_cells(old: Strip, new: Strip) -> tuple[int, int] | None:
     """The cells, [start, end), in which line `new` differs from `old`, the line it
     replaces; None if it does not. A reply's line usually gains a few words: only

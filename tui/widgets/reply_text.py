@@ -30,7 +30,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from llamatui.tui.widgets.direct_paint import changed_cells, repaint
+from llamatui.tui.widgets.direct_paint import changed_lines, repaint
 from llamatui.tui.widgets.markdown_blocks import (
     finished_items,
     first_block_end,
@@ -318,7 +318,7 @@ class ReplyText(SingleLayout):
         grow, in a layout, if they outgrow the held rows."""
         if after is None:
             after = self._done_lines[kept:] + self._tail_lines
-        changed, bars = self._changes(kept, before, after)
+        changed, bars = changed_lines(kept, before, after, self._blank)
         if kept + len(after) > self._rows:
             # Grow, in a layout; the terminal may move the view up itself.
             expect_resize(self, sorted({r.y for r in changed}.union(bars)))
@@ -328,22 +328,6 @@ class ReplyText(SingleLayout):
             changed += [Region(x, y, 1, 1) for y in bars]
         if changed:
             repaint(self, *changed)
-
-    def _changes(
-        self, kept: int, before: list[Strip], after: list[Strip]
-    ) -> tuple[list[Region], range]:
-        """Where lines from `kept` on, `before` them and `after`, differ: the cells
-        that changed (most updates add a few words to a line), and the rows now
-        used, or no longer (their border, the bar, changes too)."""
-        blank = self._blank
-        changed = []
-        for i in range(max(len(before), len(after))):
-            old = before[i] if i < len(before) else blank
-            new = after[i] if i < len(after) else blank
-            if old is not new and (span := changed_cells(old, new)):
-                changed.append(Region(span[0], kept + i, span[1] - span[0], 1))
-        shorter, longer = sorted((len(before), len(after)))
-        return changed, range(kept + shorter, kept + longer)
 
     def finish(self, footer: Callable[[int], list[Strip]] | None = None) -> None:
         """End streaming: the rows held are kept, and the lines of `footer` (made at
@@ -379,7 +363,7 @@ class ReplyText(SingleLayout):
                     return
                 # The rows go: the conversation moves down, by the terminal's scroll
                 # if it may (its footer is drawn under its text, in its place).
-                changed, bars = self._changes(0, before, self._done_lines)
+                changed, bars = changed_lines(0, before, self._done_lines, self._blank)
                 self._let_go()
                 expect_resize(self, sorted({r.y for r in changed}.union(bars)))
                 return
