@@ -161,9 +161,12 @@ def test_compacted_writes_look_the_same_erased_or_not() -> None:
             assert look(compact(raw, erase=erase), cols, 4) == look(raw, cols, 4), (raw, erase)
 
 
-def erases(term: str) -> bool:
+def erases(term: str, in_tmux: bool = False) -> bool:
     # terminfo is set up once per process: each terminal type in one of its own.
-    code = f"from llamatui.tui.ansi_compact import erases_in_colour as e; print(e({term!r}))"
+    code = (
+        "from llamatui.tui.ansi_compact import erases_in_colour as e;"
+        f"print(e({term!r}, {in_tmux!r}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.strip() == "True"
 
@@ -171,3 +174,5 @@ def erases(term: str) -> bool:
 def test_whether_a_terminal_erases_in_colour_is_its_terminfo_entrys_bce() -> None:
     assert erases("xterm-256color") and erases("linux")
     assert not erases("vt100") and not erases("dumb") and not erases("no-such-terminal")
+    # tmux erases in colour (its entries do not say so; test_tmux reads its panes).
+    assert not erases("screen") and erases("screen", in_tmux=True)

@@ -15,7 +15,8 @@ with what the terminal shows unchanged:
 - a cursor move to where the cursor already is, after plain ASCII text (whose width
   no terminal disagrees on), is left out;
 - on a terminal that erases in the background colour in effect (terminfo's `bce`,
-  as xterm's and most emulators' entries say), a long run of spaces in a style
+  as xterm's and most emulators' entries say; tmux, whose entries do not), a long
+  run of spaces in a style
   that looks the same as the background is erased (ECH) and stepped over (CUF):
   a held row of a reply, or the blank end of a line, is a few bytes, not a
   screen's width of spaces (they were over 40% of what a reply wrote).
@@ -166,11 +167,15 @@ def _erasable(sgr: str | None) -> bool:
     return len(look) == 1 and look[0] != sgr
 
 
-def erases_in_colour(term: str | None) -> bool:
+def erases_in_colour(term: str | None, in_tmux: bool = False) -> bool:
     """Whether terminal type `term` erases cells in the background colour in effect
-    (terminfo's `bce`), rather than the terminal's default, and has ECH and CUF.
-    Asked once, for the app's terminal: Python sets terminfo up once per process, so
-    a later call answers for the first type asked about."""
+    (terminfo's `bce`), rather than the terminal's default, and has ECH and CUF; or
+    the app writes to a tmux pane (`in_tmux`), which does, though its entries
+    (`tmux-256color`, `screen-256color`) do not say so. Asked once, for the app's
+    terminal: Python sets terminfo up once per process, so a later call answers for
+    the first type asked about."""
+    if in_tmux:
+        return True
     if not term:
         return False
     try:

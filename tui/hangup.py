@@ -101,6 +101,7 @@ def install() -> None:
         from textual.drivers import linux_driver
     except ImportError:  # Windows: another driver
         return
-    GoneSafeWriter.erase = erases_in_colour(os.environ.get("TERM"))
+    # In a tmux pane (here or over SSH), tmux sets TMUX for what runs in it.
+    GoneSafeWriter.erase = erases_in_colour(os.environ.get("TERM"), bool(os.environ.get("TMUX")))
     linux_driver.WriterThread = GoneSafeWriter  # type: ignore[attr-defined]
     linux_driver.os = HangUpReads("os")  # type: ignore[attr-defined]
