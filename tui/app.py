@@ -169,7 +169,7 @@ class LlamaTUI(App[None]):
         # And collect young objects less often: drawing a reply makes many that die
         # at once (Rich's segments and styles), and at Python's default (every 700
         # allocations) the collector took 5% of the app's CPU while one streamed,
-        # a fifth of that at this threshold (measured with bench/draw.py).
+        # a quarter of that at this threshold (measured with bench/draw.py).
         gc.set_threshold(GC_YOUNG_THRESHOLD)
         # Code's lexers are made while the model loads, not while it replies; they
         # too live as long as the app.
