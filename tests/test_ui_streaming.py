@@ -43,10 +43,10 @@ async def test_enter_while_a_reply_streams_keeps_the_draft_and_the_cursor_at_its
     app = LlamaTUI(fake_settings(), keep_history=False, make_handle=scripted(step=step))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await chat_ready(pilot)
-        assert not screen.meters.busy  # idle: the meters sample once a second
+        assert not screen.meters.busy  # idle: the meters sample every two seconds
         await send(pilot, "First.")
         assert screen.session.generating
-        assert screen.meters.busy  # twice a second while the model works
+        assert screen.meters.busy  # once a second while the model works
         # The context meter counts what was sent while the first reply streams.
         meter = str(screen.status.render()).split("ctx ")[1].split("/")[0]
         assert meter.startswith("~") and int(meter[1:]) > 0
