@@ -109,6 +109,9 @@ def test_long_blank_runs_are_erased_where_the_terminal_erases_in_colour() -> Non
     small = compact(raw, erase=True)
     assert "100 °C" in small and "\x1b[20X\n" in small
     assert look(small, cols=40) == look(raw, cols=40)
+    # Every line break stays (one at the bottom scrolls the screen).
+    raw = f"\x1b[1;1H{BG}x{' ' * 20}\n\n{RESET}\x1b[3;1Hy"
+    assert compact(raw, erase=True).count("\n") == 2
     # Not where spaces show more than the background, nor short runs; nor on a
     # terminal that does not erase in colour.
     under = "\x1b[4;38;2;192;202;245;48;2;26;27;38m"

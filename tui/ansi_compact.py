@@ -41,7 +41,7 @@ ERASE_FROM = 12
 """The shortest run of spaces erased rather than printed (ECH and CUF take 10-12
 bytes; 5-6 at a line's end, where a cursor move follows)."""
 SPACES = re.compile(f" {{{ERASE_FROM},}}")
-LINE_END = re.compile(f"( {{{ERASE_FROM},}})(\r?\n)?$")
+LINE_END = re.compile(rf"( {{{ERASE_FROM},}})(\r?\n)?\Z")
 """A run at the end of a text part (before any line break ending it)."""
 
 
