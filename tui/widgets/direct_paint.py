@@ -115,7 +115,7 @@ def _paint(widget: Widget, regions: tuple[Region, ...]) -> bool:
     mine = set(widget.ancestors_with_self)
     bounds = Region.from_union(spans) if spans else Region()
     for other, (other_region, other_clip) in visible_widgets.items():
-        # (Most widgets lie nowhere near the spans: one test says so.)
+        # (Most widgets lie nowhere near the spans: one comparison passes them over.)
         if other_region.overlaps(bounds) and other not in mine:
             shown = other_region.intersection(other_clip)
             if any(shown.overlaps(span) for span in spans):

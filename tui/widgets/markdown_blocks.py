@@ -4,7 +4,6 @@ are settled: what `ReplyText` draws once and keeps while the reply streams."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from markdown_it.token import Token
@@ -45,13 +44,11 @@ def split_finished(text: str) -> Split:
     final: drawn once, it is never drawn again while the reply grows.
     """
     tokens = PARSER.parse(text)
-    starts = [i for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
-    if len(starts) < 2:
+    blocks = _top_level(tokens)
+    if len(blocks) < 2:
         return Split(0, tokens, 0)
-    cut = starts[-1]
-    line = tokens[cut].map
-    assert line is not None
-    return Split(_line_start(text, line[0]), tokens, cut)
+    cut, (first_line, _) = blocks[-1]
+    return Split(_line_start(text, first_line), tokens, cut)
 
 
 # What can make text mean more than itself inside a paragraph (emphasis, code,
@@ -79,12 +76,13 @@ def finished_items(text: str, tokens: list[Token]) -> int:
 
 def first_block_end(text: str, tokens: list[Token]) -> int:
     """Where the first top-level block of `text` (`tokens`, its parse) ends."""
-    return _line_start(text, next(_top_level(tokens))[1])
+    return _line_start(text, _top_level(tokens)[0][1][1])
 
 
-def _top_level(tokens: list[Token]) -> Iterator[list[int]]:
-    """The lines (first, and after the last) of each top-level block."""
-    return (t.map for t in tokens if t.level == 0 and t.nesting >= 0 and t.map)
+def _top_level(tokens: list[Token]) -> list[tuple[int, list[int]]]:
+    """Each top-level block: where its tokens begin, and its lines (the first, and
+    the one after its last)."""
+    return [(i, t.map) for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
 
 
 def _line_start(text: str, line: int) -> int:
