@@ -1,10 +1,12 @@
 """The app as a person runs it, for bench/stream.py to drive in a pseudo-terminal.
 
 With --stream it replies with a recorded token stream replayed at a fixed rate
-(the scripted engine, in an engine process of its own); without, it
-runs the default model on llama.cpp, greedy, like `llamatui` does.
+(the scripted engine, in an engine process of its own); with --model, the model it
+names (`exllama:/models/x-exl3`: bench/exllama_stream.py); without either, it runs the
+default model on llama.cpp. Greedy, like `llamatui` does.
 
-Usage: python bench/bench_app.py [--stream FILE --rate TOK_S] --tokens N [--threads N]
+Usage: python bench/bench_app.py [--stream FILE --rate TOK_S | --model REF] --tokens N
+                                 [--threads N]
 
 For finding where the time goes: BENCH_PROFILE=FILE profiles the UI thread between
 SIGUSR1 and SIGUSR2 (cProfile, written to FILE); BENCH_GC=FILE writes the garbage
@@ -33,8 +35,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="replayed tokens per second")
     parser.add_argument("--tokens", type=int, required=True, help="tokens per reply")
     parser.add_argument("--threads", type=int, help="llama.cpp's threads")
+    parser.add_argument("--model", type=ModelRef.parse, help="a model reference (engine:path)")
     args = parser.parse_args()
     sampling = SamplingParams(temperature=0.0, max_tokens=args.tokens)
+    if args.model is not None:
+        LlamaTUI(Settings(model=args.model, load=LoadOptions(n_ctx=8192), sampling=sampling)).run()
+        return
     if args.stream is None:
         settings = Settings(
             model=default_model(),

@@ -6,13 +6,18 @@
 # Installs what the machine lacks from wheels/gpu (made here by scripts/gpu_wheels.sh),
 # builds exllamav3's CUDA extension for the GPU present with every core (timed; kept
 # in build/gpu-cache, so a second run on the same machine reuses it), makes the models
-# (SmolLM2 as FP16 and EXL3), then prints: the contract suite on the GPU engine, the
-# engine on each model through the engine host (load, streaming, cancel, unload, VRAM,
-# tokens/s against exllamav3's own loop, the estimate against NVML). It stops itself
-# before GPU_CHECK_BUDGET_S (default 540 s) so what it printed comes back.
+# (SmolLM2 as FP16 and EXL3), then prints what GPU_CHECK_STEPS names (default: all):
+#   suite   the contract suite on the GPU engine;
+#   engine  the engine on each model through the engine host (load, streaming, cancel,
+#           unload, VRAM, tokens/s against exllamav3's own loop, the estimate vs NVML);
+#   stream  the app in a terminal on the EXL3 model against exllamav3's own loop
+#           (bench/exllama_stream.py: tokens on screen, the app's CPU, bytes per token).
+# It stops itself before GPU_CHECK_BUDGET_S (default 540 s) so what it printed comes back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${GPU_CHECK_BUDGET_S:-540}
+STEPS=" ${GPU_CHECK_STEPS:-suite engine stream} "
+wanted() { [[ "$STEPS" == *" $1 "* ]]; }
 END=$((SECONDS + BUDGET))
 PY=${PYTHON:-python3}
 left() { echo $((END - SECONDS)); }
@@ -40,7 +45,7 @@ nvcc --version | tail -1
 step "install from wheels/gpu"
 $PY -m pip install --quiet --no-index --find-links wheels/gpu --no-deps \
     exllamav3 marisa-trie llguidance ninja textual markdown-it-py mdit-py-plugins \
-    linkify-it-py uc-micro-py platformdirs tomli-w gguf \
+    linkify-it-py uc-micro-py platformdirs tomli-w gguf rich \
     pydantic pydantic-core annotated-types typing-inspection 2>&1 | tail -3
 $PY -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | tail -3
 $PY -c "import llamatui.engines.registry as r; print('exllama here:', r.get('exllama').unavailable() or 'yes')"
@@ -55,18 +60,29 @@ within 120 $PY scripts/gpu_models.py build/gpu-models | tee build/gpu-models/mad
 FP16=$(awk '/^fp16 /{print $2}' build/gpu-models/made.txt)
 EXL3=$(awk '/^exl3 /{print $2}' build/gpu-models/made.txt)
 
-# The contract suite starts an engine per case: on the EXL3 model (it loads faster),
-# with what is left but a minute for the figures after it.
-step "contract suite on the GPU engine (pytest -m gpu)"
-SUITE_MODEL=$FP16
-[ "$EXL3" != "none" ] && [ -n "$EXL3" ] && SUITE_MODEL=$EXL3
-echo "on $SUITE_MODEL"
-LLAMATUI_GPU_MODEL=$SUITE_MODEL within 60 $PY -m pytest -q -m gpu -p no:cacheprovider \
-    --durations=0 tests/test_engine_contract.py 2>&1 | tail -30
+# The EXL3 model loads faster and runs as people run models on a GPU.
+FAST=$FP16
+[ "$EXL3" != "none" ] && [ -n "$EXL3" ] && FAST=$EXL3
 
-step "the engine on each model"
-MODELS=$FP16
-[ "$EXL3" != "none" ] && [ -n "$EXL3" ] && MODELS="$FP16 $EXL3"
-within 10 $PY scripts/gpu_bench.py $MODELS
+# The contract suite starts an engine per case, with what is left but a minute for
+# the figures after it.
+if wanted suite; then
+  step "contract suite on the GPU engine (pytest -m gpu), on $FAST"
+  LLAMATUI_GPU_MODEL=$FAST within 60 $PY -m pytest -q -m gpu -p no:cacheprovider \
+      --durations=0 tests/test_engine_contract.py 2>&1 | tail -30
+fi
+
+if wanted engine; then
+  step "the engine on each model"
+  MODELS=$FP16
+  [ "$FAST" != "$FP16" ] && MODELS="$FP16 $FAST"
+  within 10 $PY scripts/gpu_bench.py $MODELS
+fi
+
+if wanted stream; then
+  step "the app in a terminal on $FAST"
+  within 10 env PYTHONUNBUFFERED=1 $PY bench/exllama_stream.py "$FAST" \
+      --lengths "${GPU_STREAM_LENGTHS:-400,1500}" --sizes "${GPU_STREAM_SIZES:-100x30,200x60}"
+fi
 
 step "done"

@@ -189,6 +189,13 @@ class ComboSampler:
         return self.kwargs.get("temperature", 1.0) == 0.0 or self.kwargs.get("top_k") == 1
 
 
+class GreedySampler(ComboSampler):
+    """exllamav3's argmax sampler (bench/exllama_stream.py's own loop uses it)."""
+
+    def __init__(self) -> None:
+        super().__init__(temperature=0.0)
+
+
 class Job:
     def __init__(
         self,

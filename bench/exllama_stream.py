@@ -1,0 +1,164 @@
+"""The app on the exllama engine in a terminal, against exllamav3's own loop: what
+drawing costs a GPU model that runs at hundreds of tokens a second.
+
+    python bench/exllama_stream.py MODEL_DIR [--lengths 400,1500] [--sizes 100x30,200x60]
+
+Runs on a machine with an NVIDIA GPU (scripts/gpu_check.sh calls it). In one run, on
+one model folder (EXL3 or FP16), greedy:
+
+- own loop: exllamav3's own Generator in this process, the reference: time to first
+  token and tokens/s after it;
+- the app in a pseudo-terminal (bench/pty_app.py, the real driver writing to a pty this
+  bench drains), as a person runs it (`bench_app.py --model exllama:DIR`), the prompt
+  typed and Enter pressed.
+
+Per case: the tokens on screen as a ratio of the own loop ('of own': the own loop's
+tokens/s against the app's, from Enter plus the engine's time to first token to the
+last token drawn), the engine's own tokens/s under the app, the app's CPU as % of one
+core from Enter to the reply's footer, bytes written to the terminal per token, and the
+idle app's CPU over --idle seconds. A benchmark: it prints figures and asserts only
+that the reply was drawn and stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from pty_app import PtyApp, bench_app
+
+from llamatui.engines.exllama.engine import own_template
+from llamatui.engines.templates import ChatMessage, pick_template
+
+PROMPT = "Write a long story about a dragon who learns to read."
+ASK: list[ChatMessage] = [{"role": "user", "content": PROMPT}]
+FOOTER = b"TTFT"
+"""In the reply's footer, drawn once it has ended."""
+
+
+def own_loop(folder: Path, n_tokens: int, runs: int = 3) -> tuple[float, float]:
+    """exllamav3's own Generator on `folder`, greedy, with the model's own template:
+    (time to first token in s, tokens/s after it), the medians of `runs` after one
+    warm-up."""
+    import torch
+    from exllamav3 import Cache, Config, Generator, GreedySampler, Job, Model, Tokenizer
+
+    tok_config = json.loads((folder / "tokenizer_config.json").read_text())
+    model_type = json.loads((folder / "config.json").read_text()).get("model_type", "")
+    template, _ = pick_template(own_template(folder, tok_config), model_type)
+    config = Config.from_directory(str(folder))
+    context = min(4096, config.max_position_embeddings) // 256 * 256
+    model = Model.from_config(config)
+    cache = Cache(model, max_num_tokens=context)
+    model.load()
+    tokenizer = Tokenizer.from_config(config)
+    generator = Generator(model=model, cache=cache, tokenizer=tokenizer)
+    ids = tokenizer.encode(template.render(ASK), encode_special_tokens=True)
+    n_tokens = min(n_tokens, context - ids.shape[-1] - 1)
+    ttfts, rates = [], []
+    for _ in range(runs + 1):
+        job = Job(input_ids=ids, max_new_tokens=n_tokens, sampler=GreedySampler())
+        t0 = time.perf_counter()
+        generator.enqueue(job)
+        n, t_first = 0, 0.0
+        while generator.num_remaining_jobs():
+            for r in generator.iterate():
+                k = r.get("token_ids")
+                if k is not None and k.shape[-1]:
+                    n += int(k.shape[-1])
+                    t_first = t_first or time.perf_counter()
+        ttfts.append(t_first - t0)
+        rates.append((n - 1) / (time.perf_counter() - t_first))
+    model.unload()
+    del generator, cache, model
+    torch.cuda.empty_cache()
+    return statistics.median(ttfts[1:]), statistics.median(rates[1:])
+
+
+def app_case(folder: Path, n_tokens: int, size: tuple[int, int], idle_s: float) -> dict:
+    """The app on `folder` at `size`: idle, then one reply of `n_tokens`, greedy."""
+    cols, rows = size
+    data = tempfile.mkdtemp(prefix="llamatui-bench-")
+    env = {"LLAMATUI_DATA_DIR": data, "LLAMATUI_CONFIG_DIR": data}
+    args = ["--model", f"exllama:{folder}", "--tokens", str(n_tokens)]
+    app = PtyApp(bench_app(args), cols, rows, env)
+    try:
+        app.wait_for(b"ready", timeout=180)  # the engine process imports torch
+        time.sleep(1.0)
+        cpu0, t0 = app.cpu(), time.perf_counter()
+        time.sleep(idle_s)
+        idle = (app.cpu() - cpu0) / (time.perf_counter() - t0)
+        # A warm-up reply on the fresh engine, then the measured one in a new chat.
+        app.send("Say hello.")
+        time.sleep(0.3)
+        mark = app.mark()
+        app.send("\r")
+        app.wait_for(FOOTER, mark, timeout=120)
+        app.send("\x0e")  # Ctrl+N: a new chat
+        time.sleep(0.5)
+        app.send(PROMPT)
+        time.sleep(0.3)
+        mark, cpu0 = app.mark(), app.cpu()
+        t_enter = app.send("\r")
+        t_last = app.wait_for(FOOTER, mark, timeout=300)
+        cpu = (app.cpu() - cpu0) / (t_last - t_enter)
+        written = app.bytes_between(t_enter, t_last)
+        time.sleep(0.5)
+    finally:
+        app.close()
+    db = sqlite3.connect(Path(data) / "history.db")
+    row = db.execute(
+        "SELECT generated_tokens, tokens_per_s, ttft_s FROM messages"
+        " WHERE role = 'assistant' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    db.close()
+    assert row is not None and row[0], "the reply was never stored with its figures"
+    n, engine, ttft = int(row[0]), float(row[1]), float(row[2] or 0.0)
+    return {
+        "size": f"{cols}x{rows}",
+        "tokens": n,
+        "on_screen": (n - 1) / (t_last - t_enter - ttft),
+        "engine": engine,
+        "cpu": cpu,
+        "bytes_per_token": written / n,
+        "idle": idle,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model", type=Path, help="an EXL3 or HF model folder")
+    parser.add_argument("--lengths", default="400,1500")
+    parser.add_argument("--sizes", default="100x30,200x60")
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle measured")
+    args = parser.parse_args()
+    folder = args.model.resolve()
+    lengths = [int(x) for x in args.lengths.split(",")]
+    print(f"model {folder.name}, greedy", flush=True)
+    own = {n: own_loop(folder, n) for n in sorted(set(lengths))}
+    for n, (ttft, rate) in own.items():
+        print(f"own loop {n:5} tokens: TTFT {ttft * 1000:6.1f} ms, {rate:7.1f} tok/s", flush=True)
+    print(
+        f"{'case':22} {'tokens':>6} {'tok/s':>7} {'of own':>6} {'engine':>7} {'app CPU':>7} "
+        f"{'B/tok':>6} {'idle CPU':>8}",
+        flush=True,
+    )
+    for size in args.sizes.split(","):
+        cols, rows = (int(x) for x in size.split("x"))
+        for n in lengths:
+            c = app_case(folder, n, (cols, rows), args.idle)
+            print(
+                f"{c['size'] + ' ' + str(n):22} {c['tokens']:6} {c['on_screen']:7.1f} "
+                f"{c['on_screen'] / own[n][1]:6.3f} {c['engine']:7.1f} {c['cpu'] * 100:6.2f}% "
+                f"{c['bytes_per_token']:6.0f} {c['idle'] * 100:7.2f}%",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
