@@ -10,8 +10,10 @@ from llamatui.tui.chat import events as ev
 
 
 @dataclass
-class SessionEvent(Message):
-    """Something a session worker reported."""
+class SessionEvent(Message, bubble=False):
+    """Something a session worker reported, to the chat screen alone (four times a
+    second while a reply streams: not passed on to the app, which has nothing to
+    do with it)."""
 
     event: ev.Event
 

@@ -68,8 +68,9 @@ class Meters(Widget):
     """Whether the meters show as a pane (a line each) rather than one line."""
 
     @dataclass
-    class Sampled(Message):
-        """A new sample; a newer one replaces it if it is not shown yet."""
+    class Sampled(Message, bubble=False):
+        """A new sample, for the meters alone; a newer one replaces it if it is not
+        shown yet."""
 
         sample: Sample
 
