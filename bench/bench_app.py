@@ -6,7 +6,10 @@ names (`exllama:/models/x-exl3`: bench/exllama_stream.py); without either, it ru
 default model on llama.cpp. Greedy, like `llamatui` does.
 
 Usage: python bench/bench_app.py [--stream FILE --rate TOK_S | --model REF] --tokens N
-                                 [--threads N]
+                                 [--threads N] [--no-gpu-meters]
+
+--no-gpu-meters: the meters read no GPU (NVML is not asked), to see what reading it
+costs an engine on the GPU.
 
 For finding where the time goes: BENCH_PROFILE=FILE profiles the UI thread between
 SIGUSR1 and SIGUSR2 (cProfile, written to FILE); BENCH_GC=FILE writes the garbage
@@ -21,12 +24,22 @@ import os
 from pathlib import Path
 
 from llamatui.engines.host import ProcessHandle
+from llamatui.engines.meters import GpuSample, Sampler
 from llamatui.engines.protocol import LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
 from llamatui.engines.scripted import REPLAY_ENV
 from llamatui.tui.app import LlamaTUI
 from llamatui.tui.chat.engines import default_model
 from llamatui.tui.settings import Settings
+
+
+class NoGpus:
+    """The meters' GPUs when NVML is not to be asked."""
+
+    note = "GPU meters off"
+
+    def read(self) -> tuple[GpuSample, ...]:
+        return ()
 
 
 def main() -> None:
@@ -36,10 +49,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, required=True, help="tokens per reply")
     parser.add_argument("--threads", type=int, help="llama.cpp's threads")
     parser.add_argument("--model", type=ModelRef.parse, help="a model reference (engine:path)")
+    parser.add_argument("--no-gpu-meters", action="store_true", help="meters without NVML")
     args = parser.parse_args()
     sampling = SamplingParams(temperature=0.0, max_tokens=args.tokens)
     if args.model is not None:
-        LlamaTUI(Settings(model=args.model, load=LoadOptions(n_ctx=8192), sampling=sampling)).run()
+        sampler = Sampler(gpus=NoGpus()) if args.no_gpu_meters else None
+        settings = Settings(model=args.model, load=LoadOptions(n_ctx=8192), sampling=sampling)
+        LlamaTUI(settings, sampler=sampler).run()
         return
     if args.stream is None:
         settings = Settings(

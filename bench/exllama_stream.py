@@ -2,6 +2,7 @@
 drawing costs a GPU model that runs at hundreds of tokens a second.
 
     python bench/exllama_stream.py MODEL_DIR [--lengths 400,1500] [--sizes 100x30,200x60]
+                                             [--paired ROUNDS]
 
 Runs on a machine with an NVIDIA GPU (scripts/gpu_check.sh calls it). In one run, on
 one model folder (EXL3 or FP16), greedy:
@@ -18,6 +19,12 @@ last token drawn), the engine's own tokens/s under the app, the app's CPU as % o
 core from Enter to the reply's footer, bytes written to the terminal per token, and the
 idle app's CPU over --idle seconds. A benchmark: it prints figures and asserts only
 that the reply was drawn and stored.
+
+With --paired N, each case runs N rounds of three, one after another: the engine
+host alone (the engine's own tokens/s, no app: median of 3 replies after a warm-up),
+the app, and the app with meters that do not ask NVML (`--no-gpu-meters`). On an
+H200 the engine ran slower beside the app than alone; these say whether it does,
+and whether the meters' NVML reads are why (the time one read takes is printed).
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ from pathlib import Path
 from pty_app import PtyApp, bench_app
 
 from llamatui.engines.exllama.engine import own_template
+from llamatui.engines.host import ProcessHandle
+from llamatui.engines.meters import Nvml
+from llamatui.engines.protocol import Delta, LoadOptions, SamplingParams
+from llamatui.engines.refs import ModelRef
 from llamatui.engines.templates import ChatMessage, pick_template
 
 PROMPT = "Write a long story about a dragon who learns to read."
@@ -80,12 +91,44 @@ def own_loop(folder: Path, n_tokens: int, runs: int = 3) -> tuple[float, float]:
     return statistics.median(ttfts[1:]), statistics.median(rates[1:])
 
 
-def app_case(folder: Path, n_tokens: int, size: tuple[int, int], idle_s: float) -> dict:
+def engine_alone(folder: Path, n_tokens: int, runs: int = 3) -> tuple[int, float]:
+    """The engine host with no app: the tokens of a reply and the engine's own
+    tokens/s, the median of `runs` greedy replies after a warm-up one."""
+    handle = ProcessHandle("exllama")
+    try:
+        handle.load(ModelRef("exllama", str(folder)), LoadOptions(n_ctx=8192))
+        rates, tokens = [], 0
+        for _ in range(runs + 1):
+            for item in handle.stream(ASK, SamplingParams(temperature=0, max_tokens=n_tokens)):
+                if not isinstance(item, Delta):
+                    rates.append(item.tokens_per_s)
+                    tokens = item.generated_tokens
+    finally:
+        handle.close()
+    return tokens, statistics.median(rates[1:])
+
+
+def nvml_read_ms(reads: int = 20) -> float:
+    """How long the meters' read of every GPU takes (median ms)."""
+    nvml = Nvml()
+    times = []
+    for _ in range(reads):
+        t = time.perf_counter()
+        nvml.read()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def app_case(
+    folder: Path, n_tokens: int, size: tuple[int, int], idle_s: float, gpu_meters: bool = True
+) -> dict:
     """The app on `folder` at `size`: idle, then one reply of `n_tokens`, greedy."""
     cols, rows = size
     data = tempfile.mkdtemp(prefix="llamatui-bench-")
     env = {"LLAMATUI_DATA_DIR": data, "LLAMATUI_CONFIG_DIR": data}
     args = ["--model", f"exllama:{folder}", "--tokens", str(n_tokens)]
+    if not gpu_meters:
+        args.append("--no-gpu-meters")
     app = PtyApp(bench_app(args), cols, rows, env)
     try:
         app.wait_for(b"ready", timeout=180)  # the engine process imports torch
@@ -120,7 +163,6 @@ def app_case(folder: Path, n_tokens: int, size: tuple[int, int], idle_s: float) 
     assert row is not None and row[0], "the reply was never stored with its figures"
     n, engine, ttft = int(row[0]), float(row[1]), float(row[2] or 0.0)
     return {
-        "size": f"{cols}x{rows}",
         "tokens": n,
         "on_screen": (n - 1) / (t_last - t_enter - ttft),
         "engine": engine,
@@ -136,6 +178,7 @@ def main() -> None:
     parser.add_argument("--lengths", default="400,1500")
     parser.add_argument("--sizes", default="100x30,200x60")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle measured")
+    parser.add_argument("--paired", type=int, default=0, metavar="ROUNDS")
     args = parser.parse_args()
     folder = args.model.resolve()
     lengths = [int(x) for x in args.lengths.split(",")]
@@ -143,21 +186,34 @@ def main() -> None:
     own = {n: own_loop(folder, n) for n in sorted(set(lengths))}
     for n, (ttft, rate) in own.items():
         print(f"own loop {n:5} tokens: TTFT {ttft * 1000:6.1f} ms, {rate:7.1f} tok/s", flush=True)
+    print(f"one NVML read of every GPU: {nvml_read_ms():.2f} ms", flush=True)
     print(
-        f"{'case':22} {'tokens':>6} {'tok/s':>7} {'of own':>6} {'engine':>7} {'app CPU':>7} "
+        f"{'case':32} {'tokens':>6} {'tok/s':>7} {'of own':>6} {'engine':>7} {'app CPU':>7} "
         f"{'B/tok':>6} {'idle CPU':>8}",
         flush=True,
     )
+
+    def show(name: str, n: int, c: dict) -> None:
+        print(
+            f"{name:32} {c['tokens']:6} {c['on_screen']:7.1f} "
+            f"{c['on_screen'] / own[n][1]:6.3f} {c['engine']:7.1f} {c['cpu'] * 100:6.2f}% "
+            f"{c['bytes_per_token']:6.0f} {c['idle'] * 100:7.2f}%",
+            flush=True,
+        )
+
     for size in args.sizes.split(","):
         cols, rows = (int(x) for x in size.split("x"))
         for n in lengths:
-            c = app_case(folder, n, (cols, rows), args.idle)
-            print(
-                f"{c['size'] + ' ' + str(n):22} {c['tokens']:6} {c['on_screen']:7.1f} "
-                f"{c['on_screen'] / own[n][1]:6.3f} {c['engine']:7.1f} {c['cpu'] * 100:6.2f}% "
-                f"{c['bytes_per_token']:6.0f} {c['idle'] * 100:7.2f}%",
-                flush=True,
-            )
+            name = f"{size} {n}"
+            if not args.paired:
+                show(name, n, app_case(folder, n, (cols, rows), args.idle))
+                continue
+            for r in range(1, args.paired + 1):
+                tokens, alone = engine_alone(folder, n)
+                print(f"{name + f' #{r} engine alone':32} {tokens:6} {'':7} {'':6} {alone:7.1f}")
+                show(f"{name} #{r} app", n, app_case(folder, n, (cols, rows), args.idle))
+                off = app_case(folder, n, (cols, rows), args.idle, gpu_meters=False)
+                show(f"{name} #{r} app, no GPU meters", n, off)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@
 #   engine  the engine on each model through the engine host (load, streaming, cancel,
 #           unload, VRAM, tokens/s against exllamav3's own loop, the estimate vs NVML);
 #   stream  the app in a terminal on the EXL3 model against exllamav3's own loop
-#           (bench/exllama_stream.py: tokens on screen, the app's CPU, bytes per token).
+#           (bench/exllama_stream.py: tokens on screen, the app's CPU, bytes per token;
+#           GPU_STREAM_PAIRED=N: N rounds of the engine alone, the app, the app without
+#           NVML meters, one after another).
 # It stops itself before GPU_CHECK_BUDGET_S (default 540 s) so what it printed comes back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -82,7 +84,8 @@ fi
 if wanted stream; then
   step "the app in a terminal on $FAST"
   within 10 env PYTHONUNBUFFERED=1 $PY bench/exllama_stream.py "$FAST" \
-      --lengths "${GPU_STREAM_LENGTHS:-400,1500}" --sizes "${GPU_STREAM_SIZES:-100x30,200x60}"
+      --lengths "${GPU_STREAM_LENGTHS:-400,1500}" --sizes "${GPU_STREAM_SIZES:-100x30,200x60}" \
+      ${GPU_STREAM_PAIRED:+--paired "$GPU_STREAM_PAIRED"}
 fi
 
 step "done"
