@@ -13,11 +13,12 @@ one model folder (EXL3 or FP16), greedy:
   bench drains), as a person runs it (`bench_app.py --model exllama:DIR`), the prompt
   typed and Enter pressed.
 
-Per case: the tokens on screen as a ratio of the own loop ('of own': the own loop's
-tokens/s against the app's, from Enter plus the engine's time to first token to the
-last token drawn), the engine's own tokens/s under the app, the app's CPU as % of one
-core from Enter to the reply's footer, bytes written to the terminal per token, and the
-idle app's CPU over --idle seconds. A benchmark: it prints figures and asserts only
+Per case: the tokens on screen ('tok/s': from Enter, plus the engine's own time to
+the first token, to the reply's footer drawn, so the app's start of the reply and its
+end count against it), that as a ratio of the own loop's tokens/s ('of own'), the
+engine's own tokens/s under the app, the app's CPU as % of one core from Enter to the
+footer, bytes written to the terminal per token, and the idle app's CPU over --idle
+seconds. A benchmark: it prints figures and asserts only
 that the reply was drawn and stored.
 
 With --paired N, each case runs N rounds of three, one after another: the engine
@@ -50,6 +51,8 @@ PROMPT = "Write a long story about a dragon who learns to read."
 ASK: list[ChatMessage] = [{"role": "user", "content": PROMPT}]
 FOOTER = b"TTFT"
 """In the reply's footer, drawn once it has ended."""
+READY = "\u00b7 ready \u00b7".encode()
+"""The status line once a reply has ended (it says "generating" while one streams)."""
 
 
 def own_loop(folder: Path, n_tokens: int, runs: int = 3) -> tuple[float, float]:
@@ -136,12 +139,18 @@ def app_case(
         cpu0, t0 = app.cpu(), time.perf_counter()
         time.sleep(idle_s)
         idle = (app.cpu() - cpu0) / (time.perf_counter() - t0)
-        # A warm-up reply on the fresh engine, then the measured one in a new chat.
+        # A warm-up reply on the fresh engine (its first steps are slower), stopped
+        # after half a second; then the measured one in a new chat.
         app.send("Say hello.")
         time.sleep(0.3)
         mark = app.mark()
         app.send("\r")
-        app.wait_for(FOOTER, mark, timeout=120)
+        app.wait_for(b"generating", mark, timeout=120)
+        going = app.find(b"generating", mark)
+        assert going is not None
+        time.sleep(0.5)
+        app.send("\x1b")  # (a reply that has ended by then: Esc does nothing)
+        app.wait_for(READY, going[0], timeout=60)
         app.send("\x0e")  # Ctrl+N: a new chat
         time.sleep(0.5)
         app.send(PROMPT)
@@ -149,7 +158,9 @@ def app_case(
         mark, cpu0 = app.mark(), app.cpu()
         t_enter = app.send("\r")
         t_last = app.wait_for(FOOTER, mark, timeout=300)
-        cpu = (app.cpu() - cpu0) / (t_last - t_enter)
+        footer = app.find(FOOTER, mark)
+        assert footer is not None
+        cpu = (app.chunk_cpu[footer[0]] - cpu0) / (t_last - t_enter)
         written = app.bytes_between(t_enter, t_last)
         time.sleep(0.5)
     finally:
@@ -177,7 +188,7 @@ def main() -> None:
     parser.add_argument("model", type=Path, help="an EXL3 or HF model folder")
     parser.add_argument("--lengths", default="400,1500")
     parser.add_argument("--sizes", default="100x30,200x60")
-    parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle measured")
+    parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle measured")
     parser.add_argument("--paired", type=int, default=0, metavar="ROUNDS")
     args = parser.parse_args()
     folder = args.model.resolve()

@@ -19,6 +19,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${GPU_CHECK_BUDGET_S:-540}
 STEPS=" ${GPU_CHECK_STEPS:-suite engine stream} "
+STEPS=${STEPS//,/ }  # "suite,stream" too
 wanted() { [[ "$STEPS" == *" $1 "* ]]; }
 END=$((SECONDS + BUDGET))
 PY=${PYTHON:-python3}

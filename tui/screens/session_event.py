@@ -11,8 +11,8 @@ from llamatui.tui.chat import events as ev
 
 @dataclass
 class SessionEvent(Message, bubble=False):
-    """Something a session worker reported, to the chat screen alone (four times a
-    second while a reply streams: not passed on to the app, which has nothing to
+    """Something a session worker reported, to the chat screen alone (several times
+    a second while a reply streams: not passed on to the app, which has nothing to
     do with it)."""
 
     event: ev.Event
