@@ -58,8 +58,9 @@ def random_smollm2_shape(out: Path) -> Path:
 
 
 def exl3_folder(fp16: Path, out: Path, bits: float = 4.0) -> Path | None:
-    """An EXL3 copy by exllamav3's converter; None (and why) when it fails."""
-    target = out / f"SmolLM2-135M-Instruct-exl3-{bits:.1f}bpw"
+    """An EXL3 copy by exllamav3's converter, named after its source (random weights
+    are not SmolLM2's); None (and why) when it fails."""
+    target = out / f"{fp16.name.removesuffix('-fp16')}-exl3-{bits:.1f}bpw"
     if (target / "config.json").is_file():
         return target
     work = out / "exl3-work"
