@@ -7,8 +7,8 @@ drawing costs a GPU model that runs at hundreds of tokens a second.
 Runs on a machine with an NVIDIA GPU (scripts/gpu_check.sh calls it). In one run, on
 one model folder (EXL3 or FP16), greedy:
 
-- own loop: exllamav3's own Generator in this process, the reference: time to first
-  token and tokens/s after it;
+- own loop: exllamav3's own Generator in this process (`scripts/gpu_bench.py`'s), the
+  reference: time to first token and tokens/s after it;
 - the app in a pseudo-terminal (bench/pty_app.py, the real driver writing to a pty this
   bench drains), as a person runs it (`bench_app.py --model exllama:DIR`), the prompt
   typed and Enter pressed.
@@ -31,21 +31,23 @@ and whether the meters' NVML reads are why (the time one read takes is printed).
 from __future__ import annotations
 
 import argparse
-import json
-import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from pty_app import PtyApp, bench_app
+from pty_app import PtyApp, bench_app, last_reply
 
-from llamatui.engines.exllama.engine import own_template
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+from gpu_bench import own_loop
+
 from llamatui.engines.host import ProcessHandle
 from llamatui.engines.meters import Nvml
 from llamatui.engines.protocol import Delta, LoadOptions, SamplingParams
 from llamatui.engines.refs import ModelRef
-from llamatui.engines.templates import ChatMessage, pick_template
+from llamatui.engines.templates import ChatMessage
 
 PROMPT = "Write a long story about a dragon who learns to read."
 ASK: list[ChatMessage] = [{"role": "user", "content": PROMPT}]
@@ -53,45 +55,6 @@ FOOTER = b"TTFT"
 """In the reply's footer, drawn once it has ended."""
 READY = "\u00b7 ready \u00b7".encode()
 """The status line once a reply has ended (it says "generating" while one streams)."""
-
-
-def own_loop(folder: Path, n_tokens: int, runs: int = 3) -> tuple[float, float]:
-    """exllamav3's own Generator on `folder`, greedy, with the model's own template:
-    (time to first token in s, tokens/s after it), the medians of `runs` after one
-    warm-up."""
-    import torch
-    from exllamav3 import Cache, Config, Generator, GreedySampler, Job, Model, Tokenizer
-
-    tok_config = json.loads((folder / "tokenizer_config.json").read_text())
-    model_type = json.loads((folder / "config.json").read_text()).get("model_type", "")
-    template, _ = pick_template(own_template(folder, tok_config), model_type)
-    config = Config.from_directory(str(folder))
-    context = min(4096, config.max_position_embeddings) // 256 * 256
-    model = Model.from_config(config)
-    cache = Cache(model, max_num_tokens=context)
-    model.load()
-    tokenizer = Tokenizer.from_config(config)
-    generator = Generator(model=model, cache=cache, tokenizer=tokenizer)
-    ids = tokenizer.encode(template.render(ASK), encode_special_tokens=True)
-    n_tokens = min(n_tokens, context - ids.shape[-1] - 1)
-    ttfts, rates = [], []
-    for _ in range(runs + 1):
-        job = Job(input_ids=ids, max_new_tokens=n_tokens, sampler=GreedySampler())
-        t0 = time.perf_counter()
-        generator.enqueue(job)
-        n, t_first = 0, 0.0
-        while generator.num_remaining_jobs():
-            for r in generator.iterate():
-                k = r.get("token_ids")
-                if k is not None and k.shape[-1]:
-                    n += int(k.shape[-1])
-                    t_first = t_first or time.perf_counter()
-        ttfts.append(t_first - t0)
-        rates.append((n - 1) / (time.perf_counter() - t_first))
-    model.unload()
-    del generator, cache, model
-    torch.cuda.empty_cache()
-    return statistics.median(ttfts[1:]), statistics.median(rates[1:])
 
 
 def engine_alone(folder: Path, n_tokens: int, runs: int = 3) -> tuple[int, float]:
@@ -165,14 +128,7 @@ def app_case(
         time.sleep(0.5)
     finally:
         app.close()
-    db = sqlite3.connect(Path(data) / "history.db")
-    row = db.execute(
-        "SELECT generated_tokens, tokens_per_s, ttft_s FROM messages"
-        " WHERE role = 'assistant' ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    db.close()
-    assert row is not None and row[0], "the reply was never stored with its figures"
-    n, engine, ttft = int(row[0]), float(row[1]), float(row[2] or 0.0)
+    n, engine, ttft = last_reply(data)
     return {
         "tokens": n,
         "on_screen": (n - 1) / (t_last - t_enter - ttft),
@@ -194,7 +150,7 @@ def main() -> None:
     folder = args.model.resolve()
     lengths = [int(x) for x in args.lengths.split(",")]
     print(f"model {folder.name}, greedy", flush=True)
-    own = {n: own_loop(folder, n) for n in sorted(set(lengths))}
+    own = {n: own_loop(folder, ASK, n) for n in sorted(set(lengths))}
     for n, (ttft, rate) in own.items():
         print(f"own loop {n:5} tokens: TTFT {ttft * 1000:6.1f} ms, {rate:7.1f} tok/s", flush=True)
     print(f"one NVML read of every GPU: {nvml_read_ms():.2f} ms", flush=True)

@@ -11,6 +11,7 @@ import fcntl
 import os
 import pty
 import select
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -29,6 +30,20 @@ PROBE_KEYS = "¤¦§©®°±¶"
 def bench_app(args: list[str]) -> list[str]:
     """The command line of `bench_app.py` with `args`."""
     return [sys.executable, str(HERE / "bench_app.py"), *args]
+
+
+def last_reply(data_dir: str | Path) -> tuple[int, float, float]:
+    """What the app stored of its last reply in `data_dir`: the tokens it has (a
+    model may end early), the engine's own tokens/s and time to first token (s)
+    (the footer on screen may wrap)."""
+    db = sqlite3.connect(Path(data_dir) / "history.db")
+    row = db.execute(
+        "SELECT generated_tokens, tokens_per_s, ttft_s FROM messages"
+        " WHERE role = 'assistant' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    db.close()
+    assert row is not None and row[0], "the reply was never stored with its figures"
+    return int(row[0]), float(row[1]), float(row[2] or 0.0)
 
 
 class PtyApp:

@@ -31,7 +31,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pty_app import PROBE_KEYS, PtyApp, bench_app
+from pty_app import PROBE_KEYS, PtyApp, bench_app, last_reply
 
 from llamatui.engines.handle import EngineState
 from llamatui.engines.models import default_model_path
@@ -221,16 +220,7 @@ def pty_case(
         streaming = (app.chunk_cpu[last[0]] - app.chunk_cpu[first[0]]) / (t_last - t_first)
         written = app.bytes_between(t_enter, t_last)
         time.sleep(0.3)
-        # What the stored reply says: the tokens it has (a model may end early) and
-        # the engine's own rate (the footer on screen may wrap).
-        db = sqlite3.connect(Path(env["LLAMATUI_DATA_DIR"]) / "history.db")
-        row = db.execute(
-            "SELECT generated_tokens, tokens_per_s FROM messages"
-            " WHERE role = 'assistant' ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        db.close()
-        assert row is not None and row[0], "the reply was never stored with its figures"
-        n, engine = int(row[0]), float(row[1])
+        n, engine, _ = last_reply(env["LLAMATUI_DATA_DIR"])
         # Another reply, typed over while it streams (a person writing the next
         # prompt): keypress to screen, and what the app then costs. Stopped after.
         keys, typing = typed_over(app, prompt)

@@ -52,21 +52,28 @@ def stream(handle: ProcessHandle, params: SamplingParams) -> tuple[str, ReplySta
     return "".join(text), stats
 
 
-def own_loop(folder: Path, prompt: str, runs: int = 3) -> float:
-    """exllamav3's own Generator on the same model, greedy: tokens/s after the first."""
+def own_loop(
+    folder: Path, messages: list[ChatMessage], n_tokens: int = TOKENS, runs: int = 3
+) -> tuple[float, float]:
+    """exllamav3's own Generator on `folder`, greedy, `messages` in the model's own
+    template: (time to first token in s, tokens/s after it), the medians of `runs`
+    after one warm-up."""
     import torch
     from exllamav3 import Cache, Config, Generator, GreedySampler, Job, Model, Tokenizer
 
     config = Config.from_directory(str(folder))
+    context = min(N_CTX, config.max_position_embeddings) // 256 * 256
     model = Model.from_config(config)
-    cache = Cache(model, max_num_tokens=N_CTX)
+    cache = Cache(model, max_num_tokens=context)
     model.load()
     tokenizer = Tokenizer.from_config(config)
     generator = Generator(model=model, cache=cache, tokenizer=tokenizer)
-    ids = tokenizer.encode(prompt, encode_special_tokens=True)
-    rates = []
-    for _ in range(runs):
-        job = Job(input_ids=ids, max_new_tokens=TOKENS, sampler=GreedySampler())
+    ids = tokenizer.encode(prompt_of(folder, messages), encode_special_tokens=True)
+    n_tokens = min(n_tokens, context - ids.shape[-1] - 1)
+    ttfts, rates = [], []
+    for _ in range(runs + 1):
+        job = Job(input_ids=ids, max_new_tokens=n_tokens, sampler=GreedySampler())
+        t0 = time.perf_counter()
         generator.enqueue(job)
         n, t_first = 0, 0.0
         while generator.num_remaining_jobs():
@@ -75,11 +82,12 @@ def own_loop(folder: Path, prompt: str, runs: int = 3) -> float:
                 if k is not None and k.shape[-1]:
                     n += int(k.shape[-1])
                     t_first = t_first or time.perf_counter()
+        ttfts.append(t_first - t0)
         rates.append((n - 1) / (time.perf_counter() - t_first))
     model.unload()
     del generator, cache, model
     torch.cuda.empty_cache()
-    return statistics.median(rates)
+    return statistics.median(ttfts[1:]), statistics.median(rates[1:])
 
 
 def check(folder: Path) -> None:
@@ -119,17 +127,17 @@ def check(folder: Path) -> None:
         f" MiB · estimate {need / MIB:.0f} MiB vs NVML +{(loaded - before) / MIB:.0f} MiB"
     )
     engine = statistics.median(rates)
-    own = own_loop(folder, prompt_of(folder))
+    _, own = own_loop(folder, ASK)
     print(f"tokens/s: engine host {engine:.1f} · exllamav3's own loop {own:.1f}", end=" ")
     print(f"· ratio {engine / own:.3f}", flush=True)
 
 
-def prompt_of(folder: Path) -> str:
-    """The prompt text the engine sends for ASK, with the model's own template."""
+def prompt_of(folder: Path, messages: list[ChatMessage]) -> str:
+    """The prompt text the engine sends for `messages`, with the model's own template."""
     tok_config = json.loads((folder / "tokenizer_config.json").read_text())
     model_type = json.loads((folder / "config.json").read_text()).get("model_type", "")
     template, _ = pick_template(own_template(folder, tok_config), model_type)
-    return template.render(ASK)
+    return template.render(messages)
 
 
 def main() -> None:
