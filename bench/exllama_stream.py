@@ -18,8 +18,8 @@ the first token, to the reply's footer drawn, so the app's start of the reply an
 end count against it), that as a ratio of the own loop's tokens/s ('of own'), the
 engine's own tokens/s under the app, the app's CPU as % of one core from Enter to the
 footer, bytes written to the terminal per token, and the idle app's CPU over --idle
-seconds. A benchmark: it prints figures and asserts only
-that the reply was drawn and stored.
+seconds. A benchmark: it prints figures and asserts only that the reply was drawn and
+stored.
 
 With --paired N, each case runs N rounds of three, one after another: the engine
 host alone (the engine's own tokens/s, no app: median of 3 replies after a warm-up),
