@@ -52,19 +52,15 @@ def main() -> None:
     parser.add_argument("--no-gpu-meters", action="store_true", help="meters without NVML")
     args = parser.parse_args()
     sampling = SamplingParams(temperature=0.0, max_tokens=args.tokens)
-    if args.model is not None:
-        sampler = Sampler(gpus=NoGpus()) if args.no_gpu_meters else None
-        settings = Settings(model=args.model, load=LoadOptions(n_ctx=8192), sampling=sampling)
-        LlamaTUI(settings, sampler=sampler).run()
-        return
     if args.stream is None:
         settings = Settings(
-            model=default_model(),
+            model=args.model or default_model(),
             load=LoadOptions(n_ctx=8192),
             engine_options={"llamacpp": {"threads": args.threads}} if args.threads else {},
             sampling=sampling,
         )
-        LlamaTUI(settings).run()
+        sampler = Sampler(gpus=NoGpus()) if args.no_gpu_meters else None
+        LlamaTUI(settings, sampler=sampler).run()
         return
     # The replay runs in an engine process, as llama.cpp does: the app's CPU is
     # the app's own.

@@ -12,7 +12,8 @@ PIP=(python3 -m pip download --quiet --dest "$OUT" --python-version 3.12
      --only-binary=:all:)
 # exllamav3 is a pure-Python wheel that compiles its CUDA code on first import; the
 # image has torch, tokenizers, safetensors, numpy, pyyaml, pillow, but not pydantic
-# (exllamav3 imports it; seen missing on the GPU machine, 2026-11-27).
+# (exllamav3 imports it; seen missing on the GPU machine, 2026-11-27). Rich is carried
+# at the version the app is tested with: the image's may be older than textual needs.
 "${PIP[@]}" --no-deps exllamav3==1.6.5 marisa-trie llguidance ninja
 "${PIP[@]}" pydantic  # with its needs: pydantic-core is pinned to its version
 "${PIP[@]}" --no-deps textual markdown-it-py mdit-py-plugins linkify-it-py uc-micro-py \

@@ -190,7 +190,7 @@ class ComboSampler:
 
 
 class GreedySampler(ComboSampler):
-    """exllamav3's argmax sampler (bench/exllama_stream.py's own loop uses it)."""
+    """exllamav3's argmax sampler (scripts/gpu_bench.py's own loop uses it)."""
 
     def __init__(self) -> None:
         super().__init__(temperature=0.0)
