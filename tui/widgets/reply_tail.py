@@ -1,10 +1,22 @@
 """The growing end of a streaming reply (its tail), drawn from how it was drawn
 last: a paragraph's settled lines, and a code block's settled lines of code, are
-kept, and only the rest drawn again (`ReplyText` draws the tail on every update)."""
+kept, and only the rest drawn again (`ReplyText` draws the tail on every update).
+
+A long code block is lexed, while it grows, from a line a little above its lines
+still to settle, not from its start: lexing is the slow part (about 0.1 ms a line
+of Python), and lexing all of a 200-line block on every update cost 20 ms each, a
+tenth of a core. A line that starts a statement (the least indented of those
+near) is where a lexer starts afresh in nearly all code. Where it is not (inside a
+string or comment over many lines), the settled lines lexed from it come out
+otherwise than they were, and the block is lexed whole, as before. Text added can
+change how lines far above it lex only rarely (lexers look ahead a line or two):
+those are drawn again when the block ends, lexed whole once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import copy
 
 from markdown_it.token import Token
 from rich.cells import cell_len
@@ -21,6 +33,12 @@ from llamatui.tui.widgets.markdown_lines import LexedLine, code_lines
 Draw = Callable[[str, list[Token] | None, int], list[Strip]]
 """Draws Markdown text (its parse, if known; code blocks' lines from a line on)."""
 
+CODE_CONTEXT = 4
+"""Lines of a growing code block lexed above its first line still to settle (a
+block with no more settled lines than this is lexed whole)."""
+RESTART_SEARCH = 12
+"""How far above those lines to look for a line to start lexing from."""
+
 
 class LastTail:
     """The tail last drawn, when it was one paragraph or one code block."""
@@ -31,6 +49,9 @@ class LastTail:
         self.code: tuple[str, list[Strip], list[LexedLine]] = ("", [], [])
         """When it was one code block: its source, the lines of its code's settled
         lines (each drawn as one line) and how they were lexed."""
+        self.lexed_in_part = False
+        """Whether that code block was lexed from a line other than its first (its
+        lines are drawn again, as lexed whole, once it ends: `whole`)."""
 
     def still_one_paragraph(self, tail: str) -> bool:
         """Whether `tail` is the paragraph last drawn with words added to its line."""
@@ -54,11 +75,13 @@ class LastTail:
         return list(lines)
 
     def code_lines(
-        self, text: str, parsed: list[Token], draw: Draw, width: int
+        self, text: str, parsed: list[Token], draw: Draw, width: int, *, whole: bool = False
     ) -> list[Strip] | None:
         """A tail that is one code block, grown from the last: the lines of its
         settled code as they were, and only the rest drawn (a long block costs what
-        its last lines cost, and lexing it); None to draw it whole.
+        its last lines cost, and lexing a few lines above them); None to draw it
+        whole. With `whole` (the block has ended, or the reply), it is lexed whole:
+        drawn as it is when the reply is drawn at once.
 
         A line of code with another after it is settled, unless lexing it now
         gives other tokens than it did (a string or comment a later line ends):
@@ -67,28 +90,65 @@ class LastTail:
         block = one_code_block(parsed)
         if block is None:
             self.code = ("", [], [])
+            self.lexed_in_part = False
             return None
         # What is drawn: the code without its blank end.
         code = block[0].rstrip()
-        lexed = code_lines(code, block[1])
+        rows = code.split("\n")
         before, settled, lexed_before = self.code
         if not (before and text.startswith(before)):
-            settled = []
-        same = next(
-            (i for i, (a, b) in enumerate(zip(lexed_before, lexed, strict=False)) if a != b),
-            len(settled),
-        )
+            settled, lexed_before = [], []
+            self.lexed_in_part = False
+        start = 0 if whole else restart_line(rows, len(settled))
+        # Lines above `start` are not lexed again: they are as they were.
+        lexed = lexed_before[:start] + code_lines("\n".join(rows[start:]), block[1])
+        compared = range(start, min(len(lexed_before), len(lexed)))
+        same = next((i for i in compared if lexed_before[i] != lexed[i]), len(settled))
+        if start and same < len(settled):
+            # Its settled lines lexed otherwise from there (it is inside a string or
+            # comment, say): lexed whole, as they were.
+            return self.code_lines(text, parsed, draw, width, whole=True)
         # Not past the code's last line: it may have become shorter (a blank line
         # before a closing fence that arrived in pieces is no longer drawn).
         settled = settled[: min(same, len(settled), len(lexed) - 1)]
-        lines = settled + draw(text, parsed, len(settled))
+        if len(settled) < start:
+            return self.code_lines(text, parsed, draw, width, whole=True)
+        if start:
+            # The block from `start` on, drawn from its first unsettled line.
+            part = copy(parsed[0])
+            part.content = "\n".join(rows[start:]) + "\n"
+            lines = settled + draw(text, [part], len(settled) - start)
+            self.lexed_in_part = True
+        else:
+            lines = settled + draw(text, parsed, len(settled))
+            self.lexed_in_part = False
         # Its lines but the last are settled, when each was drawn as one line: none
         # too long for the width, none left out (two blank lines drawn as one when
         # the code's background is the reply's).
         done = len(lexed) - 1
         fits = width - 2  # the code's padding
-        new = code.split("\n")[len(settled) :]
+        new = rows[len(settled) :]
         if len(lines) == done + 1 and all(cell_len(x.expandtabs(4)) < fits for x in new):
             settled = lines[:done]
         self.code = (text, settled, lexed[: len(settled)])
         return lines
+
+
+def restart_line(rows: list[str], first: int) -> int:
+    """Where to start lexing a code block whose lines from `first` on are drawn: 0
+    (its start) for a short block; else, a little above `first`, the least indented
+    line of those near (a statement's start, where lexers start afresh)."""
+    top = first - CODE_CONTEXT
+    if top <= 0:
+        return 0
+    best, depth = top, None
+    for i in range(top, max(0, top - RESTART_SEARCH) - 1, -1):
+        row = rows[i]
+        if not row.strip():
+            continue
+        indent = len(row) - len(row.lstrip())
+        if depth is None or indent < depth:
+            best, depth = i, indent
+            if not indent:
+                break
+    return best

@@ -36,7 +36,7 @@ from llamatui.tui.widgets.markdown_blocks import (
     first_block_end,
     split_finished,
 )
-from llamatui.tui.widgets.markdown_lines import MarkdownLook
+from llamatui.tui.widgets.markdown_lines import PARSER, MarkdownLook
 from llamatui.tui.widgets.reply_tail import LastTail
 from llamatui.tui.widgets.single_layout import SingleLayout
 from llamatui.tui.widgets.terminal_scroll import expect_resize
@@ -136,15 +136,23 @@ class ReplyText(SingleLayout):
             self._let_go()  # laid out anew: no rows held
 
     def _tail(
-        self, text: str, parsed: list[Token] | None = None, *, paragraph: bool = False
+        self,
+        text: str,
+        parsed: list[Token] | None = None,
+        *,
+        paragraph: bool = False,
+        ended: bool = False,
     ) -> list[Strip]:
         """The lines of the growing tail `text` (`parsed`, its parse; `paragraph`:
-        known to be one paragraph, not parsed)."""
+        known to be one paragraph, not parsed; `ended`: its blocks have ended, and
+        are drawn as in the whole reply)."""
         lines = None
         if paragraph or parsed is not None:
             lines = self._last.paragraph_lines(text, parsed, self._markdown)
             if lines is None and parsed is not None:
-                lines = self._last.code_lines(text, parsed, self._markdown, self._width)
+                lines = self._last.code_lines(
+                    text, parsed, self._markdown, self._width, whole=ended
+                )
         if lines is None:
             lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.
@@ -281,7 +289,7 @@ class ReplyText(SingleLayout):
             # block drawn last as the tail keeps its settled lines), then the last.
             # (A link's target defined in the tail would reach into every block of
             # the parse: each part is parsed alone then, as the next update does.)
-            self._done_lines += self._tail(tail[:finished], split.finished)
+            self._done_lines += self._tail(tail[:finished], split.finished, ended=True)
             self._done += finished
             self._tail_lines = self._tail(tail[finished:], split.last)
             self._paint_changes(kept, before)
@@ -344,7 +352,10 @@ class ReplyText(SingleLayout):
         self.streaming = False
         if self._width and not LINK_DEFINITION.search(self.source):
             before = self._done_lines + self._tail_lines
-            self._done_lines = list(before)
+            if self._last.lexed_in_part:  # a long code block ends the reply: lexed whole
+                tail = self.source[self._done :]
+                self._tail_lines = self._tail(tail, PARSER.parse(tail), ended=True)
+            self._done_lines += self._tail_lines
             self._tail_lines = []
             self._done = len(self.source)
             self._last = LastTail()
