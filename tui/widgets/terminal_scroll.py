@@ -264,10 +264,12 @@ def _render(screen: Screen[Any], regions: list[Region]) -> ChopsUpdate:
             for y in r.intersection(shown).line_range
             if bisect_left(empty[y], x1) > bisect_left(empty[y], x0)
         }
+        alike = _rows_alike(widget)
         for first, count in _runs(sorted(rows)):
             # All of the widget's width in those rows: chops are whole.
             crop = Region(x0 - region.x, first - region.y, shown.width, count)
-            for y, strip in enumerate(widget.render_lines(crop), first):
+            strips = _alike_lines(widget, crop) if alike else widget.render_lines(crop)
+            for y, strip in enumerate(strips, first):
                 line = chops[y]
                 final_cuts = [cut for cut in cuts[y] if x1 >= cut >= x0]
                 pieces = strip.divide([cut - x0 for cut in final_cuts[1:]])
@@ -276,6 +278,37 @@ def _render(screen: Screen[Any], regions: list[Region]) -> ChopsUpdate:
                         line[cut] = piece
                 empty[y] = [cut for cut in empty[y] if line[cut] is None]
     return ChopsUpdate(chops, spans, [cut_set[1:] for cut_set in cuts])
+
+
+def _rows_alike(widget: Widget) -> bool:
+    """Whether the widget's rows, but its first and last, are drawn alike: a
+    container's own rows are its background, padding and side borders (its children
+    are drawn apart). Beside a scrolled view a container's rows are drawn again
+    (the conversations pane's, the view's padding): one of them is enough."""
+    return (
+        widget.is_container
+        and type(widget).render is Widget.render
+        and widget.styles.keyline[0] == "none"
+        and not widget.border_title
+        and not widget.border_subtitle
+    )
+
+
+def _alike_lines(widget: Widget, crop: Region) -> list[Strip]:
+    """`widget.render_lines(crop)` for a widget whose rows, but its first and last,
+    are alike (`_rows_alike`): one of those rendered, for all."""
+    x, y, width, height = crop
+    last = widget.outer_size.height - 1
+    lines: list[Strip] = []
+    middle: Strip | None = None
+    for row in range(y, y + height):
+        if row in (0, last):
+            lines += widget.render_lines(Region(x, row, width, 1))
+        else:
+            if middle is None:
+                middle = widget.render_lines(Region(x, row, width, 1))[0]
+            lines.append(middle)
+    return lines
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
