@@ -288,7 +288,7 @@ def _rows_alike(widget: Widget) -> bool:
     return (
         widget.is_container
         and type(widget).render is Widget.render
-        and widget.styles.keyline[0] == "none"
+        and str(widget.styles.keyline[0]) == "none"  # (typed without its default)
         and not widget.border_title
         and not widget.border_subtitle
     )
