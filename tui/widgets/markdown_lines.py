@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import ClassVar
 
@@ -22,10 +22,18 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import CodeBlock, Heading, ListItem, Markdown, MarkdownElement
+from rich.markdown import (
+    CodeBlock,
+    Heading,
+    ListItem,
+    Markdown,
+    MarkdownElement,
+    TableElement,
+)
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.theme import Theme
 from textual.color import Color
 from textual.strip import Strip
@@ -89,6 +97,55 @@ class _ListItem(ListItem):
             yield padding if i else numeral
             yield from line
             yield Segment.line()
+
+
+@dataclass
+class TableSizes:
+    """A table's column widths, found or given: a table drawn a few rows at a time
+    (`table_tail.py`) draws its new rows at the widths of the whole, which change
+    only when a new cell is wider than any before in its column."""
+
+    given: list[int] | None = None
+    """The widths to draw at (padding included), instead of finding them."""
+    widths: list[int] = field(default_factory=list)
+    """The widths found for the rows drawn (when none were given)."""
+    widest: list[int] = field(default_factory=list)
+    """Each column's widest cell as drawn (padding included): what the widths are
+    found from (Rich's `Table._calculate_column_widths` uses these alone)."""
+
+
+class _Table(TableElement):
+    """A table whose column widths can be given and read (`TableSizes`)."""
+
+    sizes: TableSizes | None = None
+
+    @classmethod
+    def create(cls, markdown: Markdown, token: Token) -> MarkdownElement:
+        table = super().create(markdown, token)
+        assert isinstance(table, _Table)
+        table.sizes = getattr(markdown, "table_sizes", None)
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for part in super().__rich_console__(console, options):
+            if self.sizes is not None and isinstance(part, Table):
+                _sized(part, self.sizes)
+            yield part
+
+
+def _sized(table: Table, sizes: TableSizes) -> None:
+    """Make `table` note its columns' widest cells and its widths in `sizes`, or
+    draw at the widths given there."""
+    find = table._calculate_column_widths
+
+    def widths(console: Console, options: ConsoleOptions) -> list[int]:
+        sizes.widest = [table._measure_column(console, options, c).maximum for c in table.columns]
+        if sizes.given is not None:
+            return list(sizes.given)
+        sizes.widths = find(console, options)
+        return sizes.widths
+
+    table._calculate_column_widths = widths  # type: ignore[method-assign]
 
 
 # The languages models write most: their lexers are made before the first reply
@@ -155,6 +212,7 @@ class ReplyMarkdown(Markdown):
         "fence": _CodeBlock,
         "code_block": _CodeBlock,
         "list_item_open": _ListItem,
+        "table_open": _Table,
     }
 
     def __init__(
@@ -165,6 +223,7 @@ class ReplyMarkdown(Markdown):
         code_background: str,
         parsed: list[Token] | None = None,
         code_from: int = 0,
+        table_sizes: TableSizes | None = None,
     ) -> None:
         # Rich's __init__ only makes a parser and keeps its arguments: the same,
         # with the parser made once.
@@ -178,6 +237,7 @@ class ReplyMarkdown(Markdown):
         self.inline_code_theme = code_theme
         self.code_background = code_background
         self.code_from = code_from
+        self.table_sizes = table_sizes
 
 
 @dataclass(frozen=True)
@@ -220,15 +280,18 @@ class MarkdownLook:
         base: Style,
         parsed: list[Token] | None = None,
         code_from: int = 0,
+        table_sizes: TableSizes | None = None,
     ) -> list[Strip]:
         """`text` (or its `parsed` tokens) as Markdown: lines `width` cells wide.
-        With `code_from`, code blocks are drawn from that line of their code on."""
+        With `code_from`, code blocks are drawn from that line of their code on;
+        with `table_sizes`, a table's widths are noted there, or given."""
         markdown = ReplyMarkdown(
             text,
             code_theme=self.code_theme,
             code_background=self.code_background,
             parsed=parsed,
             code_from=code_from,
+            table_sizes=table_sizes,
         )
         console.push_theme(self.theme)
         try:

@@ -29,6 +29,7 @@ from llamatui.tui.widgets.markdown_blocks import (
     still_one_paragraph,
 )
 from llamatui.tui.widgets.markdown_lines import LexedLine, code_lines
+from llamatui.tui.widgets.table_tail import TableTail
 
 Draw = Callable[[str, list[Token] | None, int], list[Strip]]
 """Draws Markdown text (its parse, if known; code blocks' lines from a line on)."""
@@ -49,6 +50,8 @@ class LastTail:
         self.code: tuple[str, list[Strip], list[LexedLine]] = ("", [], [])
         """When it was one code block: its source, the lines of its code's settled
         lines (each drawn as one line) and how they were lexed."""
+        self.table = TableTail()
+        """When it was one table: its rows drawn so far."""
         self.lexed_in_part = False
         """Whether that code block was lexed from a line other than its first (its
         lines are drawn again, as lexed whole, once it ends: `whole`)."""

@@ -36,7 +36,7 @@ from llamatui.tui.widgets.markdown_blocks import (
     first_block_end,
     split_finished,
 )
-from llamatui.tui.widgets.markdown_lines import PARSER, MarkdownLook
+from llamatui.tui.widgets.markdown_lines import PARSER, MarkdownLook, TableSizes
 from llamatui.tui.widgets.reply_tail import LastTail
 from llamatui.tui.widgets.single_layout import SingleLayout
 from llamatui.tui.widgets.terminal_scroll import expect_resize
@@ -100,13 +100,18 @@ class ReplyText(SingleLayout):
     # Drawing -----------------------------------------------------------------------
 
     def _markdown(
-        self, text: str, parsed: list[Token] | None = None, code_from: int = 0
+        self,
+        text: str,
+        parsed: list[Token] | None = None,
+        code_from: int = 0,
+        table_sizes: TableSizes | None = None,
     ) -> list[Strip]:
         if not text.strip():
             return []
         if self._look is None:
             self._look = MarkdownLook.of(self.app.current_theme)
-        return self._look.render(self.app.console, text, self._width, self._base, parsed, code_from)
+        console, width, base = self.app.console, self._width, self._base
+        return self._look.render(console, text, width, base, parsed, code_from, table_sizes)
 
     @property
     def _base(self) -> Style:
@@ -153,6 +158,8 @@ class ReplyText(SingleLayout):
                 lines = self._last.code_lines(
                     text, parsed, self._markdown, self._width, whole=ended
                 )
+            if lines is None and parsed is not None:
+                lines = self._last.table.lines(text, parsed, self._markdown)
         if lines is None:
             lines = self._markdown(text, parsed)
         # Blocks are a blank line apart; the finished part ends without one.

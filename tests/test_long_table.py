@@ -1,0 +1,68 @@
+"""A table streaming: each update draws its new rows, not the whole table, and what
+is drawn is what the table drawn whole shows."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from test_long_code import shown_tail
+from test_reply_text import seen, streaming
+
+from llamatui.tui.widgets import markdown_lines
+
+
+def table(rows: int, seed: int, *, wide: bool = False) -> str:
+    """A table whose cells now and then outgrow their column (its widths change),
+    with inline code, bold, an escaped pipe and alignments; `wide`: wider than the
+    view, its cells wrapped."""
+    rng = random.Random(seed)
+    words = ["a", "cache", "`jobs`", "**strict**", "how many files", "where \\| kept", "2"]
+    lines = ["| name | value | what it does |", "|:---|---:|:---:|"]
+    for i in range(rows):
+        cells = [f"`item_{i}`", str(i * rng.randint(1, 999))]
+        n = rng.randint(1, 12 if wide else 4) + (8 if i == rows // 2 else 0)
+        cells.append(" ".join(rng.choice(words) for _ in range(n)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("seed", "wide"), [(1, False), (2, False), (3, True)])
+async def test_a_table_draws_its_new_rows_at_the_widths_of_the_whole(
+    monkeypatch: pytest.MonkeyPatch, seed: int, wide: bool
+) -> None:
+    text = f"Here:\n\n{table(60, seed, wide=wide)}\nAfter it.\n"
+    rows_drawn: list[int] = []
+    real = markdown_lines.MarkdownLook.render
+
+    def counted(self: markdown_lines.MarkdownLook, *args: object, **kw: object) -> object:
+        parsed = args[4] if len(args) > 4 else None
+        if isinstance(parsed, list):
+            rows_drawn.append(sum(1 for t in parsed if t.type == "tr_open"))
+        return real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(markdown_lines.MarkdownLook, "render", counted)
+    async with streaming((100, 40)) as (_pilot, reply):
+        most = []
+        for i in range(0, len(text), 45):
+            rows_drawn.clear()
+            reply.append(text[i : i + 45])
+            tail = reply.source[reply._done :]
+            # Every update shows the table as drawn whole, cell for cell.
+            assert shown_tail(reply) == [seen(x) for x in reply._markdown(tail)], i
+            if tail.count("\n") > 40 and rows_drawn:
+                most.append(sorted(rows_drawn)[len(rows_drawn) // 2])
+        # Most updates draw the header and a row or two, not the table's 40 and more
+        # (drawn whole again only when a cell widens its column).
+        assert most and sorted(most)[len(most) // 2] <= 3
+        reply.finish()
+        whole = [seen(x) for x in reply._markdown(reply.source)]
+        assert [seen(x) for x in reply._done_lines] == whole
+
+
+async def test_a_table_with_an_empty_row_is_drawn_whole() -> None:
+    text = "| a | b |\n|---|---|\n| 1 | 2 |\n|  |  |\n| 3 | 4 |\n| 5 | 6 |\n"
+    async with streaming((60, 20)) as (_pilot, reply):
+        for i in range(0, len(text), 5):
+            reply.append(text[i : i + 5])
+            assert shown_tail(reply) == [seen(x) for x in reply._markdown(reply.source)]
