@@ -162,7 +162,11 @@ class ReplyText(SingleLayout):
                 lines = self._last.table.lines(text, parsed, self._markdown)
         if lines is None:
             lines = self._markdown(text, parsed)
-        # Blocks are a blank line apart; the finished part ends without one.
+        return self._spaced(lines)
+
+    def _spaced(self, lines: list[Strip]) -> list[Strip]:
+        """The tail's `lines` a blank line after the finished part (blocks are a
+        blank line apart; the finished part ends without one)."""
         if lines and self._done_lines and not self._joined:
             lines.insert(0, self._blank)
         return lines
@@ -289,6 +293,14 @@ class ReplyText(SingleLayout):
             self._tail_lines = self._tail(tail, paragraph=True)
             self._paint_changes(kept, before)
             return
+        rest = self._last.table.rest_of(tail)
+        if rest is not None and not (split := split_finished(rest)).end:
+            # Rows added to a table: only its header and the rows not kept parsed.
+            lines = self._last.table.lines(rest, split.tokens, self._markdown, rest=True)
+            if lines is not None:
+                self._tail_lines = self._spaced(lines)
+                self._paint_changes(kept, before)
+                return
         split = split_finished(tail)
         finished, parsed = split.end, split.tokens
         if finished and not self._joined and not LINK_DEFINITION.search(tail):

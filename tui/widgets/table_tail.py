@@ -41,10 +41,24 @@ class TableTail:
         """Lines of the header (its rows and the rule under them)."""
         self.sizes = TableSizes()
         """Its widths, and each column's widest cell, so far."""
+        self.head = ""
+        """Its header's text (its first row and the rule under it)."""
 
-    def lines(self, text: str, parsed: list[Token], draw: DrawTable) -> list[Strip] | None:
+    def rest_of(self, tail: str) -> str | None:
+        """When `tail` is the table last drawn with text added: its header and what
+        follows the rows kept, to parse (a long table is not parsed whole again,
+        which costs what drawing it whole did); else None."""
+        if self.rows and tail.startswith(self.source):
+            return self.head + tail[len(self.source) :]
+        return None
+
+    def lines(
+        self, text: str, parsed: list[Token], draw: DrawTable, *, rest: bool = False
+    ) -> list[Strip] | None:
         """A tail that is one table: the lines kept, and its new rows drawn at the
-        table's widths; None if it is not one table (it is drawn whole)."""
+        table's widths; None if it is not one table (it is drawn whole). With
+        `rest`, `text` is what `rest_of` gave, and None also when a new row widens
+        the table (the tail is parsed whole, to draw it whole at its new widths)."""
         table = _parts(text, parsed)
         if table is None:
             self.reset()
@@ -55,6 +69,16 @@ class TableTail:
             # left out: such a table is drawn whole.
             self.reset()
             return None
+        if rest:
+            if ended:
+                new = self._part(text, head, rows[:ended], draw)
+                if new is None:
+                    return None
+                self.kept += new
+                last_line = rows[ended - 1][0].map[1]  # type: ignore[index]
+                self.source += "".join(text.splitlines(keepends=True)[2:last_line])
+                self.rows += ended
+            return self._with_live(text, parsed, head, rows[ended:], draw, rest=True)
         if not (self.source and text.startswith(self.source) and ended >= self.rows):
             self._start(text, head, rows[:ended], draw)
         elif ended > self.rows:
@@ -64,12 +88,24 @@ class TableTail:
             else:
                 self.kept += new
                 self._kept_to(text, rows, ended)
-        live = rows[ended:]  # the row still being written
+        return self._with_live(text, parsed, head, rows[ended:], draw, rest=False)
+
+    def _with_live(
+        self,
+        text: str,
+        parsed: list[Token],
+        head: list[Token],
+        live: list[list[Token]],
+        draw: DrawTable,
+        *,
+        rest: bool,
+    ) -> list[Strip] | None:
+        """The lines kept, and those of `live`, the row still being written."""
         if not live:
             return list(self.kept)
         new = self._part(text, head, live, draw)
         if new is None:  # drawn whole, at the widths that row makes
-            return draw(text, parsed, 0, None)
+            return None if rest else draw(text, parsed, 0, None)
         return self.kept + new
 
     def _start(
@@ -80,6 +116,7 @@ class TableTail:
         self.kept = draw(text, _table(head, rows), 0, self.sizes)
         self.sizes.given = self.sizes.widths
         self.header = len(draw(text, _table(head, []), 0, TableSizes(given=self.sizes.widths)))
+        self.head = "".join(text.splitlines(keepends=True)[:2])
         self._kept_to(text, rows, len(rows))
 
     def _kept_to(self, text: str, rows: list[list[Token]], ended: int) -> None:
