@@ -10,6 +10,9 @@ from markdown_it.token import Token
 
 from llamatui.tui.widgets.markdown_lines import PARSER
 
+# A link reference definition: it gives targets to links in blocks above it.
+LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
+
 
 class Split(NamedTuple):
     """A growing reply's text, parsed, and where its finished blocks end."""

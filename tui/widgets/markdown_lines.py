@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -112,6 +112,20 @@ class TableSizes:
     widest: list[int] = field(default_factory=list)
     """Each column's widest cell as drawn (padding included): what the widths are
     found from (Rich's `Table._calculate_column_widths` uses these alone)."""
+
+
+class Draw(Protocol):
+    """Draws Markdown text (its parse, if known), code blocks from a line of their
+    code on, a table's widths noted in or given by `table_sizes` (a reply's
+    `_markdown`)."""
+
+    def __call__(
+        self,
+        text: str,
+        parsed: list[Token] | None = None,
+        code_from: int = 0,
+        table_sizes: TableSizes | None = None,
+    ) -> list[Strip]: ...
 
 
 class _Table(TableElement):

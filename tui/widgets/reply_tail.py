@@ -15,7 +15,6 @@ those are drawn again when the block ends, lexed whole once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from copy import copy
 
 from markdown_it.token import Token
@@ -26,13 +25,11 @@ from llamatui.tui.widgets.markdown_blocks import (
     is_one_paragraph,
     one_code_block,
     settled_lines,
+    split_finished,
     still_one_paragraph,
 )
-from llamatui.tui.widgets.markdown_lines import LexedLine, code_lines
+from llamatui.tui.widgets.markdown_lines import Draw, LexedLine, code_lines
 from llamatui.tui.widgets.table_tail import TableTail
-
-Draw = Callable[[str, list[Token] | None, int], list[Strip]]
-"""Draws Markdown text (its parse, if known; code blocks' lines from a line on)."""
 
 CODE_CONTEXT = 4
 """Lines of a growing code block lexed above its first line still to settle (a
@@ -55,6 +52,37 @@ class LastTail:
         self.lexed_in_part = False
         """Whether that code block was lexed from a line other than its first (its
         lines are drawn again, as lexed whole, once it ends: `whole`)."""
+
+    def lines(
+        self,
+        text: str,
+        parsed: list[Token] | None,
+        draw: Draw,
+        width: int,
+        *,
+        paragraph: bool = False,
+        ended: bool = False,
+    ) -> list[Strip] | None:
+        """The lines of tail `text` (`parsed`, its parse; `paragraph`: known to be
+        one paragraph, not parsed; `ended`: its blocks have ended, drawn as in the
+        whole reply) drawn from the last, when it is one paragraph, code block or
+        table; None to draw it whole."""
+        if not paragraph and parsed is None:
+            return None
+        lines = self.paragraph_lines(text, parsed, draw)
+        if lines is None and parsed is not None:
+            lines = self.code_lines(text, parsed, draw, width, whole=ended)
+            if lines is None:
+                lines = self.table.lines(text, parsed, draw)
+        return lines
+
+    def table_rows(self, tail: str, draw: Draw) -> list[Strip] | None:
+        """When `tail` is the table last drawn with rows added, and nothing after
+        it: its lines, only its header and the rows not kept parsed; else None."""
+        rest = self.table.rest_of(tail)
+        if rest is None or (split := split_finished(rest)).end:
+            return None
+        return self.table.lines(rest, split.tokens, draw, rest=True)
 
     def still_one_paragraph(self, tail: str) -> bool:
         """Whether `tail` is the paragraph last drawn with words added to its line."""

@@ -20,7 +20,6 @@ change. So:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from markdown_it.token import Token
@@ -32,6 +31,7 @@ from textual.widget import Widget
 
 from llamatui.tui.widgets.direct_paint import changed_lines, repaint
 from llamatui.tui.widgets.markdown_blocks import (
+    LINK_DEFINITION,
     finished_items,
     first_block_end,
     split_finished,
@@ -44,9 +44,6 @@ from llamatui.tui.widgets.terminal_scroll import expect_resize
 # Blank rows under a reply that ends, in rows it held, that it may keep (or a quarter
 # of the rows it holds at a time, if more): see ReplyText._keeps_rows.
 KEEP_BLANK_ROWS = 2
-
-# A link reference definition: it gives targets to links in blocks above it.
-LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
 
 
 class ReplyText(SingleLayout):
@@ -148,25 +145,13 @@ class ReplyText(SingleLayout):
         paragraph: bool = False,
         ended: bool = False,
     ) -> list[Strip]:
-        """The lines of the growing tail `text` (`parsed`, its parse; `paragraph`:
-        known to be one paragraph, not parsed; `ended`: its blocks have ended, and
-        are drawn as in the whole reply)."""
-        lines = None
-        if paragraph or parsed is not None:
-            lines = self._last.paragraph_lines(text, parsed, self._markdown)
-            if lines is None and parsed is not None:
-                lines = self._last.code_lines(
-                    text, parsed, self._markdown, self._width, whole=ended
-                )
-            if lines is None and parsed is not None:
-                lines = self._last.table.lines(text, parsed, self._markdown)
-        if lines is None:
-            lines = self._markdown(text, parsed)
-        return self._spaced(lines)
+        """The lines of the growing tail `text` (see `LastTail.lines`)."""
+        draw = self._markdown
+        lines = self._last.lines(text, parsed, draw, self._width, paragraph=paragraph, ended=ended)
+        return self._spaced(self._markdown(text, parsed) if lines is None else lines)
 
     def _spaced(self, lines: list[Strip]) -> list[Strip]:
-        """The tail's `lines` a blank line after the finished part (blocks are a
-        blank line apart; the finished part ends without one)."""
+        """The tail's `lines`, a blank line after the finished part's (its end)."""
         if lines and self._done_lines and not self._joined:
             lines.insert(0, self._blank)
         return lines
@@ -293,14 +278,10 @@ class ReplyText(SingleLayout):
             self._tail_lines = self._tail(tail, paragraph=True)
             self._paint_changes(kept, before)
             return
-        rest = self._last.table.rest_of(tail)
-        if rest is not None and not (split := split_finished(rest)).end:
-            # Rows added to a table: only its header and the rows not kept parsed.
-            lines = self._last.table.lines(rest, split.tokens, self._markdown, rest=True)
-            if lines is not None:
-                self._tail_lines = self._spaced(lines)
-                self._paint_changes(kept, before)
-                return
+        if (lines := self._last.table_rows(tail, self._markdown)) is not None:
+            self._tail_lines = self._spaced(lines)  # rows added to a table
+            self._paint_changes(kept, before)
+            return
         split = split_finished(tail)
         finished, parsed = split.end, split.tokens
         if finished and not self._joined and not LINK_DEFINITION.search(tail):

@@ -12,16 +12,10 @@ table is drawn whole once, at its new widths, and goes on from there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from markdown_it.token import Token
 from textual.strip import Strip
 
-from llamatui.tui.widgets.markdown_lines import TableSizes
-
-DrawTable = Callable[[str, list[Token] | None, int, TableSizes | None], list[Strip]]
-"""Draws Markdown text from its parse, a table's widths noted in, or given by, the
-sizes."""
+from llamatui.tui.widgets.markdown_lines import Draw, TableSizes
 
 
 class TableTail:
@@ -53,7 +47,7 @@ class TableTail:
         return None
 
     def lines(
-        self, text: str, parsed: list[Token], draw: DrawTable, *, rest: bool = False
+        self, text: str, parsed: list[Token], draw: Draw, *, rest: bool = False
     ) -> list[Strip] | None:
         """A tail that is one table: the lines kept, and its new rows drawn at the
         table's widths; None if it is not one table (it is drawn whole). With
@@ -96,7 +90,7 @@ class TableTail:
         parsed: list[Token],
         head: list[Token],
         live: list[list[Token]],
-        draw: DrawTable,
+        draw: Draw,
         *,
         rest: bool,
     ) -> list[Strip] | None:
@@ -108,9 +102,7 @@ class TableTail:
             return None if rest else draw(text, parsed, 0, None)
         return self.kept + new
 
-    def _start(
-        self, text: str, head: list[Token], rows: list[list[Token]], draw: DrawTable
-    ) -> None:
+    def _start(self, text: str, head: list[Token], rows: list[list[Token]], draw: Draw) -> None:
         """Draw the table's header and `rows` whole; keep them, and their widths."""
         self.sizes = TableSizes()
         self.kept = draw(text, _table(head, rows), 0, self.sizes)
@@ -129,7 +121,7 @@ class TableTail:
         self.source = "".join(text.splitlines(keepends=True)[:last_line])
 
     def _part(
-        self, text: str, head: list[Token], rows: list[list[Token]], draw: DrawTable
+        self, text: str, head: list[Token], rows: list[list[Token]], draw: Draw
     ) -> list[Strip] | None:
         """The lines `rows` have in the table drawn whole, or None when a cell of
         theirs is wider than its column's widest (the widths change), or a row is
