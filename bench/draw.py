@@ -7,7 +7,12 @@ the mean with everything amortised: layouts, finished blocks), layouts per 100
 updates, and bytes a terminal would receive per token. Steadier than timing the
 whole app: nothing else runs.
 
-Usage: python bench/draw.py [--tokens N] [--per-update N] [--size 100x30]
+Then, with --long ROWS, replies that are one long block (a table, a code block, a
+list under one item, a quote) of ROWS rows, 90 characters an update (about 24
+tokens): the median CPU ms per update over the first and the last quarter. What an
+update costs should not grow with the block.
+
+Usage: python bench/draw.py [--tokens N] [--per-update N] [--size 100x30] [--long ROWS]
 """
 
 from __future__ import annotations
@@ -49,6 +54,19 @@ class Conversation(App[None]):
 
 
 async def run(tokens: list[str], per_update: int, size: tuple[int, int]) -> dict[str, float]:
+    costs, layouts, written = await stream(tokens, per_update, size)
+    return {
+        "median": statistics.median(costs) * 1000,
+        "mean": statistics.mean(costs) * 1000,
+        "layouts": layouts / len(costs) * 100,
+        "bytes": written / len(tokens),
+    }
+
+
+async def stream(
+    tokens: list[str], per_update: int, size: tuple[int, int]
+) -> tuple[list[float], int, int]:
+    """Each update's CPU seconds, the layouts and the bytes written."""
     app = Conversation()
     async with app.run_test(size=size) as pilot:
         view = app.query_one(ConversationView)
@@ -77,12 +95,25 @@ async def run(tokens: list[str], per_update: int, size: tuple[int, int]) -> dict
             await pilot.pause()  # one frame drawn and written
             costs.append(time.process_time() - cpu)
         driver.__class__ = headless_class
-    return {
-        "median": statistics.median(costs) * 1000,
-        "mean": statistics.mean(costs) * 1000,
-        "layouts": layouts() / len(costs) * 100,
-        "bytes": written / len(tokens),
-    }
+        return costs, layouts(), written
+
+
+def long_blocks(rows: int) -> dict[str, str]:
+    """Replies that are one long block each, of `rows` rows."""
+    table = "| name | value | what it does |\n|---|---|---|\n" + "".join(
+        f"| `item_{i}` | {i * 7} | how item {i} is used here |\n" for i in range(rows)
+    )
+    code = "```python\n" + "".join(
+        f"    total += weigh(items[{i}], 'part {i}')  # step {i}\n"
+        if i % 10
+        else f"def part_{i}(items):\n"
+        for i in range(rows)
+    )
+    nested = "- Steps:\n" + "".join(
+        f"  - step {i}: do the thing number {i} with care\n" for i in range(rows)
+    )
+    quote = "".join(f"> line {i} of a long quote that goes on and on\n" for i in range(rows))
+    return {"table": table, "code": code, "nested list": nested, "quote": quote}
 
 
 def main() -> None:
@@ -90,6 +121,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1024)
     parser.add_argument("--per-update", type=int, default=25, help="about 4 Hz at 100 tok/s")
     parser.add_argument("--size", default="100x30")
+    parser.add_argument("--long", type=int, default=0, help="rows of each long block (0: none)")
     args = parser.parse_args()
     cols, rows = (int(x) for x in args.size.split("x"))
     warm_lexers()  # as the app does when it starts
@@ -100,6 +132,17 @@ def main() -> None:
         print(
             f"  {name:9} {r['median']:5.2f} ms median, {r['mean']:5.2f} ms mean per update, "
             f"{r['layouts']:4.1f} layouts per 100 updates, {r['bytes']:4.0f} bytes per token"
+        )
+    if args.long:
+        print(f"One long block of {args.long} rows, 90 characters an update:")
+    for name, text in long_blocks(args.long).items() if args.long else ():
+        pieces = [text[i : i + 90] for i in range(0, len(text), 90)]
+        costs, _, _ = asyncio.run(stream(pieces, 1, (cols, rows)))
+        q = len(costs) // 4
+        first, last = statistics.median(costs[1:q]), statistics.median(costs[-q:])
+        print(
+            f"  {name:11} {len(costs):4} updates: {first * 1000:5.2f} ms in the first quarter, "
+            f"{last * 1000:5.2f} ms in the last"
         )
 
 
