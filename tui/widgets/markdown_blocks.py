@@ -51,7 +51,7 @@ def split_finished(text: str) -> Split:
     if len(blocks) < 2:
         return Split(0, tokens, 0)
     cut, (first_line, _) = blocks[-1]
-    return Split(_line_start(text, first_line), tokens, cut)
+    return Split(line_start(text, first_line), tokens, cut)
 
 
 # What can make text mean more than itself inside a paragraph (emphasis, code,
@@ -74,12 +74,12 @@ def finished_items(text: str, tokens: list[Token]) -> int:
     items = [t.map[0] for t in tokens if t.type == "list_item_open" and t.level == 1 and t.map]
     if len(items) < 2:
         return 0
-    return _line_start(text, items[-1])
+    return line_start(text, items[-1])
 
 
 def first_block_end(text: str, tokens: list[Token]) -> int:
     """Where the first top-level block of `text` (`tokens`, its parse) ends."""
-    return _line_start(text, _top_level(tokens)[0][1][1])
+    return line_start(text, _top_level(tokens)[0][1][1])
 
 
 def _top_level(tokens: list[Token]) -> list[tuple[int, list[int]]]:
@@ -88,7 +88,7 @@ def _top_level(tokens: list[Token]) -> list[tuple[int, list[int]]]:
     return [(i, t.map) for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
 
 
-def _line_start(text: str, line: int) -> int:
+def line_start(text: str, line: int) -> int:
     """Where line number `line` (from 0) of `text` begins."""
     offset = 0
     for _ in range(line):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar, Protocol
 
@@ -22,22 +22,16 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import (
-    CodeBlock,
-    Heading,
-    ListItem,
-    Markdown,
-    MarkdownElement,
-    TableElement,
-)
+from rich.markdown import CodeBlock, Heading, ListItem, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.theme import Theme
 from textual.color import Color
 from textual.strip import Strip
 from textual.theme import Theme as TextualTheme
+
+from llamatui.tui.widgets.markdown_table import SizedTable, TableSizes
 
 # The parser Rich makes for every Markdown object (about 0.3 ms each), made once;
 # with HTML off, so HTML a model writes is shown as text, not dropped.
@@ -75,7 +69,8 @@ class _CodeBlock(CodeBlock):
             padding=(0, 1),
             background_color=self.background or None,
             # Each line is wrapped on its own: the lines from one on are drawn as
-            # in the whole block (the code is still highlighted from its start).
+            # in the whole block (the code still highlighted from where it was
+            # given from: its start, or a line a long block is lexed from).
             line_range=(self.first_line + 1, None) if self.first_line else None,
         )
 
@@ -99,21 +94,6 @@ class _ListItem(ListItem):
             yield Segment.line()
 
 
-@dataclass
-class TableSizes:
-    """A table's column widths, found or given: a table drawn a few rows at a time
-    (`table_tail.py`) draws its new rows at the widths of the whole, which change
-    only when a new cell is wider than any before in its column."""
-
-    given: list[int] | None = None
-    """The widths to draw at (padding included), instead of finding them."""
-    widths: list[int] = field(default_factory=list)
-    """The widths found for the rows drawn (when none were given)."""
-    widest: list[int] = field(default_factory=list)
-    """Each column's widest cell as drawn (padding included): what the widths are
-    found from (Rich's `Table._calculate_column_widths` uses these alone)."""
-
-
 class Draw(Protocol):
     """Draws Markdown text (its parse, if known), code blocks from a line of their
     code on, a table's widths noted in or given by `table_sizes` (a reply's
@@ -126,40 +106,6 @@ class Draw(Protocol):
         code_from: int = 0,
         table_sizes: TableSizes | None = None,
     ) -> list[Strip]: ...
-
-
-class _Table(TableElement):
-    """A table whose column widths can be given and read (`TableSizes`)."""
-
-    sizes: TableSizes | None = None
-
-    @classmethod
-    def create(cls, markdown: Markdown, token: Token) -> MarkdownElement:
-        table = super().create(markdown, token)
-        assert isinstance(table, _Table)
-        table.sizes = getattr(markdown, "table_sizes", None)
-        return table
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for part in super().__rich_console__(console, options):
-            if self.sizes is not None and isinstance(part, Table):
-                _sized(part, self.sizes)
-            yield part
-
-
-def _sized(table: Table, sizes: TableSizes) -> None:
-    """Make `table` note its columns' widest cells and its widths in `sizes`, or
-    draw at the widths given there."""
-    find = table._calculate_column_widths
-
-    def widths(console: Console, options: ConsoleOptions) -> list[int]:
-        sizes.widest = [table._measure_column(console, options, c).maximum for c in table.columns]
-        if sizes.given is not None:
-            return list(sizes.given)
-        sizes.widths = find(console, options)
-        return sizes.widths
-
-    table._calculate_column_widths = widths  # type: ignore[method-assign]
 
 
 # The languages models write most: their lexers are made before the first reply
@@ -226,7 +172,7 @@ class ReplyMarkdown(Markdown):
         "fence": _CodeBlock,
         "code_block": _CodeBlock,
         "list_item_open": _ListItem,
-        "table_open": _Table,
+        "table_open": SizedTable,
     }
 
     def __init__(

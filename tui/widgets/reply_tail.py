@@ -1,6 +1,7 @@
 """The growing end of a streaming reply (its tail), drawn from how it was drawn
-last: a paragraph's settled lines, and a code block's settled lines of code, are
-kept, and only the rest drawn again (`ReplyText` draws the tail on every update).
+last: a paragraph's settled lines, a code block's settled lines of code, and a
+table's rows (`table_tail.py`) are kept, and only the rest drawn again (`ReplyText`
+draws the tail on every update).
 
 A long code block is lexed, while it grows, from a line a little above its lines
 still to settle, not from its start: lexing is the slow part (about 0.1 ms a line
@@ -15,7 +16,7 @@ those are drawn again when the block ends, lexed whole once.
 
 from __future__ import annotations
 
-from copy import copy
+from dataclasses import replace
 
 from markdown_it.token import Token
 from rich.cells import cell_len
@@ -39,7 +40,7 @@ RESTART_SEARCH = 12
 
 
 class LastTail:
-    """The tail last drawn, when it was one paragraph or one code block."""
+    """The tail last drawn, when it was one paragraph, code block or table."""
 
     def __init__(self) -> None:
         self.paragraph: tuple[str, list[Strip]] = ("", [])
@@ -67,14 +68,25 @@ class LastTail:
         one paragraph, not parsed; `ended`: its blocks have ended, drawn as in the
         whole reply) drawn from the last, when it is one paragraph, code block or
         table; None to draw it whole."""
+        # Each kind, not the tail's, forgets what it kept: the tail is another block.
         if not paragraph and parsed is None:
+            self.paragraph = ("", [])
+            self._forget_code()
+            self.table.reset()
             return None
         lines = self.paragraph_lines(text, parsed, draw)
         if lines is None and parsed is not None:
             lines = self.code_lines(text, parsed, draw, width, whole=ended)
             if lines is None:
-                lines = self.table.lines(text, parsed, draw)
+                return self.table.lines(text, parsed, draw)
+        else:
+            self._forget_code()
+        self.table.reset()
         return lines
+
+    def _forget_code(self) -> None:
+        self.code = ("", [], [])
+        self.lexed_in_part = False
 
     def table_rows(self, tail: str, draw: Draw) -> list[Strip] | None:
         """When `tail` is the table last drawn with rows added, and nothing after
@@ -82,7 +94,7 @@ class LastTail:
         rest = self.table.rest_of(tail)
         if rest is None or (split := split_finished(rest)).end:
             return None
-        return self.table.lines(rest, split.tokens, draw, rest=True)
+        return self.table.lines(rest, split.tokens, draw, from_rest=True)
 
     def still_one_paragraph(self, tail: str) -> bool:
         """Whether `tail` is the paragraph last drawn with words added to its line."""
@@ -120,8 +132,7 @@ class LastTail:
         """
         block = one_code_block(parsed)
         if block is None:
-            self.code = ("", [], [])
-            self.lexed_in_part = False
+            self._forget_code()
             return None
         # What is drawn: the code without its blank end.
         code = block[0].rstrip()
@@ -146,8 +157,7 @@ class LastTail:
             return self.code_lines(text, parsed, draw, width, whole=True)
         if start:
             # The block from `start` on, drawn from its first unsettled line.
-            part = copy(parsed[0])
-            part.content = "\n".join(rows[start:]) + "\n"
+            part = replace(parsed[0], content="\n".join(rows[start:]) + "\n")
             lines = settled + draw(text, [part], len(settled) - start)
             self.lexed_in_part = True
         else:

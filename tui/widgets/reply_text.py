@@ -36,7 +36,8 @@ from llamatui.tui.widgets.markdown_blocks import (
     first_block_end,
     split_finished,
 )
-from llamatui.tui.widgets.markdown_lines import PARSER, MarkdownLook, TableSizes
+from llamatui.tui.widgets.markdown_lines import PARSER, MarkdownLook
+from llamatui.tui.widgets.markdown_table import TableSizes
 from llamatui.tui.widgets.reply_tail import LastTail
 from llamatui.tui.widgets.single_layout import SingleLayout
 from llamatui.tui.widgets.terminal_scroll import expect_resize
@@ -81,13 +82,11 @@ class ReplyText(SingleLayout):
         self._look: MarkdownLook | None = None
         self._blank_line: tuple[tuple[int, Style] | None, Strip] = (None, Strip([]))
         self._style: Style | None = None
-        """The widget's own style, kept: Textual works it out from every ancestor's
-        styles each time it is asked."""
+        """Its own style, kept (Textual works it out from every ancestor's, if asked)."""
         self._last = LastTail()
         """The tail last drawn, to draw the next from."""
         self._joined = False
-        """Whether the tail goes on with the list whose items were drawn last (no
-        blank line between them)."""
+        """Whether the tail goes on with the list whose items were drawn last."""
         self._lists: list[tuple[int, int, int, int]] = []
         """Lists drawn in parts (their items as each finished), drawn again whole
         when the reply ends (numbers align to the list's last one): where each
@@ -119,6 +118,7 @@ class ReplyText(SingleLayout):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._style = None
+        self._last = LastTail()  # its lines kept are in the style before
 
     def _draw(self, width: int) -> None:
         """Draw everything again at `width`."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 from markdown_it.token import Token
 from textual.strip import Strip
 
-from llamatui.tui.widgets.markdown_lines import Draw, TableSizes
+from llamatui.tui.widgets.markdown_blocks import line_start
+from llamatui.tui.widgets.markdown_lines import Draw
+from llamatui.tui.widgets.markdown_table import TableSizes
 
 
 class TableTail:
@@ -25,6 +27,7 @@ class TableTail:
         self.reset()
 
     def reset(self) -> None:
+        """Keep nothing (the tail is not that table, or not a table)."""
         self.source = ""
         """The table's text up to the end of its last row kept."""
         self.rows = 0
@@ -47,42 +50,43 @@ class TableTail:
         return None
 
     def lines(
-        self, text: str, parsed: list[Token], draw: Draw, *, rest: bool = False
+        self, text: str, parsed: list[Token], draw: Draw, *, from_rest: bool = False
     ) -> list[Strip] | None:
         """A tail that is one table: the lines kept, and its new rows drawn at the
         table's widths; None if it is not one table (it is drawn whole). With
-        `rest`, `text` is what `rest_of` gave, and None also when a new row widens
-        the table (the tail is parsed whole, to draw it whole at its new widths)."""
+        `from_rest`, `text` is what `rest_of` gave, and None also when a new row
+        widens the table (the tail is parsed whole, to draw it at its new widths)."""
         table = _parts(text, parsed)
         if table is None:
             self.reset()
             return None
-        head, rows, ended = table
-        if any(_empty(row) for row in rows[:ended]):
+        head, rows, ended_rows = table
+        if any(_empty(row) for row in rows[:ended_rows]):
             # Drawn alone, an empty row at the end of a part would be a blank end,
             # left out: such a table is drawn whole.
             self.reset()
             return None
-        if rest:
-            if ended:
-                new = self._part(text, head, rows[:ended], draw)
+        if from_rest:
+            if ended_rows:
+                new = self._part(text, head, rows[:ended_rows], draw)
                 if new is None:
                     return None
                 self.kept += new
-                last_line = rows[ended - 1][0].map[1]  # type: ignore[index]
-                self.source += "".join(text.splitlines(keepends=True)[2:last_line])
-                self.rows += ended
-            return self._with_live(text, parsed, head, rows[ended:], draw, rest=True)
-        if not (self.source and text.startswith(self.source) and ended >= self.rows):
-            self._start(text, head, rows[:ended], draw)
-        elif ended > self.rows:
-            new = self._part(text, head, rows[self.rows : ended], draw)
-            if new is None:  # a cell wider than its column: the table at new widths
-                self._start(text, head, rows[:ended], draw)
-            else:
+                end = rows[ended_rows - 1][0].map[1]  # type: ignore[index]
+                self.source += text[line_start(text, 2) : line_start(text, end)]
+                self.rows += ended_rows
+            return self._with_live(text, parsed, head, rows[ended_rows:], draw, from_rest=True)
+        if not (self.source and text.startswith(self.source) and ended_rows >= self.rows):
+            if not self._start(text, parsed, head, rows[:ended_rows], draw):
+                return None
+        elif ended_rows > self.rows:
+            new = self._part(text, head, rows[self.rows : ended_rows], draw)
+            if new is not None:
                 self.kept += new
-                self._kept_to(text, rows, ended)
-        return self._with_live(text, parsed, head, rows[ended:], draw, rest=False)
+                self._kept_to(text, rows, ended_rows)
+            elif not self._start(text, parsed, head, rows[:ended_rows], draw):
+                return None  # (a cell wider than its column: at the new widths)
+        return self._with_live(text, parsed, head, rows[ended_rows:], draw, from_rest=False)
 
     def _with_live(
         self,
@@ -92,33 +96,46 @@ class TableTail:
         live: list[list[Token]],
         draw: Draw,
         *,
-        rest: bool,
+        from_rest: bool,
     ) -> list[Strip] | None:
         """The lines kept, and those of `live`, the row still being written."""
         if not live:
             return list(self.kept)
         new = self._part(text, head, live, draw)
         if new is None:  # drawn whole, at the widths that row makes
-            return None if rest else draw(text, parsed, 0, None)
+            return None if from_rest else draw(text, parsed, 0, None)
         return self.kept + new
 
-    def _start(self, text: str, head: list[Token], rows: list[list[Token]], draw: Draw) -> None:
-        """Draw the table's header and `rows` whole; keep them, and their widths."""
+    def _start(
+        self,
+        text: str,
+        parsed: list[Token],
+        head: list[Token],
+        rows: list[list[Token]],
+        draw: Draw,
+    ) -> bool:
+        """Draw the table's header and `rows` whole; keep them, and their widths.
+        False (nothing kept) if the widths could not be read."""
         self.sizes = TableSizes()
         self.kept = draw(text, _table(head, rows), 0, self.sizes)
+        if not self.sizes.widths:
+            self.reset()
+            return False
         self.sizes.given = self.sizes.widths
         self.header = len(draw(text, _table(head, []), 0, TableSizes(given=self.sizes.widths)))
-        self.head = "".join(text.splitlines(keepends=True)[:2])
+        first = parsed[0].map[0]  # type: ignore[index]
+        self.head = text[line_start(text, first) : line_start(text, first + 2)]
         self._kept_to(text, rows, len(rows))
+        return True
 
-    def _kept_to(self, text: str, rows: list[list[Token]], ended: int) -> None:
-        """Note rows up to `ended` kept: the text to the end of the last one."""
-        self.rows = ended
-        if not ended:
+    def _kept_to(self, text: str, rows: list[list[Token]], ended_rows: int) -> None:
+        """Note rows up to `ended_rows` kept: the text to the end of the last one."""
+        self.rows = ended_rows
+        if not ended_rows:
             self.source = ""
             return
-        last_line = rows[ended - 1][0].map[1]  # type: ignore[index]
-        self.source = "".join(text.splitlines(keepends=True)[:last_line])
+        end = rows[ended_rows - 1][0].map[1]  # type: ignore[index]
+        self.source = text[: line_start(text, end)]
 
     def _part(
         self, text: str, head: list[Token], rows: list[list[Token]], draw: Draw
@@ -141,7 +158,7 @@ def _parts(text: str, parsed: list[Token]) -> tuple[list[Token], list[list[Token
     parse is not one table."""
     if not parsed or parsed[0].type != "table_open" or parsed[-1].type != "table_close":
         return None
-    if any(t.level == 0 for t in parsed[1:-1]):
+    if parsed[0].map is None or any(t.level == 0 for t in parsed[1:-1]):
         return None
     try:
         body = next(i for i, t in enumerate(parsed) if t.type == "tbody_open")
@@ -153,16 +170,19 @@ def _parts(text: str, parsed: list[Token]) -> tuple[list[Token], list[list[Token
             rows.append([])
         if rows and token.type not in ("tbody_open", "tbody_close"):
             rows[-1].append(token)
+    if any(row[0].map is None for row in rows):
+        return None
     lines_ended = text.count("\n")
-    ended = sum(1 for row in rows if row[0].map is not None and row[0].map[1] <= lines_ended)
-    if ended < len(rows) - 1 or any(row[0].map is None for row in rows):
+    ended_rows = sum(1 for row in rows if row[0].map[1] <= lines_ended)  # type: ignore[index]
+    if ended_rows < len(rows) - 1:
         return None  # (rows end in order: only the last may go on)
-    return parsed[:body], rows, ended
+    return parsed[:body], rows, ended_rows
 
 
 def _empty(row: list[Token]) -> bool:
-    """Whether a row's cells are all empty."""
-    return not any(t.content.strip() for t in row if t.type == "inline")
+    """Whether a row's cells all draw as nothing (`&nbsp;` or an empty link is
+    nothing drawn, though it is text written)."""
+    return not any(c.content.strip() for t in row if t.type == "inline" for c in t.children or ())
 
 
 def _table(head: list[Token], rows: list[list[Token]]) -> list[Token]:

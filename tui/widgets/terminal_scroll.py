@@ -285,9 +285,12 @@ def _rows_alike(widget: Widget) -> bool:
     container's own rows are its background, padding and side borders (its children
     are drawn apart). Beside a scrolled view a container's rows are drawn again
     (the conversations pane's, the view's padding): one of them is enough."""
+    kind = type(widget)
     return (
         widget.is_container
-        and type(widget).render is Widget.render
+        and kind.render is Widget.render
+        and kind.render_line is Widget.render_line
+        and kind.render_lines is Widget.render_lines
         and str(widget.styles.keyline[0]) == "none"  # (typed without its default)
         and not widget.border_title
         and not widget.border_subtitle
