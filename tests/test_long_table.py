@@ -66,3 +66,28 @@ async def test_a_table_with_an_empty_row_is_drawn_whole() -> None:
         for i in range(0, len(text), 5):
             reply.append(text[i : i + 5])
             assert shown_tail(reply) == [seen(x) for x in reply._markdown(reply.source)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Opening the reply after a blank line, with a row of dashes to come (read
+        # as the rule under the header, were the header taken from the first lines).
+        "\n| a | b |\n|---|---|\n| 1 | 2 |\n| - | - |\n| 3 | 4 |\n| 5 | 6 |\n",
+        # A line separator in a cell: a line break to Python, not to Markdown.
+        "| a | b |\n|---|---|\n| 1 | 2\u2028two |\n| 3 | 4 |\n| 5 | 6 |\n| 7 | 8 |\n",
+        # A row that draws as nothing though text is written in it.
+        "| a | b |\n|---|---|\n| 1 | 2 |\n| &nbsp; | [](x) |\n| 3 | 4 |\n| 5 | 6 |\n",
+    ],
+    ids=["blank-line-first", "line-separator", "nothing-drawn"],
+)
+async def test_a_table_in_parts_is_drawn_as_whole_however_it_is_written(text: str) -> None:
+    async with streaming((60, 20)) as (_pilot, reply):
+        for i in range(0, len(text), 4):
+            reply.append(text[i : i + 4])
+            tail = reply.source[reply._done :]
+            assert shown_tail(reply) == [seen(x) for x in reply._markdown(tail)], i
+        reply.finish()
+        assert [seen(x) for x in reply._done_lines] == [
+            seen(x) for x in reply._markdown(reply.source)
+        ]

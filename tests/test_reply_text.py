@@ -309,7 +309,7 @@ async def test_a_growing_code_block_draws_only_its_last_lines(theme: str) -> Non
             tail = reply.source[reply._done :]
             # The lines shown are those of the tail drawn whole: the same characters
             # in the same styles (a token may be split where the whole has one).
-            whole = reply._tail(tail)
+            whole = reply._spaced(reply._markdown(tail))
             assert looks(reply._tail_lines) == looks(whole), tail
             kept += sum(1 for a, b in zip(before, reply._tail_lines, strict=False) if a is b)
         assert kept >= 100  # settled lines of code were kept, not drawn again

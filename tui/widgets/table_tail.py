@@ -40,6 +40,8 @@ class TableTail:
         """Its widths, and each column's widest cell, so far."""
         self.head = ""
         """Its header's text (its first row and the rule under it)."""
+        self.first = 0
+        """The line of the text the table starts on."""
 
     def rest_of(self, tail: str) -> str | None:
         """When `tail` is the table last drawn with text added: its header and what
@@ -72,7 +74,7 @@ class TableTail:
                 if new is None:
                     return None
                 self.kept += new
-                end = rows[ended_rows - 1][0].map[1]  # type: ignore[index]
+                end = _row_end(rows[ended_rows - 1])
                 self.source += text[line_start(text, 2) : line_start(text, end)]
                 self.rows += ended_rows
             return self._with_live(text, parsed, head, rows[ended_rows:], draw, from_rest=True)
@@ -123,8 +125,7 @@ class TableTail:
             return False
         self.sizes.given = self.sizes.widths
         self.header = len(draw(text, _table(head, []), 0, TableSizes(given=self.sizes.widths)))
-        first = parsed[0].map[0]  # type: ignore[index]
-        self.head = text[line_start(text, first) : line_start(text, first + 2)]
+        self.first = parsed[0].map[0]  # type: ignore[index]
         self._kept_to(text, rows, len(rows))
         return True
 
@@ -134,8 +135,9 @@ class TableTail:
         if not ended_rows:
             self.source = ""
             return
-        end = rows[ended_rows - 1][0].map[1]  # type: ignore[index]
-        self.source = text[: line_start(text, end)]
+        self.source = text[: line_start(text, _row_end(rows[ended_rows - 1]))]
+        # (The header's lines have ended too, a row after them.)
+        self.head = text[line_start(text, self.first) : line_start(text, self.first + 2)]
 
     def _part(
         self, text: str, head: list[Token], rows: list[list[Token]], draw: Draw
@@ -173,10 +175,16 @@ def _parts(text: str, parsed: list[Token]) -> tuple[list[Token], list[list[Token
     if any(row[0].map is None for row in rows):
         return None
     lines_ended = text.count("\n")
-    ended_rows = sum(1 for row in rows if row[0].map[1] <= lines_ended)  # type: ignore[index]
+    ended_rows = sum(1 for row in rows if _row_end(row) <= lines_ended)
     if ended_rows < len(rows) - 1:
         return None  # (rows end in order: only the last may go on)
     return parsed[:body], rows, ended_rows
+
+
+def _row_end(row: list[Token]) -> int:
+    """The line after a row's (the parse maps every row's line)."""
+    assert row[0].map is not None
+    return row[0].map[1]
 
 
 def _empty(row: list[Token]) -> bool:
