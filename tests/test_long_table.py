@@ -27,6 +27,10 @@ def table(rows: int, seed: int, *, wide: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+ROWS = "".join(f"| {i} | {i * 3} |\n" for i in range(10))
+"""Rows enough for a table's rows to be kept (`table_tail.KEEP_FROM`)."""
+
+
 @pytest.mark.parametrize(("seed", "wide"), [(1, False), (2, False), (3, True)])
 async def test_a_table_draws_its_new_rows_at_the_widths_of_the_whole(
     monkeypatch: pytest.MonkeyPatch, seed: int, wide: bool
@@ -61,7 +65,7 @@ async def test_a_table_draws_its_new_rows_at_the_widths_of_the_whole(
 
 
 async def test_a_table_with_an_empty_row_is_drawn_whole() -> None:
-    text = "| a | b |\n|---|---|\n| 1 | 2 |\n|  |  |\n| 3 | 4 |\n| 5 | 6 |\n"
+    text = f"| a | b |\n|---|---|\n{ROWS}|  |  |\n| 3 | 4 |\n{ROWS}"
     async with streaming((60, 20)) as (_pilot, reply):
         for i in range(0, len(text), 5):
             reply.append(text[i : i + 5])
@@ -73,11 +77,11 @@ async def test_a_table_with_an_empty_row_is_drawn_whole() -> None:
     [
         # Opening the reply after a blank line, with a row of dashes to come (read
         # as the rule under the header, were the header taken from the first lines).
-        "\n| a | b |\n|---|---|\n| 1 | 2 |\n| - | - |\n| 3 | 4 |\n| 5 | 6 |\n",
+        f"\n| a | b |\n|---|---|\n{ROWS}| - | - |\n| 3 | 4 |\n{ROWS}",
         # A line separator in a cell: a line break to Python, not to Markdown.
-        "| a | b |\n|---|---|\n| 1 | 2\u2028two |\n| 3 | 4 |\n| 5 | 6 |\n| 7 | 8 |\n",
+        f"| a | b |\n|---|---|\n{ROWS}| 1 | 2\u2028two |\n{ROWS}",
         # A row that draws as nothing though text is written in it.
-        "| a | b |\n|---|---|\n| 1 | 2 |\n| &nbsp; | [](x) |\n| 3 | 4 |\n| 5 | 6 |\n",
+        f"| a | b |\n|---|---|\n{ROWS}| &nbsp; | [](x) |\n| 3 | 4 |\n{ROWS}",
     ],
     ids=["blank-line-first", "line-separator", "nothing-drawn"],
 )

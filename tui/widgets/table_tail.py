@@ -19,6 +19,10 @@ from llamatui.tui.widgets.markdown_blocks import line_start
 from llamatui.tui.widgets.markdown_lines import Draw
 from llamatui.tui.widgets.markdown_table import TableSizes
 
+KEEP_FROM = 8
+"""Rows a table has before its rows are kept (a short one is drawn whole: drawing
+it in parts starts with drawing its rows, and its header, apart)."""
+
 
 class TableTail:
     """The rows of the table last drawn at the end of a reply, kept."""
@@ -63,6 +67,8 @@ class TableTail:
             self.reset()
             return None
         head, rows, ended_rows = table
+        if not from_rest and not self.rows and ended_rows < KEEP_FROM:
+            return None  # a short table: drawn whole, in one go
         if any(_empty(row) for row in rows[:ended_rows]):
             # Drawn alone, an empty row at the end of a part would be a blank end,
             # left out: such a table is drawn whole.
