@@ -39,6 +39,14 @@ def shown_tail(reply: object) -> list[list[tuple[str, object]]]:
     return [seen(line) for line in lines]
 
 
+def append_checked(reply: object, piece: str) -> None:
+    """Append `piece` to a streaming reply; the tail then shows what it shows drawn
+    whole, colour for colour."""
+    reply.append(piece)  # type: ignore[attr-defined]
+    tail = reply.source[reply._done :]  # type: ignore[attr-defined]
+    assert shown_tail(reply) == [seen(x) for x in reply._markdown(tail)], len(reply.source)  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("ends", ["closed", "open"])
 @pytest.mark.parametrize("docstring_at", [None, 2])
 async def test_a_long_code_block_lexes_a_few_lines_an_update(
@@ -58,10 +66,7 @@ async def test_a_long_code_block_lexes_a_few_lines_an_update(
         most = []
         for i in range(0, len(text), 90):
             lexed.clear()
-            reply.append(text[i : i + 90])
-            # Every update shows the block as drawn whole, colour for colour.
-            tail = reply.source[reply._done :]
-            assert shown_tail(reply) == [seen(x) for x in reply._markdown(tail)], i
+            append_checked(reply, text[i : i + 90])
             if len(reply.source) - reply._done > 3000:  # well into the block
                 most.append(max(lexed, default=0))
         assert len(code) > 6000

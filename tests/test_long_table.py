@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from test_long_code import shown_tail
+from test_long_code import append_checked
 from test_reply_text import seen, streaming
 
 from llamatui.tui.widgets import markdown_lines
@@ -50,11 +50,8 @@ async def test_a_table_draws_its_new_rows_at_the_widths_of_the_whole(
         most = []
         for i in range(0, len(text), 45):
             rows_drawn.clear()
-            reply.append(text[i : i + 45])
-            tail = reply.source[reply._done :]
-            # Every update shows the table as drawn whole, cell for cell.
-            assert shown_tail(reply) == [seen(x) for x in reply._markdown(tail)], i
-            if tail.count("\n") > 40 and rows_drawn:
+            append_checked(reply, text[i : i + 45])
+            if reply.source[reply._done :].count("\n") > 40 and rows_drawn:
                 most.append(sorted(rows_drawn)[len(rows_drawn) // 2])
         # Most updates draw the header and a row or two, not the table's 40 and more
         # (drawn whole again only when a cell widens its column).
@@ -68,8 +65,7 @@ async def test_a_table_with_an_empty_row_is_drawn_whole() -> None:
     text = f"| a | b |\n|---|---|\n{ROWS}|  |  |\n| 3 | 4 |\n{ROWS}"
     async with streaming((60, 20)) as (_pilot, reply):
         for i in range(0, len(text), 5):
-            reply.append(text[i : i + 5])
-            assert shown_tail(reply) == [seen(x) for x in reply._markdown(reply.source)]
+            append_checked(reply, text[i : i + 5])
 
 
 @pytest.mark.parametrize(
@@ -88,9 +84,7 @@ async def test_a_table_with_an_empty_row_is_drawn_whole() -> None:
 async def test_a_table_in_parts_is_drawn_as_whole_however_it_is_written(text: str) -> None:
     async with streaming((60, 20)) as (_pilot, reply):
         for i in range(0, len(text), 4):
-            reply.append(text[i : i + 4])
-            tail = reply.source[reply._done :]
-            assert shown_tail(reply) == [seen(x) for x in reply._markdown(tail)], i
+            append_checked(reply, text[i : i + 4])
         reply.finish()
         assert [seen(x) for x in reply._done_lines] == [
             seen(x) for x in reply._markdown(reply.source)
