@@ -40,11 +40,16 @@ def shown_tail(reply: object) -> list[list[tuple[str, object]]]:
 
 
 def append_checked(reply: object, piece: str) -> None:
-    """Append `piece` to a streaming reply; the tail then shows what it shows drawn
-    whole, colour for colour."""
+    """Append `piece` to a streaming reply, and `check_tail`."""
     reply.append(piece)  # type: ignore[attr-defined]
+    check_tail(reply)
+
+
+def check_tail(reply: object) -> None:
+    """The tail shows what it shows drawn whole, colour for colour."""
     tail = reply.source[reply._done :]  # type: ignore[attr-defined]
-    assert shown_tail(reply) == [seen(x) for x in reply._markdown(tail)], len(reply.source)  # type: ignore[attr-defined]
+    whole = [seen(x) for x in reply._markdown(tail)]  # type: ignore[attr-defined]
+    assert shown_tail(reply) == whole, len(reply.source)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("ends", ["closed", "open"])

@@ -88,6 +88,18 @@ def _top_level(tokens: list[Token]) -> list[tuple[int, list[int]]]:
     return [(i, t.map) for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
 
 
+def lines_before(text: str, tokens: list[Token]) -> int:
+    """How many lines the line numbers of `tokens` (a parse, its first token mapped)
+    count before `text`'s first line: a tail drawn from the parse of the whole tail
+    (its finished blocks then cut off) has its lines numbered in the whole. `text`
+    starts at its first block's first line, or with blank lines before it."""
+    first = tokens[0].map[0] if tokens[0].map else 0
+    blank = pos = 0
+    while (end := text.find("\n", pos)) >= 0 and not text[pos:end].strip():
+        blank, pos = blank + 1, end + 1
+    return first - blank
+
+
 def line_start(text: str, line: int) -> int:
     """Where line number `line` (from 0) of `text` begins."""
     offset = 0

@@ -22,6 +22,7 @@ from markdown_it.token import Token
 from rich.cells import cell_len
 from textual.strip import Strip
 
+from llamatui.tui.widgets.list_tail import ListTail
 from llamatui.tui.widgets.markdown_blocks import (
     is_one_paragraph,
     one_code_block,
@@ -50,6 +51,8 @@ class LastTail:
         lines (each drawn as one line) and how they were lexed."""
         self.table = TableTail()
         """When it was one table: its rows drawn so far."""
+        self.list = ListTail()
+        """When it was one item with a list under it: that list's items drawn so far."""
         self.lexed_in_part = False
         """Whether that code block was lexed from a line other than its first (its
         lines are drawn again, as lexed whole, once it ends: `whole`)."""
@@ -73,28 +76,36 @@ class LastTail:
             self.paragraph = ("", [])
             self._forget_code()
             self.table.reset()
+            self.list.reset()
             return None
         lines = self.paragraph_lines(text, parsed, draw)
         if lines is None and parsed is not None:
             lines = self.code_lines(text, parsed, draw, width, whole=ended)
             if lines is None:
-                return self.table.lines(text, parsed, draw)
+                lines = self.table.lines(text, parsed, draw)
+                if lines is None:
+                    return self.list.lines(text, parsed, draw)
+                self.list.reset()
+                return lines
         else:
             self._forget_code()
         self.table.reset()
+        self.list.reset()
         return lines
 
     def _forget_code(self) -> None:
         self.code = ("", [], [])
         self.lexed_in_part = False
 
-    def table_rows(self, tail: str, draw: Draw) -> list[Strip] | None:
-        """When `tail` is the table last drawn with rows added, and nothing after
-        it: its lines, only its header and the rows not kept parsed; else None."""
-        rest = self.table.rest_of(tail)
-        if rest is None or (split := split_finished(rest)).end:
-            return None
-        return self.table.lines(rest, split.tokens, draw, from_rest=True)
+    def parts_added(self, tail: str, draw: Draw) -> list[Strip] | None:
+        """When `tail` is the table last drawn with rows added, or the list under one
+        item with items added, and nothing after it: its lines, only the header (or
+        head) and the rows (or items) not kept parsed; else None."""
+        for kind in (self.table, self.list):
+            rest = kind.rest_of(tail)
+            if rest is not None and not (split := split_finished(rest)).end:
+                return kind.lines(rest, split.tokens, draw, from_rest=True)
+        return None
 
     def still_one_paragraph(self, tail: str) -> bool:
         """Whether `tail` is the paragraph last drawn with words added to its line."""

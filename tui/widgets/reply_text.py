@@ -278,8 +278,8 @@ class ReplyText(SingleLayout):
             self._tail_lines = self._tail(tail, paragraph=True)
             self._paint_changes(kept, before)
             return
-        if (lines := self._last.table_rows(tail, self._markdown)) is not None:
-            self._tail_lines = self._spaced(lines)  # rows added to a table
+        if (lines := self._last.parts_added(tail, self._markdown)) is not None:
+            self._tail_lines = self._spaced(lines)  # rows added to a table, or items
             self._paint_changes(kept, before)
             return
         split = split_finished(tail)
