@@ -89,3 +89,17 @@ async def test_a_table_in_parts_is_drawn_as_whole_however_it_is_written(text: st
         assert [seen(x) for x in reply._done_lines] == [
             seen(x) for x in reply._markdown(reply.source)
         ]
+
+
+async def test_a_table_arriving_with_the_paragraph_before_it() -> None:
+    # The paragraph and the table's first rows in one update: the table is drawn from
+    # the parse of both, its lines numbered after the paragraph's.
+    first = f"Some words first.\n\n| a | b |\n|---|---|\n{ROWS}"
+    async with streaming((60, 20)) as (_pilot, reply):
+        append_checked(reply, first)
+        for i in range(30):
+            append_checked(reply, f"| {i} | more {i} |\n")
+        reply.finish()
+        assert [seen(x) for x in reply._done_lines] == [
+            seen(x) for x in reply._markdown(reply.source)
+        ]
