@@ -16,6 +16,7 @@ from __future__ import annotations
 from markdown_it.token import Token
 from textual.strip import Strip
 
+from llamatui.tui.widgets.kept_parts import KeptParts
 from llamatui.tui.widgets.markdown_blocks import line_start, lines_before
 from llamatui.tui.widgets.markdown_lines import Draw
 
@@ -24,31 +25,9 @@ KEEP_FROM = 6
 drawing it in parts starts with drawing its head apart)."""
 
 
-class ListTail:
-    """The items of the list under one item last drawn at the end of a reply, kept."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Keep nothing (the tail is not such a list)."""
-        self.source = ""
-        """The text up to the end of the last item kept."""
-        self.items = 0
-        """Items kept under the item."""
-        self.kept: list[Strip] = []
-        """The lines of the head and the items kept."""
-        self.head = ""
-        """The item's text above the list under it."""
-        self.header = 0
-        """Lines of the head, drawn."""
-
-    def rest_of(self, tail: str) -> str | None:
-        """When `tail` is the list last drawn with text added: the head and what
-        follows the items kept, to parse (not the whole list again); else None."""
-        if self.items and tail.startswith(self.source):
-            return self.head + tail[len(self.source) :]
-        return None
+class ListTail(KeptParts):
+    """The items of the list under one item last drawn at the end of a reply (its
+    parts; the item's text above them its head), kept."""
 
     def lines(
         self, text: str, parsed: list[Token], draw: Draw, *, from_rest: bool = False
@@ -64,17 +43,17 @@ class ListTail:
         if from_rest:
             if ended:
                 self.kept += draw(head + "".join(items[:ended]))[self.header :]
-                self.items += ended
+                self.parts += ended
                 self.source += "".join(items[:ended])
             return self.kept + draw(head + "".join(items[ended:]))[self.header :]
-        if not self.items and ended < KEEP_FROM:
+        if not self.parts and ended < KEEP_FROM:
             return None  # a short list: drawn whole, in one go
-        if not (self.items and head == self.head and text.startswith(self.source)):
-            self.head, self.items, self.kept = head, 0, draw(head)
+        if not (self.parts and head == self.head and text.startswith(self.source)):
+            self.head, self.parts, self.kept = head, 0, draw(head)
             self.header = len(self.kept)
-        if ended > self.items:
-            self.kept += draw(head + "".join(items[self.items : ended]))[self.header :]
-            self.items = ended
+        if ended > self.parts:
+            self.kept += draw(head + "".join(items[self.parts : ended]))[self.header :]
+            self.parts = ended
             self.source = text[: len(text) - len("".join(items[ended:]))]
         return self.kept + draw(head + "".join(items[ended:]))[self.header :]
 

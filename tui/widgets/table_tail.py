@@ -15,6 +15,7 @@ from __future__ import annotations
 from markdown_it.token import Token
 from textual.strip import Strip
 
+from llamatui.tui.widgets.kept_parts import KeptParts
 from llamatui.tui.widgets.markdown_blocks import line_start, lines_before
 from llamatui.tui.widgets.markdown_lines import Draw
 from llamatui.tui.widgets.markdown_table import TableSizes
@@ -24,39 +25,18 @@ KEEP_FROM = 8
 it in parts starts with drawing its rows, and its header, apart)."""
 
 
-class TableTail:
-    """The rows of the table last drawn at the end of a reply, kept."""
-
-    def __init__(self) -> None:
-        self.reset()
+class TableTail(KeptParts):
+    """The rows of the table last drawn at the end of a reply (its parts), kept."""
 
     def reset(self) -> None:
-        """Keep nothing (the tail is not that table, or not a table)."""
-        self.source = ""
-        """The table's text up to the end of its last row kept."""
-        self.rows = 0
-        """Rows kept (each ended by a line break: a later one cannot change it)."""
-        self.kept: list[Strip] = []
-        """The lines of its header and the rows kept."""
-        self.header = 0
-        """Lines of the header (its rows and the rule under them)."""
+        super().reset()
         self.sizes = TableSizes()
         """Its widths, and each column's widest cell, so far."""
-        self.head = ""
-        """Its header's text (its first row and the rule under it)."""
         self.first = 0
         """The line of the text the table starts on."""
         self.shift = 0
         """How many lines the parse being read numbers before the text's first
         (`lines_before`)."""
-
-    def rest_of(self, tail: str) -> str | None:
-        """When `tail` is the table last drawn with text added: its header and what
-        follows the rows kept, to parse (a long table is not parsed whole again,
-        which costs what drawing it whole did); else None."""
-        if self.rows and tail.startswith(self.source):
-            return self.head + tail[len(self.source) :]
-        return None
 
     def lines(
         self, text: str, parsed: list[Token], draw: Draw, *, from_rest: bool = False
@@ -71,7 +51,7 @@ class TableTail:
             self.reset()
             return None
         head, rows, ended_rows = table
-        if not from_rest and not self.rows and ended_rows < KEEP_FROM:
+        if not from_rest and not self.parts and ended_rows < KEEP_FROM:
             return None  # a short table: drawn whole, in one go
         if any(_empty(row) for row in rows[:ended_rows]):
             # Drawn alone, an empty row at the end of a part would be a blank end,
@@ -86,13 +66,13 @@ class TableTail:
                 self.kept += new
                 end = _row_end(rows[ended_rows - 1]) - self.shift
                 self.source += text[line_start(text, 2) : line_start(text, end)]
-                self.rows += ended_rows
+                self.parts += ended_rows
             return self._with_live(text, parsed, head, rows[ended_rows:], draw, from_rest=True)
-        if not (self.source and text.startswith(self.source) and ended_rows >= self.rows):
+        if not (self.source and text.startswith(self.source) and ended_rows >= self.parts):
             if not self._start(text, parsed, head, rows[:ended_rows], draw):
                 return None
-        elif ended_rows > self.rows:
-            new = self._part(text, head, rows[self.rows : ended_rows], draw)
+        elif ended_rows > self.parts:
+            new = self._part(text, head, rows[self.parts : ended_rows], draw)
             if new is not None:
                 self.kept += new
                 self._kept_to(text, rows, ended_rows)
@@ -141,7 +121,7 @@ class TableTail:
 
     def _kept_to(self, text: str, rows: list[list[Token]], ended_rows: int) -> None:
         """Note rows up to `ended_rows` kept: the text to the end of the last one."""
-        self.rows = ended_rows
+        self.parts = ended_rows
         if not ended_rows:
             self.source = ""
             return
