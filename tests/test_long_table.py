@@ -97,6 +97,9 @@ async def test_a_table_arriving_with_the_paragraph_before_it() -> None:
     first = f"Some words first.\n\n| a | b |\n|---|---|\n{ROWS}"
     async with streaming((60, 20)) as (_pilot, reply):
         append_checked(reply, first)
+        # Its rows kept from that update, read where they are in the table's text.
+        assert reply._last.table.parts == 10
+        assert reply._last.table.head == "| a | b |\n|---|---|\n"
         for i in range(30):
             append_checked(reply, f"| {i} | more {i} |\n")
         reply.finish()

@@ -17,7 +17,7 @@ from markdown_it.token import Token
 from textual.strip import Strip
 
 from llamatui.tui.widgets.kept_parts import KeptParts
-from llamatui.tui.widgets.markdown_blocks import line_start, lines_before
+from llamatui.tui.widgets.markdown_blocks import line_start
 from llamatui.tui.widgets.markdown_lines import Draw
 
 KEEP_FROM = 6
@@ -74,8 +74,7 @@ def _parts(text: str, parsed: list[Token]) -> tuple[str, list[str], int] | None:
     items = [t.map for t in parsed if t.level == 3 and t.type == "list_item_open"]
     if not items or any(m is None for m in items):
         return None
-    shift = lines_before(text, parsed)  # (numbered in the whole tail, if cut from it)
-    starts = [line_start(text, m[0] - shift) for m in items if m is not None]
-    head = text[line_start(text, parsed[0].map[0] - shift) : starts[0]]
+    starts = [line_start(text, m[0]) for m in items if m is not None]
+    head = text[line_start(text, parsed[0].map[0]) : starts[0]]
     texts = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
     return head, texts, len(texts) - 1

@@ -4,6 +4,7 @@ are settled: what `ReplyText` draws once and keeps while the reply streams."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import NamedTuple
 
 from markdown_it.token import Token
@@ -24,8 +25,7 @@ class Split(NamedTuple):
     cut: int
     """How many of `tokens` are the finished blocks' (the rest are the last
     block's). Each part draws as it would parsed alone, unless the text defines a
-    link's target (which reaches into every block of a parse); their lines are
-    numbered in the whole text, which nothing drawn from them reads."""
+    link's target (which reaches into every block of a parse)."""
 
     @property
     def finished(self) -> list[Token]:
@@ -33,7 +33,15 @@ class Split(NamedTuple):
 
     @property
     def last(self) -> list[Token]:
-        return self.tokens[self.cut :]
+        """The last block's tokens, their lines numbered as in the text from its
+        first line (`text[end:]`, which a table's or a list's kept parts read)."""
+        tokens = self.tokens[self.cut :]
+        first = tokens[0].map[0] if self.cut and tokens and tokens[0].map else 0
+        if not first:
+            return tokens
+        return [
+            replace(t, map=[t.map[0] - first, t.map[1] - first]) if t.map else t for t in tokens
+        ]
 
 
 def split_finished(text: str) -> Split:
@@ -86,18 +94,6 @@ def _top_level(tokens: list[Token]) -> list[tuple[int, list[int]]]:
     """Each top-level block: where its tokens begin, and its lines (the first, and
     the one after its last)."""
     return [(i, t.map) for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
-
-
-def lines_before(text: str, tokens: list[Token]) -> int:
-    """How many lines the line numbers of `tokens` (a parse, its first token mapped)
-    count before `text`'s first line: a tail drawn from the parse of the whole tail
-    (its finished blocks then cut off) has its lines numbered in the whole. `text`
-    starts at its first block's first line, or with blank lines before it."""
-    first = tokens[0].map[0] if tokens[0].map else 0
-    blank = pos = 0
-    while (end := text.find("\n", pos)) >= 0 and not text[pos:end].strip():
-        blank, pos = blank + 1, end + 1
-    return first - blank
 
 
 def line_start(text: str, line: int) -> int:

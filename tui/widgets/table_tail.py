@@ -16,7 +16,7 @@ from markdown_it.token import Token
 from textual.strip import Strip
 
 from llamatui.tui.widgets.kept_parts import KeptParts
-from llamatui.tui.widgets.markdown_blocks import line_start, lines_before
+from llamatui.tui.widgets.markdown_blocks import line_start
 from llamatui.tui.widgets.markdown_lines import Draw
 from llamatui.tui.widgets.markdown_table import TableSizes
 
@@ -34,9 +34,6 @@ class TableTail(KeptParts):
         """Its widths, and each column's widest cell, so far."""
         self.first = 0
         """The line of the text the table starts on."""
-        self.shift = 0
-        """How many lines the parse being read numbers before the text's first
-        (`lines_before`)."""
 
     def lines(
         self, text: str, parsed: list[Token], draw: Draw, *, from_rest: bool = False
@@ -45,8 +42,7 @@ class TableTail(KeptParts):
         table's widths; None if it is not one table (it is drawn whole). With
         `from_rest`, `text` is what `rest_of` gave, and None also when a new row
         widens the table (the tail is parsed whole, to draw it at its new widths)."""
-        self.shift = lines_before(text, parsed) if parsed else 0
-        table = _parts(text, parsed, self.shift)
+        table = _parts(text, parsed)
         if table is None:
             self.reset()
             return None
@@ -64,7 +60,7 @@ class TableTail(KeptParts):
                 if new is None:
                     return None
                 self.kept += new
-                end = _row_end(rows[ended_rows - 1]) - self.shift
+                end = _row_end(rows[ended_rows - 1])
                 self.source += text[line_start(text, 2) : line_start(text, end)]
                 self.parts += ended_rows
             return self._with_live(text, parsed, head, rows[ended_rows:], draw, from_rest=True)
@@ -115,7 +111,7 @@ class TableTail(KeptParts):
             return False
         self.sizes.given = self.sizes.widths
         self.header = len(draw(text, _table(head, []), 0, TableSizes(given=self.sizes.widths)))
-        self.first = parsed[0].map[0] - self.shift  # type: ignore[index]
+        self.first = parsed[0].map[0]  # type: ignore[index]
         self._kept_to(text, rows, len(rows))
         return True
 
@@ -125,7 +121,7 @@ class TableTail(KeptParts):
         if not ended_rows:
             self.source = ""
             return
-        self.source = text[: line_start(text, _row_end(rows[ended_rows - 1]) - self.shift)]
+        self.source = text[: line_start(text, _row_end(rows[ended_rows - 1]))]
         # (The header's lines have ended too, a row after them.)
         self.head = text[line_start(text, self.first) : line_start(text, self.first + 2)]
 
@@ -144,12 +140,10 @@ class TableTail(KeptParts):
         return lines[self.header :]
 
 
-def _parts(
-    text: str, parsed: list[Token], shift: int
-) -> tuple[list[Token], list[list[Token]], int] | None:
-    """Of a parse that is one table (its lines numbered `shift` before `text`'s):
-    its tokens before the body, each body row's tokens, and how many rows have
-    ended (a line break after them); None if the parse is not one table."""
+def _parts(text: str, parsed: list[Token]) -> tuple[list[Token], list[list[Token]], int] | None:
+    """Of a parse that is one table: its tokens before the body, each body row's
+    tokens, and how many rows have ended (a line break after them); None if the
+    parse is not one table."""
     if not parsed or parsed[0].type != "table_open" or parsed[-1].type != "table_close":
         return None
     if parsed[0].map is None or any(t.level == 0 for t in parsed[1:-1]):
@@ -167,7 +161,7 @@ def _parts(
     if any(row[0].map is None for row in rows):
         return None
     lines_ended = text.count("\n")
-    ended_rows = sum(1 for row in rows if _row_end(row) - shift <= lines_ended)
+    ended_rows = sum(1 for row in rows if _row_end(row) <= lines_ended)
     if ended_rows < len(rows) - 1:
         return None  # (rows end in order: only the last may go on)
     return parsed[:body], rows, ended_rows
