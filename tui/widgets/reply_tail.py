@@ -1,7 +1,7 @@
 """The growing end of a streaming reply (its tail), drawn from how it was drawn
-last: a paragraph's settled lines, a code block's settled lines of code, and a
-table's rows (`table_tail.py`) are kept, and only the rest drawn again (`ReplyText`
-draws the tail on every update).
+last: a paragraph's settled lines, a code block's settled lines of code, a table's
+rows (`table_tail.py`) and a list's items under one item (`list_tail.py`) are
+kept, and only the rest drawn again (`ReplyText` draws the tail on every update).
 
 A long code block is lexed, while it grows, from a line a little above its lines
 still to settle, not from its start: lexing is the slow part (about 0.1 ms a line
@@ -41,7 +41,8 @@ RESTART_SEARCH = 12
 
 
 class LastTail:
-    """The tail last drawn, when it was one paragraph, code block or table."""
+    """The tail last drawn, when it was one paragraph, code block, table or list
+    under one item."""
 
     def __init__(self) -> None:
         self.paragraph: tuple[str, list[Strip]] = ("", [])
@@ -69,33 +70,32 @@ class LastTail:
     ) -> list[Strip] | None:
         """The lines of tail `text` (`parsed`, its parse; `paragraph`: known to be
         one paragraph, not parsed; `ended`: its blocks have ended, drawn as in the
-        whole reply) drawn from the last, when it is one paragraph, code block or
-        table; None to draw it whole."""
-        # Each kind, not the tail's, forgets what it kept: the tail is another block.
-        if not paragraph and parsed is None:
-            self.paragraph = ("", [])
-            self._forget_code()
-            self.table.reset()
-            self.list.reset()
-            return None
-        lines = self.paragraph_lines(text, parsed, draw)
+        whole reply) drawn from the last, when it is one paragraph, code block, table
+        or list under one item; None to draw it whole."""
+        lines: list[Strip] | None = None
+        kind = ""
+        if paragraph or parsed is not None:
+            lines, kind = self.paragraph_lines(text, parsed, draw), "paragraph"
         if lines is None and parsed is not None:
-            lines = self.code_lines(text, parsed, draw, width, whole=ended)
-            if lines is None:
-                lines = self.table.lines(text, parsed, draw)
-                if lines is None:
-                    return self.list.lines(text, parsed, draw)
-                self.list.reset()
-                return lines
-        else:
-            self._forget_code()
-        self.table.reset()
-        self.list.reset()
+            lines, kind = self.code_lines(text, parsed, draw, width, whole=ended), "code"
+        if lines is None and parsed is not None:
+            lines, kind = self.table.lines(text, parsed, draw), "table"
+        if lines is None and parsed is not None:
+            lines, kind = self.list.lines(text, parsed, draw), "list"
+        self._forget(but=kind if lines is not None else "")
         return lines
 
-    def _forget_code(self) -> None:
-        self.code = ("", [], [])
-        self.lexed_in_part = False
+    def _forget(self, but: str) -> None:
+        """Forget what each kind of tail kept, `but` the kind the tail is."""
+        if but != "paragraph":
+            self.paragraph = ("", [])
+        if but != "code":
+            self.code = ("", [], [])
+            self.lexed_in_part = False
+        if but != "table":
+            self.table.reset()
+        if but != "list":
+            self.list.reset()
 
     def parts_added(self, tail: str, draw: Draw) -> list[Strip] | None:
         """When `tail` is the table last drawn with rows added, or the list under one
@@ -143,7 +143,6 @@ class LastTail:
         """
         block = one_code_block(parsed)
         if block is None:
-            self._forget_code()
             return None
         # What is drawn: the code without its blank end.
         code = block[0].rstrip()
