@@ -3,10 +3,13 @@ and what is drawn is what the block drawn whole shows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from markdown_it.token import Token
 from test_reply_text import seen, streaming
 
-from llamatui.tui.widgets import reply_tail
+from llamatui.tui.widgets import markdown_lines, reply_tail
 
 
 def python_module(classes: int, docstring_at: int | None = None) -> str:
@@ -37,6 +40,35 @@ def shown_tail(reply: object) -> list[list[tuple[str, object]]]:
     if reply._done_lines and lines and not lines[0].text.strip():  # type: ignore[attr-defined]
         lines = lines[1:]
     return [seen(line) for line in lines]
+
+
+def record_draws(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[Token] | None]]:
+    """What the reply draws through Rich from now on: each text, and its parse if
+    it was given one."""
+    drawn: list[tuple[str, list[Token] | None]] = []
+    real = markdown_lines.MarkdownLook.render
+
+    def recorded(
+        self: markdown_lines.MarkdownLook, console: object, text: str, *args: object
+    ) -> object:
+        parsed = args[2] if len(args) > 2 else None
+        drawn.append((text, parsed if isinstance(parsed, list) else None))
+        return real(self, console, text, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(markdown_lines.MarkdownLook, "render", recorded)
+    return drawn
+
+
+def streamed(
+    reply: object, text: str, step: int, drawn: list[tuple[str, list[Token] | None]]
+) -> Iterator[list[tuple[str, list[Token] | None]]]:
+    """Append `text` to a streaming reply `step` characters at a time: after each
+    update, what it drew (`record_draws`); then `check_tail`."""
+    for i in range(0, len(text), step):
+        drawn.clear()
+        reply.append(text[i : i + step])  # type: ignore[attr-defined]
+        yield list(drawn)
+        check_tail(reply)
 
 
 def append_checked(reply: object, piece: str) -> None:

@@ -4,10 +4,8 @@ not the whole list, and what is drawn is what the list drawn whole shows."""
 from __future__ import annotations
 
 import pytest
-from test_long_code import check_tail
+from test_long_code import record_draws, streamed
 from test_reply_text import seen, streaming
-
-from llamatui.tui.widgets import markdown_lines
 
 
 def steps(n: int, outer: str) -> str:
@@ -33,26 +31,12 @@ async def test_a_list_under_one_item_draws_its_new_items(
     monkeypatch: pytest.MonkeyPatch, before: str, outer: str
 ) -> None:
     text = before + steps(40, outer) + "\nAfter it.\n"
-    drawn: list[int] = []
-    counting = [False]
-    real = markdown_lines.MarkdownLook.render
-
-    def counted(self: markdown_lines.MarkdownLook, *args: object, **kw: object) -> object:
-        if counting[0]:
-            drawn.append(len(str(args[1])))
-        return real(self, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(markdown_lines.MarkdownLook, "render", counted)
+    drawn = record_draws(monkeypatch)
     async with streaming((60, 30)) as (_pilot, reply):
         most = []
-        for i in range(0, len(text), 45):
-            drawn.clear()
-            counting[0] = True
-            reply.append(text[i : i + 45])
-            counting[0] = False
-            check_tail(reply)
+        for draws in streamed(reply, text, 45, drawn):
             if len(reply.source) - reply._done > 2500:
-                most.append(max(drawn, default=0))
+                most.append(max((len(drawn_text) for drawn_text, _ in draws), default=0))
         # Most updates draw the head and an item or two, not the list's 30 and more.
         assert most and sorted(most)[len(most) // 2] < 600
         reply.finish()

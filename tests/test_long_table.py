@@ -6,10 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from test_long_code import append_checked
+from test_long_code import append_checked, record_draws, streamed
 from test_reply_text import seen, streaming
-
-from llamatui.tui.widgets import markdown_lines
 
 
 def table(rows: int, seed: int, *, wide: bool = False) -> str:
@@ -36,23 +34,13 @@ async def test_a_table_draws_its_new_rows_at_the_widths_of_the_whole(
     monkeypatch: pytest.MonkeyPatch, seed: int, wide: bool
 ) -> None:
     text = f"Here:\n\n{table(60, seed, wide=wide)}\nAfter it.\n"
-    rows_drawn: list[int] = []
-    real = markdown_lines.MarkdownLook.render
-
-    def counted(self: markdown_lines.MarkdownLook, *args: object, **kw: object) -> object:
-        parsed = args[4] if len(args) > 4 else None
-        if isinstance(parsed, list):
-            rows_drawn.append(sum(1 for t in parsed if t.type == "tr_open"))
-        return real(self, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(markdown_lines.MarkdownLook, "render", counted)
+    drawn = record_draws(monkeypatch)
     async with streaming((100, 40)) as (_pilot, reply):
         most = []
-        for i in range(0, len(text), 45):
-            rows_drawn.clear()
-            append_checked(reply, text[i : i + 45])
-            if reply.source[reply._done :].count("\n") > 40 and rows_drawn:
-                most.append(sorted(rows_drawn)[len(rows_drawn) // 2])
+        for draws in streamed(reply, text, 45, drawn):
+            rows = [sum(t.type == "tr_open" for t in parsed) for _, parsed in draws if parsed]
+            if reply.source[reply._done :].count("\n") > 40 and rows:
+                most.append(sorted(rows)[len(rows) // 2])
         # Most updates draw the header and a row or two, not the table's 40 and more
         # (drawn whole again only when a cell widens its column).
         assert most and sorted(most)[len(most) // 2] <= 3
